@@ -1,0 +1,117 @@
+/**
+ * History family: the socket `logs` command, its reply, and the REST item shape
+ * (spec/05-history.md).
+ * @module
+ */
+import { type Static, Type } from "@sinclair/typebox";
+import {
+  CommandEnvelope,
+  ConversationId,
+  EventEnvelope,
+  LOGS_DEFAULT_LIMIT,
+  LOGS_MAX_LIMIT,
+  MAX_ID_LENGTH,
+  PeerId,
+  ServerMessageId,
+  TimestampMs,
+} from "../primitives.js";
+
+/** Paging parameters shared by the socket command and the REST endpoint (decision D9). */
+const pageFields = {
+  max_ts: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: "Exclusive upper bound on timestamp (ms); with msgid, a (timestamp, id) cursor.",
+    }),
+  ),
+  msgid: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: MAX_ID_LENGTH,
+      description: "Id of the last item of the previous page; requires max_ts.",
+    }),
+  ),
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: LOGS_MAX_LIMIT,
+      description: `Page size, default ${LOGS_DEFAULT_LIMIT}, at most ${LOGS_MAX_LIMIT}.`,
+    }),
+  ),
+};
+
+/** c2s `logs`: one page of a conversation's history, newest first. */
+export const LogsQuery = Type.Object(
+  {
+    cmd: Type.Literal("logs"),
+    ...CommandEnvelope,
+    cid: ConversationId,
+    ...pageFields,
+  },
+  {
+    description:
+      "Asks for one page of a conversation's history, newest first; allowed for participants and current group members.",
+    dependencies: { msgid: ["max_ts"] },
+  },
+);
+
+/** One history item, as in the socket reply and the REST response. */
+export const LogItem = Type.Object(
+  {
+    timestamp: TimestampMs,
+    "conv-id": ConversationId,
+    data: Type.String({ description: "The message text." }),
+    from: PeerId,
+    "msg-id": ServerMessageId,
+    "is-conv": Type.Boolean({ description: "true for a multi-recipient peer message." }),
+    "is-room": Type.Boolean({ description: "true for a group message." }),
+    to: Type.String({
+      description:
+        "The group id for a group message, the recipient for a one-recipient message, the conversation id otherwise.",
+    }),
+  },
+  { description: "One stored message in a history page." },
+);
+
+/** s2c `logs/result`: the reply to `logs`. */
+export const LogsResult = Type.Object(
+  {
+    cmd: Type.Literal("logs"),
+    op: Type.Literal("result"),
+    ...EventEnvelope,
+    logs: Type.Array(LogItem, { maxItems: LOGS_MAX_LIMIT, description: "Newest first." }),
+  },
+  { description: "Reply to logs: one page, newest first; an empty page means no more." },
+);
+
+/** Query parameters of `GET /1.1/rtm/messages/logs` (strings on the wire, parsed). */
+export const RestLogsQuery = Type.Object(
+  {
+    convid: Type.Optional(ConversationId),
+    from: Type.Optional(PeerId),
+    ...pageFields,
+  },
+  {
+    description:
+      "Query of GET /1.1/rtm/messages/logs: convid or from (not both), or neither for the whole app.",
+    not: { required: ["convid", "from"] },
+    dependencies: { msgid: ["max_ts"] },
+  },
+);
+
+/** Response body of `GET /1.1/rtm/messages/logs`. */
+export const RestLogsResponse = Type.Array(LogItem, {
+  maxItems: LOGS_MAX_LIMIT,
+  description: "One page of history, newest first.",
+});
+
+/** Static type of the LogsQuery schema. */
+export type LogsQuery = Static<typeof LogsQuery>;
+/** Static type of the LogItem schema. */
+export type LogItem = Static<typeof LogItem>;
+/** Static type of the LogsResult schema. */
+export type LogsResult = Static<typeof LogsResult>;
+/** Static type of the RestLogsQuery schema. */
+export type RestLogsQuery = Static<typeof RestLogsQuery>;
+/** Static type of the RestLogsResponse schema. */
+export type RestLogsResponse = Static<typeof RestLogsResponse>;

@@ -1,0 +1,181 @@
+/**
+ * Group (room) family: create/join, invite, kick, leave and the membership events
+ * (spec/04-groups.md).
+ * @module
+ */
+import { type Static, Type } from "@sinclair/typebox";
+import { CommandEnvelope, EventEnvelope, IdList, PeerId, RoomId, SignatureFields } from "../primitives.js";
+
+const memberList = (description: string, minItems = 0) => IdList(PeerId, description, minItems);
+
+/** c2s `room/join`: joins a group, or creates one when `roomId` is absent. */
+export const RoomJoin = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("join"),
+    ...CommandEnvelope,
+    roomId: Type.Optional(RoomId),
+    ...SignatureFields,
+    transient: Type.Optional(
+      Type.Literal(false, {
+        description: "Open groups (transient: true) are not part of v1 and are rejected.",
+      }),
+    ),
+  },
+  { description: "Joins the group roomId; without roomId, creates a new group." },
+);
+
+/** c2s `room/invite`: adds peers to a group. */
+export const RoomInvite = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("invite"),
+    ...CommandEnvelope,
+    roomId: RoomId,
+    roomPeerIds: memberList("Peers to add.", 1),
+    ...SignatureFields,
+  },
+  { description: "Adds peers to a group the caller is a member of." },
+);
+
+/** c2s `room/kick`: removes peers from a group. */
+export const RoomKick = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("kick"),
+    ...CommandEnvelope,
+    roomId: RoomId,
+    roomPeerIds: memberList("Peers to remove.", 1),
+    ...SignatureFields,
+  },
+  { description: "Removes peers from a group the caller is a member of." },
+);
+
+/** c2s `room/leave`: leaves a group. Never signed. */
+export const RoomLeave = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("leave"),
+    ...CommandEnvelope,
+    roomId: RoomId,
+  },
+  { description: "Leaves a group. Never signed." },
+);
+
+/** s2c `room/joined`: the caller joined/created a group, or was invited into one. */
+export const RoomJoined = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("joined"),
+    ...EventEnvelope,
+    roomId: RoomId,
+    byPeerId: PeerId,
+  },
+  {
+    description:
+      "This peer is now a member: reply to its own join (byPeerId = itself) or an invitation (byPeerId = inviter).",
+  },
+);
+
+/** s2c `room/invited`: the reply to `room/invite`. */
+export const RoomInvited = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("invited"),
+    ...EventEnvelope,
+    roomId: RoomId,
+    roomPeerIds: memberList("The peers actually added (already-members are left out)."),
+  },
+  { description: "Reply to room/invite." },
+);
+
+/** s2c `room/kicked`: the reply to `room/kick`. */
+export const RoomKicked = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("kicked"),
+    ...EventEnvelope,
+    roomId: RoomId,
+    roomPeerIds: memberList("The peers actually removed (non-members are left out)."),
+  },
+  { description: "Reply to room/kick." },
+);
+
+/** s2c `room/left`: the caller left a group, or was kicked from it. */
+export const RoomLeft = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("left"),
+    ...EventEnvelope,
+    roomId: RoomId,
+    byPeerId: PeerId,
+  },
+  {
+    description:
+      "This peer is no longer a member: reply to its own leave (byPeerId = itself) or a kick (byPeerId = kicker).",
+  },
+);
+
+/** s2c `room/members-joined`: other peers joined a group this peer is in. */
+export const RoomMembersJoined = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("members-joined"),
+    ...EventEnvelope,
+    roomId: RoomId,
+    roomPeerIds: memberList("The peers who joined.", 1),
+    byPeerId: PeerId,
+  },
+  { description: "Other peers joined the group (by joining themselves, or invited by byPeerId)." },
+);
+
+/** s2c `room/members-left`: other peers left a group this peer is in. */
+export const RoomMembersLeft = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("members-left"),
+    ...EventEnvelope,
+    roomId: RoomId,
+    roomPeerIds: memberList("The peers who left.", 1),
+    byPeerId: PeerId,
+  },
+  { description: "Other peers left the group (by leaving themselves, or kicked by byPeerId)." },
+);
+
+/** s2c `room/reject`: historical; defined for compatibility, not sent by Confab v1 servers. */
+export const RoomReject = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("reject"),
+    ...EventEnvelope,
+    roomId: RoomId,
+    byPeerId: Type.Optional(PeerId),
+  },
+  {
+    description:
+      "Historical 'self rejected' event. Confab v1 servers do not send it (they send error); clients treat it as a failed join.",
+  },
+);
+
+/** Static type of the RoomJoin schema. */
+export type RoomJoin = Static<typeof RoomJoin>;
+/** Static type of the RoomInvite schema. */
+export type RoomInvite = Static<typeof RoomInvite>;
+/** Static type of the RoomKick schema. */
+export type RoomKick = Static<typeof RoomKick>;
+/** Static type of the RoomLeave schema. */
+export type RoomLeave = Static<typeof RoomLeave>;
+/** Static type of the RoomJoined schema. */
+export type RoomJoined = Static<typeof RoomJoined>;
+/** Static type of the RoomInvited schema. */
+export type RoomInvited = Static<typeof RoomInvited>;
+/** Static type of the RoomKicked schema. */
+export type RoomKicked = Static<typeof RoomKicked>;
+/** Static type of the RoomLeft schema. */
+export type RoomLeft = Static<typeof RoomLeft>;
+/** Static type of the RoomMembersJoined schema. */
+export type RoomMembersJoined = Static<typeof RoomMembersJoined>;
+/** Static type of the RoomMembersLeft schema. */
+export type RoomMembersLeft = Static<typeof RoomMembersLeft>;
+/** Static type of the RoomReject schema. */
+export type RoomReject = Static<typeof RoomReject>;

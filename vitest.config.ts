@@ -1,0 +1,24 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+// Tests import workspace packages from source, so `npm test` needs no build step.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@confab\/schemas$/, replacement: src("./schemas/src/index.ts") },
+      { find: /^@confab\/schemas\/crypto$/, replacement: src("./schemas/src/crypto.ts") },
+      {
+        find: /^@confab\/reference-server$/,
+        replacement: src("./reference-server/src/index.ts"),
+      },
+    ],
+  },
+  test: {
+    include: ["**/test/**/*.test.ts", "spec/**/*.test.ts"],
+    exclude: ["**/node_modules/**", "**/dist/**"],
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+  },
+});
