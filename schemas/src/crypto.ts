@@ -25,7 +25,13 @@ export function sessionSignedString(args: {
   nonce: string;
   superPeer?: SuperPeerSuffix | undefined;
 }): string {
-  const parts = [args.appId, args.peerId, sorted(args.watchPeerIds).join(":"), String(args.timestamp), args.nonce];
+  const parts = [
+    args.appId,
+    args.peerId,
+    sorted(args.watchPeerIds).join(":"),
+    String(args.timestamp),
+    args.nonce,
+  ];
   if (args.superPeer) parts.push(args.superPeer);
   return parts.join(":");
 }

@@ -132,9 +132,7 @@ export const SignatureFields = {
       description: "Signature: lowercase hex HMAC-SHA1 of the signed string (spec 06).",
     }),
   ),
-  t: Type.Optional(
-    Type.Integer({ minimum: 0, description: "Signature timestamp, Unix seconds." }),
-  ),
+  t: Type.Optional(Type.Integer({ minimum: 0, description: "Signature timestamp, Unix seconds." })),
   n: Type.Optional(
     Type.String({
       minLength: 1,
@@ -144,6 +142,12 @@ export const SignatureFields = {
     }),
   ),
 };
+
+/**
+ * `op` declared impossible, for commands that have none, so that the JSON Schema alone
+ * rejects `{cmd:"direct", op:…}` exactly as the cmd/op lookup does.
+ */
+export const NoOp = { op: Type.Optional(Type.Never({ description: "Must be absent." })) };
 
 /** Fields of every client command except the keepalive. */
 export const CommandEnvelope = {

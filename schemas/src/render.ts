@@ -86,7 +86,9 @@ function constraintsOf(s: Json): string {
   for (const [k, label] of CONSTRAINTS) {
     if (k in target) {
       const scope = s.type === "array" && !["minItems", "maxItems"].includes(k) ? "each: " : "";
-      out.push(`${scope}${label} ${k === "pattern" ? `\`${String(target[k])}\`` : String(target[k])}`);
+      out.push(
+        `${scope}${label} ${k === "pattern" ? `\`${String(target[k])}\`` : String(target[k])}`,
+      );
     }
   }
   return out.join("; ").replace(/\|/g, "\\|");
@@ -101,7 +103,9 @@ function objectRules(s: Json): string[] {
   const not = s.not as Json | undefined;
   if (not && Array.isArray(not.required)) {
     const names = (not.required as string[]).map((n) => `\`${n}\``);
-    rules.push(names.length === 1 ? `must not have ${names[0]}` : `must not have all of ${names.join(", ")}`);
+    rules.push(
+      names.length === 1 ? `must not have ${names[0]}` : `must not have all of ${names.join(", ")}`,
+    );
   }
   const deps = s.dependencies as Record<string, string[]> | undefined;
   for (const [k, v] of Object.entries(deps ?? {})) {
@@ -147,7 +151,9 @@ export function renderMessageReference(): string {
       const reply = e.reply
         ? `\`${e.reply.name}\`${e.reply.repliedWithoutSerial ? "" : " (only with `i`)"}`
         : "none";
-      out.push(`| [\`${e.name}\`](#${d}-${fileName(e.name)}) | ${e.legacy ? "yes" : "no"} | ${d === "c2s" ? reply : "—"} |`);
+      out.push(
+        `| [\`${e.name}\`](#${d}-${fileName(e.name)}) | ${e.legacy ? "yes" : "no"} | ${d === "c2s" ? reply : "—"} |`,
+      );
     }
     out.push("");
     for (const e of REGISTRY.filter((x) => x.direction === d)) {
@@ -169,7 +175,13 @@ export function renderMessageReference(): string {
     out.push(`### http ${name}`, "", String(s.description ?? ""), "");
     const rules = objectRules(s);
     if (rules.length > 0) out.push(`Rules: ${rules.join("; ")}.`, "");
-    if (s.type === "array") out.push(`An array (max ${String(s.maxItems)}) of history items:`, "", ...fieldTable(s.items as Json), "");
+    if (s.type === "array")
+      out.push(
+        `An array (max ${String(s.maxItems)}) of history items:`,
+        "",
+        ...fieldTable(s.items as Json),
+        "",
+      );
     else out.push(...fieldTable(s), "");
   }
   return `${out.join("\n").trimEnd()}\n`;

@@ -2,8 +2,14 @@
  * Static TypeScript types of every message, named like their schemas.
  * @module
  */
-import type { AckReq, ErrorFrame, Keepalive, RouteResponse } from "./messages/control.js";
-import type { ClientAck, DirectAck, DirectDelivery, DirectSend, Receipt } from "./messages/direct.js";
+import type { AckReq, ErrorFrame, Keepalive } from "./messages/control.js";
+import type {
+  ClientAck,
+  DirectAck,
+  DirectDelivery,
+  DirectSend,
+  Receipt,
+} from "./messages/direct.js";
 import type { LogItem, LogsQuery, LogsResult } from "./messages/history.js";
 import type {
   RoomInvite,

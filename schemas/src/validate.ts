@@ -98,7 +98,9 @@ export function classify(
     return { errors: [{ path: "", rule: "type", message: "a frame must be a JSON object" }] };
   }
   if (!("cmd" in frame)) {
-    return { entry: (compiled.get(key(direction, undefined, undefined)) as { entry: MessageEntry }).entry };
+    return {
+      entry: (compiled.get(key(direction, undefined, undefined)) as { entry: MessageEntry }).entry,
+    };
   }
   const cmd = frame.cmd;
   if (typeof cmd !== "string") {
@@ -106,7 +108,9 @@ export function classify(
   }
   const known = ops.get(`${direction}:${cmd}`);
   if (known === undefined) {
-    const cmds = [...ops.keys()].filter((k) => k.startsWith(`${direction}:`)).map((k) => k.slice(4));
+    const cmds = [...ops.keys()]
+      .filter((k) => k.startsWith(`${direction}:`))
+      .map((k) => k.slice(4));
     return {
       errors: [
         {
@@ -120,9 +124,13 @@ export function classify(
   const op = frame.op;
   if (known.size === 0) {
     if (op !== undefined) {
-      return { errors: [{ path: "/op", rule: "not", message: `/op must be absent: "${cmd}" has no op` }] };
+      return {
+        errors: [{ path: "/op", rule: "not", message: `/op must be absent: "${cmd}" has no op` }],
+      };
     }
-    return { entry: (compiled.get(key(direction, cmd, undefined)) as { entry: MessageEntry }).entry };
+    return {
+      entry: (compiled.get(key(direction, cmd, undefined)) as { entry: MessageEntry }).entry,
+    };
   }
   if (op === undefined) {
     return { errors: [{ path: "/op", rule: "required", message: `/op is required for "${cmd}"` }] };
@@ -146,7 +154,8 @@ export function toFieldErrors(errors: readonly ErrorObject[] | null | undefined)
   const out: FieldError[] = [];
   for (const e of errors ?? []) {
     let path = e.instancePath;
-    if (e.keyword === "required") path += `/${(e.params as { missingProperty: string }).missingProperty}`;
+    if (e.keyword === "required")
+      path += `/${(e.params as { missingProperty: string }).missingProperty}`;
     if (e.keyword === "dependencies") path += `/${(e.params as { property: string }).property}`;
     let message: string;
     if (e.keyword === "required") message = `${path} is required`;
@@ -198,11 +207,13 @@ export interface SchemaValidator<T> {
 export function compileSchema<S extends TSchema>(schema: S): SchemaValidator<Static<S>> {
   const fn = ajv.compile(schema);
   return (value) =>
-    fn(value) ? { ok: true, value: value as Static<S> } : { ok: false, errors: toFieldErrors(fn.errors) };
+    fn(value)
+      ? { ok: true, value: value as Static<S> }
+      : { ok: false, errors: toFieldErrors(fn.errors) };
 }
 
 /** Validators of the HTTP bodies in {@link HTTP_SCHEMAS}. */
-export const httpValidators: Readonly<Record<string, SchemaValidator<unknown>>> = Object.fromEntries(
-  Object.entries(HTTP_SCHEMAS).map(([name, schema]) => [name, compileSchema(schema)]),
-);
-
+export const httpValidators: Readonly<Record<string, SchemaValidator<unknown>>> =
+  Object.fromEntries(
+    Object.entries(HTTP_SCHEMAS).map(([name, schema]) => [name, compileSchema(schema)]),
+  );

@@ -4,7 +4,7 @@
  * @module
  */
 import { type Static, Type } from "@sinclair/typebox";
-import { EventEnvelope, PeerId, Serial } from "../primitives.js";
+import { EventEnvelope, NoOp, PeerId, Serial } from "../primitives.js";
 
 /**
  * The keepalive `{}`, in either direction: any object without `cmd`. Receivers ignore
@@ -22,9 +22,14 @@ export const Keepalive = Type.Object(
 export const ErrorFrame = Type.Object(
   {
     cmd: Type.Literal("error"),
+    ...NoOp,
     peerId: Type.Optional(PeerId),
     i: Type.Optional(Serial),
-    code: Type.Integer({ minimum: 1000, maximum: 4999, description: "Code from spec/08-errors.md." }),
+    code: Type.Integer({
+      minimum: 1000,
+      maximum: 4999,
+      description: "Code from spec/08-errors.md.",
+    }),
     reason: Type.String({ description: "The code's name, e.g. SIGNATURE_FAILED." }),
     detail: Type.Optional(
       Type.String({ description: "Human-readable detail, e.g. the failing field and rule." }),
@@ -39,6 +44,7 @@ export const AckReq = Type.Object(
   {
     cmd: Type.Literal("ackreq"),
     ...EventEnvelope,
+    ...NoOp,
     c: Type.Optional(Type.Integer({ minimum: 0, description: "A count." })),
   },
   { description: "Historical; not sent by Confab v1 servers. Clients ignore it." },

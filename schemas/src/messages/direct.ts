@@ -10,6 +10,7 @@ import {
   IdList,
   MessageId,
   MessageText,
+  NoOp,
   PeerId,
   RoomId,
   ServerMessageId,
@@ -25,6 +26,7 @@ export const DirectSend = Type.Object(
   {
     cmd: Type.Literal("direct"),
     ...CommandEnvelope,
+    ...NoOp,
     msg: MessageText,
     toPeerIds: Type.Optional(IdList(PeerId, "Recipient peers (one-to-one or multi-peer).", 1)),
     roomId: Type.Optional(RoomId),
@@ -40,7 +42,8 @@ export const DirectSend = Type.Object(
     ),
   },
   {
-    description: "Sends a message to peers (toPeerIds) or to a group (roomId): exactly one of them.",
+    description:
+      "Sends a message to peers (toPeerIds) or to a group (roomId): exactly one of them.",
     oneOf: [{ required: ["toPeerIds"] }, { required: ["roomId"] }],
   },
 );
@@ -50,6 +53,7 @@ export const DirectAck = Type.Object(
   {
     cmd: Type.Literal("ack"),
     ...EventEnvelope,
+    ...NoOp,
     t: TimestampMs,
     uid: ServerMessageId,
   },
@@ -64,6 +68,7 @@ export const DirectDelivery = Type.Object(
   {
     cmd: Type.Literal("direct"),
     ...EventEnvelope,
+    ...NoOp,
     id: ServerMessageId,
     msg: MessageText,
     fromPeerId: PeerId,
@@ -82,6 +87,7 @@ export const ClientAck = Type.Object(
   {
     cmd: Type.Literal("ack"),
     ...CommandEnvelope,
+    ...NoOp,
     ids: IdList(MessageId, "Ids of delivered messages; unknown or transient ids are ignored.", 1),
   },
   { description: "Acknowledges delivered messages. Never replied to." },
@@ -92,6 +98,7 @@ export const Receipt = Type.Object(
   {
     cmd: Type.Literal("rcp"),
     ...EventEnvelope,
+    ...NoOp,
     id: ServerMessageId,
     t: TimestampMs,
   },

@@ -11,6 +11,7 @@ import {
   LOGS_DEFAULT_LIMIT,
   LOGS_MAX_LIMIT,
   MAX_ID_LENGTH,
+  NoOp,
   PeerId,
   ServerMessageId,
   TimestampMs,
@@ -45,6 +46,7 @@ export const LogsQuery = Type.Object(
   {
     cmd: Type.Literal("logs"),
     ...CommandEnvelope,
+    ...NoOp,
     cid: ConversationId,
     ...pageFields,
   },

@@ -4,7 +4,14 @@
  * @module
  */
 import { type Static, Type } from "@sinclair/typebox";
-import { CommandEnvelope, EventEnvelope, IdList, PeerId, RoomId, SignatureFields } from "../primitives.js";
+import {
+  CommandEnvelope,
+  EventEnvelope,
+  IdList,
+  PeerId,
+  RoomId,
+  SignatureFields,
+} from "../primitives.js";
 
 const memberList = (description: string, minItems = 0) => IdList(PeerId, description, minItems);
 

@@ -4,7 +4,15 @@
  * @module
  */
 import { type Static, Type } from "@sinclair/typebox";
-import { CommandEnvelope, EventEnvelope, IdList, PeerId, SignatureFields, StringEnum } from "../primitives.js";
+import {
+  CommandEnvelope,
+  EventEnvelope,
+  IdList,
+  NoOp,
+  PeerId,
+  SignatureFields,
+  StringEnum,
+} from "../primitives.js";
 
 const watchList = (description: string) => IdList(PeerId, description);
 
@@ -130,6 +138,7 @@ export const Presence = Type.Object(
   {
     cmd: Type.Literal("presence"),
     ...EventEnvelope,
+    ...NoOp,
     status: StringEnum(
       ["on", "off"],
       "on: the peers came online (first session); off: their last session ended.",

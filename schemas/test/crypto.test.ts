@@ -1,0 +1,90 @@
+// Signed strings, signatures and conversation ids against the vectors of spec/06 and spec/05.
+import {
+  conversationId,
+  groupSignedString,
+  sessionSignedString,
+  sign,
+  signatureMatches,
+} from "@confab/schemas/crypto";
+import { describe, expect, it } from "vitest";
+
+const KEY = "masterkey";
+const T = 1417334400;
+
+describe("signatures [SIG]", () => {
+  it("builds the open/watch string with watch ids sorted and colon-joined", () => {
+    const s = sessionSignedString({
+      appId: "app1",
+      peerId: "alice",
+      watchPeerIds: ["carol", "bob"],
+      timestamp: T,
+      nonce: "n0nce",
+    });
+    expect(s).toBe("app1:alice:bob:carol:1417334400:n0nce");
+    expect(sign(KEY, s)).toBe("31f6a8f72209bcea2762f6e9344eb8c8f7c1ac9e");
+  });
+
+  it("leaves the watch part empty when nothing is watched", () => {
+    const s = sessionSignedString({
+      appId: "app1",
+      peerId: "alice",
+      watchPeerIds: [],
+      timestamp: T,
+      nonce: "n0nce",
+    });
+    expect(s).toBe("app1:alice::1417334400:n0nce");
+    expect(sign(KEY, s)).toBe("e9ceb17f10c1fa3c348000863f7e6332aa2c897d");
+  });
+
+  it("appends the super-peer suffix", () => {
+    const s = sessionSignedString({
+      appId: "app1",
+      peerId: "alice",
+      watchPeerIds: [],
+      timestamp: T,
+      nonce: "n0nce",
+      superPeer: "sp",
+    });
+    expect(s).toBe("app1:alice::1417334400:n0nce:sp");
+  });
+
+  it("builds group strings with an empty group id on create and empty peers on join", () => {
+    const invite = groupSignedString({
+      appId: "app1",
+      peerId: "alice",
+      roomId: "g1",
+      roomPeerIds: ["carol", "bob"],
+      timestamp: T,
+      nonce: "n0nce",
+      action: "invite",
+    });
+    expect(invite).toBe("app1:alice:g1:bob:carol:1417334400:n0nce:invite");
+    expect(sign(KEY, invite)).toBe("6ca832cbc9b3d7e358b962d652526e2d57e8b45c");
+    const join = groupSignedString({
+      appId: "app1",
+      peerId: "alice",
+      roomId: undefined,
+      roomPeerIds: [],
+      timestamp: T,
+      nonce: "n0nce",
+      action: "join",
+    });
+    expect(join).toBe("app1:alice:::1417334400:n0nce:join");
+    expect(sign(KEY, join)).toBe("5529070bf3eb8d624a3790296b697bed9c921d41");
+  });
+
+  it("compares signatures exactly, rejecting other keys, case and lengths", () => {
+    const s = "app1:alice::1417334400:n0nce";
+    expect(signatureMatches(KEY, s, "e9ceb17f10c1fa3c348000863f7e6332aa2c897d")).toBe(true);
+    expect(signatureMatches(KEY, s, "E9CEB17F10C1FA3C348000863F7E6332AA2C897D")).toBe(false);
+    expect(signatureMatches("other", s, "e9ceb17f10c1fa3c348000863f7e6332aa2c897d")).toBe(false);
+    expect(signatureMatches(KEY, s, "e9ce")).toBe(false);
+  });
+});
+
+describe("conversation id [CONVID]", () => {
+  it("is the md5 of the sorted participants", () => {
+    expect(conversationId(["u1234", "u0988"])).toBe("bcd26a54e98687390b0abb4d83683d4b");
+    expect(conversationId(["u0988", "u1234", "u1234"])).toBe("bcd26a54e98687390b0abb4d83683d4b");
+  });
+});

@@ -1,0 +1,62 @@
+// The fixture corpus: every message has valid and invalid examples, tested both ways.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DIRECTIONS, type Direction, fileName, REGISTRY, validate } from "@confab/schemas";
+import { describe, expect, it } from "vitest";
+
+interface Fixture {
+  description: string;
+  valid: boolean;
+  frame: unknown;
+  errors?: { path: string; rule: string }[];
+}
+
+const root = join(import.meta.dirname, "../fixtures");
+
+function load(direction: Direction, name: string): [string, Fixture][] {
+  const dir = join(root, direction, fileName(name));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => [f, JSON.parse(readFileSync(join(dir, f), "utf8")) as Fixture]);
+}
+
+describe("fixture corpus", () => {
+  for (const entry of REGISTRY) {
+    describe(`${entry.direction} ${entry.name}`, () => {
+      const fixtures = load(entry.direction, entry.name);
+
+      it("has at least one valid and one invalid example", () => {
+        expect(fixtures.filter(([, f]) => f.valid).length).toBeGreaterThan(0);
+        expect(fixtures.filter(([, f]) => !f.valid).length).toBeGreaterThan(0);
+      });
+
+      for (const [file, f] of fixtures) {
+        if (f.valid) {
+          it(`accepts ${file}: ${f.description}`, () => {
+            const r = validate(entry.direction, f.frame);
+            expect(r.ok ? [] : r.errors).toEqual([]);
+            expect(r.ok && r.name).toBe(entry.name);
+          });
+        } else {
+          it(`rejects ${file} naming the field and rule: ${f.description}`, () => {
+            const r = validate(entry.direction, f.frame);
+            expect(r.ok).toBe(false);
+            if (r.ok) return;
+            const got = r.errors.map((e) => ({ path: e.path, rule: e.rule }));
+            expect(got).toEqual(expect.arrayContaining(f.errors ?? []));
+            expect(f.errors?.length).toBeGreaterThan(0);
+            // Every error message names its field, so a person can act on it.
+            for (const e of r.errors) if (e.path !== "") expect(e.message).toContain(e.path);
+          });
+        }
+      }
+    });
+  }
+
+  it("has no fixture folder for a message the registry lacks", () => {
+    for (const d of DIRECTIONS) {
+      const names = new Set(REGISTRY.filter((e) => e.direction === d).map((e) => fileName(e.name)));
+      for (const folder of readdirSync(join(root, d))) expect(names).toContain(folder);
+    }
+  });
+});
