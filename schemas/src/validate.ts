@@ -198,10 +198,9 @@ export function formatErrors(result: ValidationResult): string {
 }
 
 /** A compiled validator for a non-frame schema (HTTP bodies), with field errors. */
-export interface SchemaValidator<T> {
-  /** Returns the value typed on success, or the field errors. */
-  (value: unknown): { ok: true; value: T } | { ok: false; errors: FieldError[] };
-}
+export type SchemaValidator<T> = (
+  value: unknown,
+) => { ok: true; value: T } | { ok: false; errors: FieldError[] };
 
 /** Compiles any TypeBox schema with Confab's ajv settings. */
 export function compileSchema<S extends TSchema>(schema: S): SchemaValidator<Static<S>> {

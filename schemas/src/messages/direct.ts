@@ -79,7 +79,11 @@ export const DirectDelivery = Type.Object(
     transient: Type.Optional(Type.Boolean({ description: "true for a transient message." })),
     roomId: Type.Optional(RoomId),
     toPeerIds: Type.Optional(
-      IdList(PeerId, "The recipients of a peer message as the sender listed them (deduplicated).", 1),
+      IdList(
+        PeerId,
+        "The recipients of a peer message as the sender listed them (deduplicated).",
+        1,
+      ),
     ),
   },
   { description: "A message delivered to a session. The client acks it with its id." },
