@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// Prints a one-line summary of a vitest JSON report:
+//
+//   node scripts/test-summary.mjs [report]   (default: test-results/vitest.json)
+//
+// The last line printed is exactly `N passed, N failed`, followed by `, N skipped` when any test
+// was skipped or marked todo. Exits 1 (saying why) when the report is missing or unparsable;
+// otherwise exits 0 whatever the tests did: the caller owns the exit status of the test run.
+import { readFileSync } from "node:fs";
+
+const reportPath = process.argv[2] ?? "test-results/vitest.json";
+
+function fail(message) {
+  console.error(`test-summary: ${message}`);
+  process.exit(1);
+}
+
+let text;
+try {
+  text = readFileSync(reportPath, "utf8");
+} catch (error) {
+  fail(
+    error.code === "ENOENT"
+      ? `no test report at ${reportPath} (did the test run start?)`
+      : `cannot read ${reportPath}: ${error.message}`,
+  );
+}
+
+let report;
+try {
+  report = JSON.parse(text);
+} catch (error) {
+  fail(`${reportPath} is not valid JSON: ${error.message}`);
+}
+if (report === null || typeof report !== "object" || Array.isArray(report)) {
+  fail(`${reportPath} is not a vitest JSON report (expected an object)`);
+}
+
+function count(field, required) {
+  const value = report[field];
+  if (value === undefined && !required) return 0;
+  if (!Number.isInteger(value) || value < 0) {
+    fail(`${reportPath} is not a vitest JSON report (${field} is ${JSON.stringify(value)})`);
+  }
+  return value;
+}
+
+const passed = count("numPassedTests", true);
+const failed = count("numFailedTests", true);
+const skipped = count("numPendingTests", false) + count("numTodoTests", false);
+
+// A test file that fails to load (syntax error, failing import, failing hook) fails no test, so
+// say so on stderr; the summary line itself stays in the fixed format.
+const failedFiles = count("numFailedTestSuites", false);
+if (failedFiles > 0 && failed === 0) {
+  console.error(`test-summary: ${failedFiles} test file(s) failed outside any test`);
+}
+
+console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`);
