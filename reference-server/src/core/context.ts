@@ -1,0 +1,89 @@
+/**
+ * The context a command handler runs in: the frame's connection, app, session and time,
+ * and the ways to answer. Handlers never see sockets; they only append outputs.
+ * @module
+ */
+import type { Store } from "../store/store.js";
+import type { AppConfig, EngineConfig } from "./config.js";
+import { CommandError, ERRORS, type ErrorSpec } from "./errors.js";
+import type { AppState, Connection, Session } from "./state.js";
+import type { Output } from "./types.js";
+
+/** Services a handler may use, provided by the engine. */
+export interface EngineServices {
+  readonly store: Store;
+  readonly config: EngineConfig;
+  /** Appends an output. */
+  emit(output: Output): void;
+  /** A fresh, monotonically increasing message id and a non-decreasing timestamp. */
+  nextMessage(now: number): { id: string; timestamp: number };
+  /** A fresh room id. */
+  nextRoomId(): string;
+  /** Opens a session (presence on if first). */
+  openSession(conn: Connection, app: AppState, peerId: string): Session;
+  /** Ends a session (presence off if last). */
+  endSession(conn: Connection, app: AppState, session: Session, now: number): void;
+  /** Records a log event. */
+  log(event: string, fields: Record<string, unknown>): void;
+}
+
+/** Everything about one command being handled. */
+export class CommandContext {
+  constructor(
+    readonly services: EngineServices,
+    readonly conn: Connection,
+    readonly appConfig: AppConfig,
+    readonly app: AppState,
+    readonly peerId: string,
+    /** The serial `i`, if the command carried one (decision D1). */
+    readonly serial: number | undefined,
+    readonly now: number,
+  ) {}
+
+  /** The store. */
+  get store(): Store {
+    return this.services.store;
+  }
+
+  /** The session of `peerId` on this connection, if open. */
+  get session(): Session | undefined {
+    return this.conn.sessions.get(this.peerId);
+  }
+
+  /** The session, or a 4105 error [SESSION-REQUIRED] (decision D4). */
+  requireSession(): Session {
+    const s = this.session;
+    if (!s)
+      throw new CommandError(
+        ERRORS.SESSION_REQUIRED,
+        `no open session for ${this.peerId} on this connection`,
+      );
+    return s;
+  }
+
+  /** Sends the reply to this command, echoing `i` when the command had it [SERIAL]. */
+  reply(frame: Record<string, unknown>): void {
+    const out: Record<string, unknown> = { ...frame, peerId: this.peerId };
+    if (this.serial !== undefined) out.i = this.serial;
+    this.services.emit({ type: "send", conn: this.conn.id, frame: out });
+  }
+
+  /** Sends an event frame to one session. */
+  sendTo(session: Session, frame: Record<string, unknown>): void {
+    this.services.emit({
+      type: "send",
+      conn: session.conn,
+      frame: { ...frame, peerId: session.peerId },
+    });
+  }
+
+  /** Sends an event frame to every open session of a peer, except `except`. */
+  sendToPeer(peerId: string, frame: Record<string, unknown>, except?: Session): void {
+    for (const s of this.app.sessionsOf(peerId)) if (s !== except) this.sendTo(s, frame);
+  }
+
+  /** Fails the command. */
+  fail(spec: ErrorSpec, detail: string): never {
+    throw new CommandError(spec, detail);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * In-memory protocol state: connections, sessions, who is online and who watches whom.
+ * None of it is persisted: sessions and watch sets live as long as their connection
+ * (decision D4).
+ * @module
+ */
+import type { ConnId } from "./types.js";
+
+/** A session: one peer on one connection (decision D4). */
+export interface Session {
+  readonly conn: ConnId;
+  readonly appId: string;
+  readonly peerId: string;
+  /** Peers this session watches. */
+  readonly watch: Set<string>;
+  /** Super peer: may message peers it does not watch [SUPERPEER]. */
+  sp: boolean;
+}
+
+/** A WebSocket connection. */
+export interface Connection {
+  readonly id: ConnId;
+  /** The `Origin` header of the upgrade request, if any (for the 4110 check). */
+  readonly origin: string | undefined;
+  /** The app the connection is bound to by its first command (decision D4). */
+  appId: string | undefined;
+  readonly sessions: Map<string, Session>;
+  /** Last time anything arrived (frame, ping, pong): read timeout. */
+  lastSeen: number;
+  /** Since when the connection has had no open session: login timeout. */
+  noSessionSince: number | undefined;
+  /** Token bucket for the flood limit. */
+  tokens: number;
+  lastRefill: number;
+  /** A close was decided; later frames are ignored. */
+  closing: boolean;
+}
+
+/** Per-app indexes over the sessions of all connections. */
+export class AppState {
+  /** peer → its open sessions, on any connection. */
+  readonly online = new Map<string, Set<Session>>();
+  /** peer → the sessions that watch it. */
+  readonly watchers = new Map<string, Set<Session>>();
+
+  /** The open sessions of a peer (empty when offline). */
+  sessionsOf(peerId: string): ReadonlySet<Session> {
+    return this.online.get(peerId) ?? EMPTY;
+  }
+
+  /** Whether the peer has at least one open session. */
+  isOnline(peerId: string): boolean {
+    return (this.online.get(peerId)?.size ?? 0) > 0;
+  }
+
+  /** Adds a session; returns true if it is the peer's first (the peer came online). */
+  addSession(s: Session): boolean {
+    let set = this.online.get(s.peerId);
+    if (!set) {
+      set = new Set();
+      this.online.set(s.peerId, set);
+    }
+    set.add(s);
+    return set.size === 1;
+  }
+
+  /** Removes a session and its watches; returns true if it was the peer's last. */
+  removeSession(s: Session): boolean {
+    for (const w of s.watch) this.unwatch(s, w);
+    const set = this.online.get(s.peerId);
+    if (!set?.delete(s)) return false;
+    if (set.size > 0) return false;
+    this.online.delete(s.peerId);
+    return true;
+  }
+
+  /** Records that `s` watches `peerId`. */
+  watch(s: Session, peerId: string): void {
+    s.watch.add(peerId);
+    let set = this.watchers.get(peerId);
+    if (!set) {
+      set = new Set();
+      this.watchers.set(peerId, set);
+    }
+    set.add(s);
+  }
+
+  /** Records that `s` no longer watches `peerId`. */
+  unwatch(s: Session, peerId: string): void {
+    s.watch.delete(peerId);
+    const set = this.watchers.get(peerId);
+    if (!set) return;
+    set.delete(s);
+    if (set.size === 0) this.watchers.delete(peerId);
+  }
+
+  /** The sessions watching a peer. */
+  watchersOf(peerId: string): ReadonlySet<Session> {
+    return this.watchers.get(peerId) ?? EMPTY;
+  }
+}
+
+const EMPTY: ReadonlySet<Session> = new Set();

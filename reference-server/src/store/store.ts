@@ -1,0 +1,84 @@
+/**
+ * The storage interface of the reference server. The protocol core calls it synchronously
+ * (better-sqlite3 is synchronous, and so is the in-memory store); writes become durable at
+ * the next {@link Store.commit}, which the adapter calls once per event-loop turn (group
+ * commit) BEFORE it releases any frame produced in that turn, so an `ack` is never sent for
+ * a message that a crash could lose [ACK durability, decision D5].
+ * @module
+ */
+
+/** A stored (persistent) message. Transient messages are never stored. */
+export interface StoredMessage {
+  /** Server-assigned id, `[A-Za-z0-9_-]`, unique per app. */
+  readonly id: string;
+  readonly appId: string;
+  /** Conversation id: md5 of participants, or the room id for a group message. */
+  readonly cid: string;
+  readonly fromPeerId: string;
+  /** Recipient peer ids (one-to-one / multi-peer); empty for a group message. */
+  readonly toPeerIds: readonly string[];
+  /** The room id of a group message. */
+  readonly roomId: string | undefined;
+  readonly msg: string;
+  /** Server time of acceptance, ms. */
+  readonly timestamp: number;
+  /** Whether the sender asked for a receipt (only kept when it applies: one recipient). */
+  readonly receipt: boolean;
+}
+
+/** A history query, already authorised and validated by the core. */
+export interface HistoryQuery {
+  readonly appId: string;
+  /** Restrict to one conversation. */
+  readonly cid?: string | undefined;
+  /** Restrict to messages sent by this peer. */
+  readonly fromPeerId?: string | undefined;
+  /** Exclusive upper bound on timestamp. */
+  readonly maxTs?: number | undefined;
+  /** With maxTs: exclusive (timestamp, id) cursor. */
+  readonly msgId?: string | undefined;
+  readonly limit: number;
+}
+
+/** Storage of messages, the offline store, groups and used nonces. */
+export interface Store {
+  /** Stores a message and records its participants (for history authorisation). */
+  insertMessage(message: StoredMessage): void;
+  /**
+   * Adds a message to a peer's offline store. When the peer then has more than `limit`
+   * pending messages, the oldest (by timestamp, then id) are evicted.
+   */
+  addPending(appId: string, peerId: string, messageId: string, timestamp: number, limit: number): void;
+  /** Pending messages of a peer, oldest first, dropping (and deleting) those older than `notBefore`. */
+  pendingFor(appId: string, peerId: string, notBefore: number): StoredMessage[];
+  /** Removes acked messages from a peer's offline store; returns the ids that were pending. */
+  removePending(appId: string, peerId: string, messageIds: readonly string[]): string[];
+  /** A stored message by id. */
+  getMessage(appId: string, messageId: string): StoredMessage | undefined;
+  /** Whether the peer sent or received a message of the conversation. */
+  isParticipant(appId: string, cid: string, peerId: string): boolean;
+  /** One page of history, newest first by (timestamp, id). */
+  history(query: HistoryQuery): StoredMessage[];
+
+  /** Creates an empty group. */
+  createRoom(appId: string, roomId: string, createdAt: number): void;
+  /** Whether the group exists. */
+  roomExists(appId: string, roomId: string): boolean;
+  /** Current members, in the order they joined. */
+  members(appId: string, roomId: string): string[];
+  /** Adds members (ignoring present ones). */
+  addMembers(appId: string, roomId: string, peerIds: readonly string[]): void;
+  /** Removes members (ignoring absent ones). */
+  removeMembers(appId: string, roomId: string, peerIds: readonly string[]): void;
+
+  /**
+   * Records a signature nonce as used until `expiresAt` (ms). Returns false if it is already
+   * recorded and not expired (a replay). Expired nonces may be purged.
+   */
+  useNonce(appId: string, nonce: string, expiresAt: number, now: number): boolean;
+
+  /** Makes every write so far durable (one transaction: group commit). */
+  commit(): void;
+  /** Commits and releases resources. */
+  close(): void;
+}
