@@ -16,6 +16,8 @@ export default defineConfig({
     ],
   },
   test: {
+    // Builds dist/ once, for the tests that spawn the compiled CLI.
+    globalSetup: ["./test-support/global-setup.ts"],
     include: ["**/test/**/*.test.ts", "spec/**/*.test.ts"],
     exclude: ["**/node_modules/**", "**/dist/**"],
     testTimeout: 20_000,
