@@ -48,7 +48,13 @@ export interface Store {
    * Adds a message to a peer's offline store. When the peer then has more than `limit`
    * pending messages, the oldest (by timestamp, then id) are evicted.
    */
-  addPending(appId: string, peerId: string, messageId: string, timestamp: number, limit: number): void;
+  addPending(
+    appId: string,
+    peerId: string,
+    messageId: string,
+    timestamp: number,
+    limit: number,
+  ): void;
   /** Pending messages of a peer, oldest first, dropping (and deleting) those older than `notBefore`. */
   pendingFor(appId: string, peerId: string, notBefore: number): StoredMessage[];
   /** Removes acked messages from a peer's offline store; returns the ids that were pending. */

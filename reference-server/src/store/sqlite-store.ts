@@ -1,0 +1,499 @@
+/**
+ * The durable {@link Store}: one SQLite database (better-sqlite3, synchronous) in WAL mode.
+ *
+ * Writes are grouped: the first write after a commit opens a transaction (`BEGIN IMMEDIATE`)
+ * and {@link SqliteStore.commit} ends it. The adapter commits once per event-loop turn, before
+ * it releases the frames of that turn, so one fsync-free WAL append covers every message of
+ * the turn and no `ack` is sent for a write that a crash could lose [decision D5]. Reads run on
+ * the same connection, so they see the turn's uncommitted writes.
+ *
+ * Every statement is prepared once, at open; the statement texts are exported as
+ * {@link STATEMENTS} so a test can check with `EXPLAIN QUERY PLAN` that none scans a table.
+ * @module
+ */
+
+import Database from "better-sqlite3";
+import type { HistoryQuery, Store, StoredMessage } from "./store.js";
+
+/** How many expired nonces one {@link SqliteStore.useNonce} call deletes at most. */
+export const NONCE_PURGE_BATCH = 16;
+
+/**
+ * The schema migrations: entry `i` takes a database from `user_version` i to i + 1. Append new
+ * entries; never edit a released one (databases in the field already ran it).
+ */
+const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
+  // 0 → 1: the initial schema.
+  (db) => {
+    db.exec(`
+      -- A rowid table (not WITHOUT ROWID): rows carry up to 5 KiB of text, and SQLite advises
+      -- WITHOUT ROWID only for small rows. The primary key becomes a unique index.
+      CREATE TABLE messages (
+        app       TEXT    NOT NULL,
+        id        TEXT    NOT NULL,
+        cid       TEXT    NOT NULL,
+        from_peer TEXT    NOT NULL,
+        to_peers  TEXT    NOT NULL,   -- JSON array of peer ids; [] for a group message
+        room_id   TEXT,               -- NULL for a peer message
+        msg       TEXT    NOT NULL,
+        timestamp INTEGER NOT NULL,   -- ms
+        receipt   INTEGER NOT NULL,   -- 0 or 1
+        PRIMARY KEY (app, id)
+      );
+      -- History pages: an equality prefix, then (timestamp, id) in the page order, so a page is
+      -- one index range read backwards (or forwards for the DESC one) and stops after LIMIT.
+      CREATE INDEX messages_by_cid  ON messages (app, cid, timestamp DESC, id DESC);
+      CREATE INDEX messages_by_from ON messages (app, from_peer, timestamp, id);
+      CREATE INDEX messages_by_time ON messages (app, timestamp, id);
+
+      -- Who sent or received a message of a conversation (history authorisation).
+      CREATE TABLE participants (
+        app  TEXT NOT NULL,
+        cid  TEXT NOT NULL,
+        peer TEXT NOT NULL,
+        PRIMARY KEY (app, cid, peer)
+      ) WITHOUT ROWID;
+
+      -- The offline store. The foreign key guarantees every pending row has its message.
+      CREATE TABLE pending (
+        app       TEXT    NOT NULL,
+        peer      TEXT    NOT NULL,
+        msg_id    TEXT    NOT NULL,
+        timestamp INTEGER NOT NULL,   -- the message's timestamp, copied for the age index
+        PRIMARY KEY (app, peer, msg_id),
+        FOREIGN KEY (app, msg_id) REFERENCES messages (app, id)
+      ) WITHOUT ROWID;
+      -- Oldest first per peer, eviction and expiry. In a WITHOUT ROWID table a secondary index
+      -- holds the primary key too, so this index covers every pending query on its own.
+      CREATE INDEX pending_by_age ON pending (app, peer, timestamp, msg_id);
+
+      CREATE TABLE rooms (
+        app        TEXT    NOT NULL,
+        room_id    TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (app, room_id)
+      ) WITHOUT ROWID;
+
+      -- seq is the rowid: SQLite gives a new row max(rowid) + 1, so a peer that joins (or
+      -- re-joins) gets a seq above every current member's, which is join order.
+      CREATE TABLE members (
+        seq     INTEGER PRIMARY KEY,
+        app     TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        peer    TEXT NOT NULL,
+        UNIQUE (app, room_id, peer),
+        FOREIGN KEY (app, room_id) REFERENCES rooms (app, room_id)
+      );
+      CREATE INDEX members_in_order ON members (app, room_id, seq, peer);
+
+      CREATE TABLE nonces (
+        app        TEXT    NOT NULL,
+        nonce      TEXT    NOT NULL,
+        expires_at INTEGER NOT NULL,  -- ms
+        PRIMARY KEY (app, nonce)
+      ) WITHOUT ROWID;
+      -- The purge takes the soonest-expired nonces of any app.
+      CREATE INDEX nonces_by_expiry ON nonces (expires_at);
+    `);
+  },
+];
+
+/** The schema version this code writes (`PRAGMA user_version`). */
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
+
+/**
+ * Brings a database to {@link SCHEMA_VERSION}, one migration per transaction (a crash between
+ * two leaves a valid older version). Refuses a database written by a newer schema, which this
+ * code could corrupt.
+ */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(
+      `database schema version ${current} is newer than this server's (${SCHEMA_VERSION})`,
+    );
+  }
+  for (let version = current; version < SCHEMA_VERSION; version++) {
+    const step = MIGRATIONS[version] as (db: Database.Database) => void;
+    db.transaction(() => {
+      step(db);
+      // user_version takes no bound parameter; `version` is a loop integer, not input.
+      db.pragma(`user_version = ${version + 1}`);
+    }).immediate();
+  }
+}
+
+// The history statements differ only in the equality prefix, which picks the index.
+const HISTORY_COLUMNS = "id, app, cid, from_peer, to_peers, room_id, msg, timestamp, receipt";
+const HISTORY_FILTERS = {
+  app: "app = @app",
+  cid: "app = @app AND cid = @cid",
+  from: "app = @app AND from_peer = @fromPeerId",
+  cidFrom: "app = @app AND cid = @cid AND from_peer = @fromPeerId",
+} as const;
+
+function historySql(filter: string, cursor: boolean): string {
+  // The row value `(timestamp, id) < (@maxTs, @msgId)` means `timestamp < @maxTs OR
+  // (timestamp = @maxTs AND id < @msgId)`, but unlike the OR form the planner uses it as an
+  // index range bound. With maxTs alone the store binds msgId = '': no id is below the empty
+  // string, so it reduces to `timestamp < @maxTs` (the legacy cursor).
+  const range = cursor ? " AND (timestamp, id) < (@maxTs, @msgId)" : "";
+  return `SELECT ${HISTORY_COLUMNS} FROM messages WHERE ${filter}${range}
+    ORDER BY timestamp DESC, id DESC LIMIT @limit`;
+}
+
+/**
+ * Every SQL statement the store runs after open, by name. Exported so the query-plan test
+ * covers all of them, including any added later.
+ */
+export const STATEMENTS = {
+  begin: "BEGIN IMMEDIATE",
+  commit: "COMMIT",
+  insertMessage: `INSERT INTO messages (app, id, cid, from_peer, to_peers, room_id, msg, timestamp, receipt)
+    VALUES (@app, @id, @cid, @fromPeerId, @toPeers, @roomId, @msg, @timestamp, @receipt)`,
+  insertParticipant:
+    "INSERT OR IGNORE INTO participants (app, cid, peer) VALUES (@app, @cid, @peer)",
+  getMessage: `SELECT ${HISTORY_COLUMNS} FROM messages WHERE app = @app AND id = @id`,
+  isParticipant: "SELECT 1 FROM participants WHERE app = @app AND cid = @cid AND peer = @peer",
+  historyApp: historySql(HISTORY_FILTERS.app, false),
+  historyAppCursor: historySql(HISTORY_FILTERS.app, true),
+  historyCid: historySql(HISTORY_FILTERS.cid, false),
+  historyCidCursor: historySql(HISTORY_FILTERS.cid, true),
+  historyFrom: historySql(HISTORY_FILTERS.from, false),
+  historyFromCursor: historySql(HISTORY_FILTERS.from, true),
+  historyCidFrom: historySql(HISTORY_FILTERS.cidFrom, false),
+  historyCidFromCursor: historySql(HISTORY_FILTERS.cidFrom, true),
+  // OR IGNORE: adding a message that is already pending for the peer changes nothing.
+  insertPending: `INSERT OR IGNORE INTO pending (app, peer, msg_id, timestamp)
+    VALUES (@app, @peer, @msgId, @timestamp)`,
+  // Eviction in two steps, both reading pending_by_age: find the newest row beyond the limit
+  // (skipping the newest @limit: work bounded by the limit, 50), then delete it and everything
+  // older by range. A negative OFFSET counts as 0 in SQLite. (A single DELETE ... IN (subquery
+  // with OFFSET) does the same but measured 7x slower, even with nothing to evict.)
+  evictionBoundary: `SELECT timestamp, msg_id AS msgId FROM pending
+    WHERE app = @app AND peer = @peer
+    ORDER BY timestamp DESC, msg_id DESC LIMIT 1 OFFSET @limit`,
+  evictUpTo: `DELETE FROM pending
+    WHERE app = @app AND peer = @peer AND (timestamp, msg_id) <= (@timestamp, @msgId)`,
+  expirePending: "DELETE FROM pending WHERE app = @app AND peer = @peer AND timestamp < @notBefore",
+  // CROSS JOIN pins the join order: walk the peer's pending rows in age order, then look each
+  // message up by primary key (never the other way round).
+  pendingFor: `SELECT m.id, m.app, m.cid, m.from_peer, m.to_peers, m.room_id, m.msg, m.timestamp,
+      m.receipt
+    FROM pending AS p CROSS JOIN messages AS m ON m.app = p.app AND m.id = p.msg_id
+    WHERE p.app = @app AND p.peer = @peer
+    ORDER BY p.timestamp, p.msg_id`,
+  removePending: "DELETE FROM pending WHERE app = @app AND peer = @peer AND msg_id = @msgId",
+  createRoom: "INSERT INTO rooms (app, room_id, created_at) VALUES (@app, @roomId, @createdAt)",
+  roomExists: "SELECT 1 FROM rooms WHERE app = @app AND room_id = @roomId",
+  members: "SELECT peer FROM members WHERE app = @app AND room_id = @roomId ORDER BY seq",
+  // OR IGNORE skips present members (their seq, hence their place, stays). It does not skip
+  // a foreign-key failure: adding to a missing room throws.
+  addMember: "INSERT OR IGNORE INTO members (app, room_id, peer) VALUES (@app, @roomId, @peer)",
+  removeMember: "DELETE FROM members WHERE app = @app AND room_id = @roomId AND peer = @peer",
+  // One statement records a new nonce or revives an expired one; it changes no row when the
+  // recorded nonce is still valid, which is how a replay is detected.
+  useNonce: `INSERT INTO nonces (app, nonce, expires_at) VALUES (@app, @nonce, @expiresAt)
+    ON CONFLICT (app, nonce) DO UPDATE SET expires_at = excluded.expires_at
+    WHERE nonces.expires_at <= @now`,
+  // The purge reads the soonest-expired nonces, then deletes each by key: with nothing expired
+  // (the usual case) that is one index probe, where a DELETE ... IN (subquery) measured 6x
+  // slower.
+  expiredNonces: `SELECT app, nonce FROM nonces WHERE expires_at <= @now
+    ORDER BY expires_at LIMIT ${NONCE_PURGE_BATCH}`,
+  deleteNonce: "DELETE FROM nonces WHERE app = @app AND nonce = @nonce",
+} as const;
+
+type StatementName = keyof typeof STATEMENTS;
+
+interface MessageRow {
+  id: string;
+  app: string;
+  cid: string;
+  from_peer: string;
+  to_peers: string;
+  room_id: string | null;
+  msg: string;
+  timestamp: number;
+  receipt: number;
+}
+
+function toMessage(row: MessageRow): StoredMessage {
+  // Same key order as MemoryStore's objects, so the two compare equal even strictly.
+  return {
+    id: row.id,
+    appId: row.app,
+    cid: row.cid,
+    fromPeerId: row.from_peer,
+    toPeerIds: JSON.parse(row.to_peers) as string[],
+    roomId: row.room_id ?? undefined,
+    msg: row.msg,
+    timestamp: row.timestamp,
+    receipt: row.receipt !== 0,
+  };
+}
+
+/** Options of {@link SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /**
+   * `"normal"` (default): a commit survives a crash of the process (kill -9), which is what an
+   * `ack` promises; WAL then syncs only at checkpoints. `"full"`: a commit also survives power
+   * loss, at the cost of an fsync per commit.
+   */
+  readonly synchronous?: "normal" | "full";
+}
+
+/** What {@link SqliteStore.settings} reports. */
+export interface SqliteStoreSettings {
+  /** `"wal"` for a file, `"memory"` for `":memory:"`. */
+  readonly journalMode: string;
+  /** `"normal"` or `"full"` as opened (SQLite also knows `"off"` and `"extra"`). */
+  readonly synchronous: string;
+  readonly foreignKeys: boolean;
+  readonly busyTimeoutMs: number;
+  /** `PRAGMA user_version`: {@link SCHEMA_VERSION} once open. */
+  readonly schemaVersion: number;
+}
+
+/** The SQLite {@link Store}. Not safe for use by two processes writing at once. */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmts: { readonly [K in StatementName]: Database.Statement };
+  /**
+   * Inserts a message and its participants. Called inside the group transaction, so
+   * better-sqlite3 runs it as a savepoint: the rows land all-or-nothing, and a failed insert
+   * (a duplicate id) leaves the rest of the group transaction intact.
+   */
+  private readonly insertMessageTx: (message: StoredMessage) => void;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+    const stmts: Partial<Record<StatementName, Database.Statement>> = {};
+    for (const name of Object.keys(STATEMENTS) as StatementName[]) {
+      stmts[name] = db.prepare(STATEMENTS[name]);
+    }
+    this.stmts = stmts as Record<StatementName, Database.Statement>;
+    this.insertMessageTx = db.transaction((m: StoredMessage) => {
+      this.stmts.insertMessage.run({
+        app: m.appId,
+        id: m.id,
+        cid: m.cid,
+        fromPeerId: m.fromPeerId,
+        toPeers: JSON.stringify(m.toPeerIds),
+        roomId: m.roomId ?? null,
+        msg: m.msg,
+        timestamp: m.timestamp,
+        receipt: m.receipt ? 1 : 0,
+      });
+      for (const peer of participantsOf(m)) {
+        this.stmts.insertParticipant.run({ app: m.appId, cid: m.cid, peer });
+      }
+    });
+  }
+
+  /**
+   * Opens (creating if needed) the database at `path` (`":memory:"` for a private in-memory
+   * one) and migrates it to {@link SCHEMA_VERSION}.
+   */
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    const db = new Database(path);
+    try {
+      // WAL: readers (another process, a backup) do not block the writer, and a commit is an
+      // append to the log. In-memory databases stay in "memory" journal mode.
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      // Off by default in SQLite; must be set outside a transaction, hence here.
+      db.pragma("foreign_keys = ON");
+      // Wait for a checkpointing or backup process instead of failing at once with SQLITE_BUSY.
+      db.pragma("busy_timeout = 5000");
+      migrate(db);
+      return new SqliteStore(db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /**
+   * The connection settings in effect, read back from SQLite (for a startup log and tests):
+   * a pragma that SQLite silently ignored would show here.
+   */
+  settings(): SqliteStoreSettings {
+    const synchronous = this.db.pragma("synchronous", { simple: true }) as number;
+    return {
+      journalMode: String(this.db.pragma("journal_mode", { simple: true })),
+      // SQLite numbers the levels: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
+      synchronous: ["off", "normal", "full", "extra"][synchronous] ?? String(synchronous),
+      foreignKeys: this.db.pragma("foreign_keys", { simple: true }) === 1,
+      busyTimeoutMs: this.db.pragma("busy_timeout", { simple: true }) as number,
+      schemaVersion: this.db.pragma("user_version", { simple: true }) as number,
+    };
+  }
+
+  /** Opens the group-commit transaction unless it is already open. */
+  private write(): void {
+    // db.inTransaction, not a flag of ours: SQLite rolls a transaction back by itself on some
+    // errors (disk full, I/O), and then a new one must be opened.
+    if (!this.db.inTransaction) this.stmts.begin.run();
+  }
+
+  /** {@inheritDoc Store.insertMessage} */
+  insertMessage(message: StoredMessage): void {
+    this.write();
+    this.insertMessageTx(message);
+  }
+
+  /** {@inheritDoc Store.addPending} */
+  addPending(
+    appId: string,
+    peerId: string,
+    messageId: string,
+    timestamp: number,
+    limit: number,
+  ): void {
+    this.write();
+    this.stmts.insertPending.run({ app: appId, peer: peerId, msgId: messageId, timestamp });
+    const boundary = this.stmts.evictionBoundary.get({
+      app: appId,
+      peer: peerId,
+      limit: clampCount(limit),
+    }) as { timestamp: number; msgId: string } | undefined;
+    if (boundary !== undefined) {
+      this.stmts.evictUpTo.run({ app: appId, peer: peerId, ...boundary });
+    }
+  }
+
+  /** {@inheritDoc Store.pendingFor} */
+  pendingFor(appId: string, peerId: string, notBefore: number): StoredMessage[] {
+    this.write();
+    this.stmts.expirePending.run({ app: appId, peer: peerId, notBefore });
+    const rows = this.stmts.pendingFor.all({ app: appId, peer: peerId }) as MessageRow[];
+    return rows.map(toMessage);
+  }
+
+  /** {@inheritDoc Store.removePending} */
+  removePending(appId: string, peerId: string, messageIds: readonly string[]): string[] {
+    this.write();
+    const removed: string[] = [];
+    // A duplicate id finds its row already deleted (0 changes), so each id is reported once.
+    for (const msgId of messageIds) {
+      if (this.stmts.removePending.run({ app: appId, peer: peerId, msgId }).changes > 0) {
+        removed.push(msgId);
+      }
+    }
+    return removed;
+  }
+
+  /** {@inheritDoc Store.getMessage} */
+  getMessage(appId: string, messageId: string): StoredMessage | undefined {
+    const row = this.stmts.getMessage.get({ app: appId, id: messageId }) as MessageRow | undefined;
+    return row === undefined ? undefined : toMessage(row);
+  }
+
+  /** {@inheritDoc Store.isParticipant} */
+  isParticipant(appId: string, cid: string, peerId: string): boolean {
+    return this.stmts.isParticipant.get({ app: appId, cid, peer: peerId }) !== undefined;
+  }
+
+  /** {@inheritDoc Store.history} */
+  history(query: HistoryQuery): StoredMessage[] {
+    const { cid, fromPeerId, maxTs } = query;
+    const cursor = maxTs !== undefined;
+    const name: StatementName =
+      cid !== undefined
+        ? fromPeerId !== undefined
+          ? cursor
+            ? "historyCidFromCursor"
+            : "historyCidFrom"
+          : cursor
+            ? "historyCidCursor"
+            : "historyCid"
+        : fromPeerId !== undefined
+          ? cursor
+            ? "historyFromCursor"
+            : "historyFrom"
+          : cursor
+            ? "historyAppCursor"
+            : "historyApp";
+    const params: Record<string, unknown> = { app: query.appId, limit: clampCount(query.limit) };
+    if (cid !== undefined) params.cid = cid;
+    if (fromPeerId !== undefined) params.fromPeerId = fromPeerId;
+    if (cursor) {
+      params.maxTs = maxTs;
+      params.msgId = query.msgId ?? "";
+    }
+    return (this.stmts[name].all(params) as MessageRow[]).map(toMessage);
+  }
+
+  /** {@inheritDoc Store.createRoom} */
+  createRoom(appId: string, roomId: string, createdAt: number): void {
+    this.write();
+    this.stmts.createRoom.run({ app: appId, roomId, createdAt });
+  }
+
+  /** {@inheritDoc Store.roomExists} */
+  roomExists(appId: string, roomId: string): boolean {
+    return this.stmts.roomExists.get({ app: appId, roomId }) !== undefined;
+  }
+
+  /** {@inheritDoc Store.members} */
+  members(appId: string, roomId: string): string[] {
+    const rows = this.stmts.members.all({ app: appId, roomId }) as { peer: string }[];
+    return rows.map((r) => r.peer);
+  }
+
+  /** {@inheritDoc Store.addMembers} */
+  addMembers(appId: string, roomId: string, peerIds: readonly string[]): void {
+    this.write();
+    for (const peer of peerIds) this.stmts.addMember.run({ app: appId, roomId, peer });
+  }
+
+  /** {@inheritDoc Store.removeMembers} */
+  removeMembers(appId: string, roomId: string, peerIds: readonly string[]): void {
+    this.write();
+    for (const peer of peerIds) this.stmts.removeMember.run({ app: appId, roomId, peer });
+  }
+
+  /** {@inheritDoc Store.useNonce} */
+  useNonce(appId: string, nonce: string, expiresAt: number, now: number): boolean {
+    this.write();
+    const fresh = this.stmts.useNonce.run({ app: appId, nonce, expiresAt, now }).changes > 0;
+    // Purging on every use keeps the table near the number of live nonces: each call adds at
+    // most one row and removes up to NONCE_PURGE_BATCH expired ones.
+    const expired = this.stmts.expiredNonces.all({ now }) as { app: string; nonce: string }[];
+    for (const key of expired) this.stmts.deleteNonce.run(key);
+    return fresh;
+  }
+
+  /** {@inheritDoc Store.commit} */
+  commit(): void {
+    if (this.db.inTransaction) this.stmts.commit.run();
+  }
+
+  /** {@inheritDoc Store.close} */
+  close(): void {
+    if (!this.db.open) return;
+    this.commit();
+    this.db.close();
+  }
+}
+
+/**
+ * The peers recorded as participants of a message's conversation: the sender and the
+ * recipients of a peer message; only the sender of a group message, whose history is
+ * authorised by current membership instead [decision D9]. (MemoryStore has its own copy: this
+ * file must not import it, and the contract suite keeps the two in step.)
+ */
+function participantsOf(message: StoredMessage): string[] {
+  return message.roomId === undefined
+    ? [message.fromPeerId, ...message.toPeerIds]
+    : [message.fromPeerId];
+}
+
+/**
+ * A LIMIT or eviction count as both stores read it: negative counts as 0 (SQLite would read a
+ * negative LIMIT as "no limit") and a fraction is floored (SQLite rejects a non-integer LIMIT).
+ */
+function clampCount(n: number): number {
+  return n > 0 ? Math.floor(n) : 0;
+}
