@@ -14,21 +14,33 @@ import {
 
 /** One application. */
 export interface AppConfig {
+  /** The app id: 1 to 64 characters of `[A-Za-z0-9_.-]` [LIMIT-APPID-1]. */
   readonly appId: string;
   /** The master key: signs signatures and authorises REST history. */
   readonly masterKey?: string | undefined;
-  /** Whether open, watch, join, invite and kick need a signature (decision D10). */
+  /** Whether open, watch, join, invite and kick need a signature [SIG-ENFORCE-1]. */
   readonly enforceSignatures: boolean;
-  /** Origins (the WebSocket `Origin` header) allowed to connect; empty or absent = any. */
+  /**
+   * `Origin` header values (of the WebSocket handshake) allowed to connect; empty or absent
+   * allows any [FRAME-ORIGIN-1]. A handshake without `Origin` (a native client, not a web
+   * page) is always allowed: origin checks protect web pages only.
+   */
   readonly allowedOrigins?: readonly string[] | undefined;
+  /** A disabled app is not served: connections to it are closed with 4100 [SESSION-APP-2]. */
+  readonly disabled?: boolean | undefined;
 }
 
 /** Numeric limits. */
 export interface Limits {
+  /** Largest text frame, bytes [FRAME-SIZE-1]. */
   readonly maxFrameBytes: number;
+  /** Pending messages kept per peer [OFFLINE-LIMIT-1]. */
   readonly maxOfflinePerPeer: number;
+  /** Age after which a pending message is no longer delivered, ms [OFFLINE-AGE-1]. */
   readonly offlineTtlMs: number;
+  /** Members of a group [ROOM-LIMIT-1]. */
   readonly maxRoomMembers: number;
+  /** Distinct peers one session may watch [WATCH-LIMIT-1]. */
   readonly maxWatchedPerSession: number;
 }
 
@@ -39,15 +51,20 @@ export interface EngineConfig {
    * signatures; otherwise it is refused with 4100.
    */
   readonly apps: ReadonlyMap<string, AppConfig>;
+  /** Serve any valid app id, as an app without signatures or master key. */
   readonly devMode: boolean;
+  /** Numeric limits; the defaults are the spec's. */
   readonly limits: Limits;
-  /** Close (4107) a connection that sent nothing for this long. */
+  /** Close (4107) a connection that sent nothing for this long [TIMEOUT-READ-1]. */
   readonly readTimeoutMs: number;
-  /** Close (4108) a connection that has had no open session for this long. */
+  /** Close (4108) a connection that has had no open session for this long [TIMEOUT-LOGIN-1]. */
   readonly loginTimeoutMs: number;
-  /** Accepted distance between a signature's `t` and the server clock, in seconds. */
+  /** Accepted distance between a signature's `t` and the server clock, s [SIG-TIME-1]. */
   readonly signatureWindowS: number;
-  /** Token bucket per connection: frames per second, and burst. 0 disables (decision D11). */
+  /**
+   * Token bucket per connection: frames per second, and burst; `perSecond: 0` disables
+   * [FLOOD-RATE-1, FLOOD-CLOSE-1].
+   */
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
 }
 
@@ -60,23 +77,71 @@ export const DEFAULT_LIMITS: Limits = {
   maxWatchedPerSession: MAX_WATCHED_PER_SESSION,
 };
 
+/** The read timeout the spec recommends, ms [TIMEOUT-READ-3]. */
+export const DEFAULT_READ_TIMEOUT_MS = 300_000;
+/** The shortest read timeout the spec allows, ms [TIMEOUT-READ-2]. */
+export const MIN_READ_TIMEOUT_MS = 200_000;
+/** The login timeout the spec recommends, ms [TIMEOUT-LOGIN-2]. */
+export const DEFAULT_LOGIN_TIMEOUT_MS = 60_000;
+/** The signature time window, s [SIG-TIME-1, SIG-NONCE-2]. */
+export const SIGNATURE_WINDOW_S = 300;
+
 /** Builds a config with the spec's defaults, overridden by `overrides`. */
 export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfig {
   return {
     apps: new Map(),
     devMode: true,
     limits: DEFAULT_LIMITS,
-    readTimeoutMs: 300_000,
-    loginTimeoutMs: 60_000,
-    signatureWindowS: 300,
+    readTimeoutMs: DEFAULT_READ_TIMEOUT_MS,
+    loginTimeoutMs: DEFAULT_LOGIN_TIMEOUT_MS,
+    signatureWindowS: SIGNATURE_WINDOW_S,
     rateLimit: { perSecond: 1000, burst: 2000 },
     ...overrides,
   };
 }
 
-/** Looks up an app, applying development mode. */
-export function resolveApp(config: EngineConfig, appId: string): AppConfig | undefined {
+/**
+ * The settings of `config` that break a bound of the spec, as sentences (empty when it
+ * conforms). Tests shorten timeouts on purpose, so the engine logs these rather than
+ * refusing them [LIMIT-CONFIG-1, LIMIT-FLOOR-1, TIMEOUT-READ-2, SIG-TIME-1].
+ */
+export function specViolations(config: EngineConfig): string[] {
+  const out: string[] = [];
+  const { limits } = config;
+  if (config.readTimeoutMs < MIN_READ_TIMEOUT_MS) {
+    out.push(`readTimeoutMs ${config.readTimeoutMs} is under ${MIN_READ_TIMEOUT_MS}`);
+  }
+  if (limits.maxFrameBytes < MAX_FRAME_BYTES) {
+    out.push(`maxFrameBytes ${limits.maxFrameBytes} is under ${MAX_FRAME_BYTES}`);
+  }
+  if (limits.maxWatchedPerSession < MAX_WATCHED_PER_SESSION) {
+    out.push(`maxWatchedPerSession ${limits.maxWatchedPerSession} is under ${MAX_WATCHED_PER_SESSION}`);
+  }
+  if (limits.maxRoomMembers < MAX_ROOM_MEMBERS) {
+    out.push(`maxRoomMembers ${limits.maxRoomMembers} is under ${MAX_ROOM_MEMBERS}`);
+  }
+  if (config.signatureWindowS !== SIGNATURE_WINDOW_S) {
+    out.push(`signatureWindowS ${config.signatureWindowS} is not ${SIGNATURE_WINDOW_S}`);
+  }
+  return out;
+}
+
+/** The app id alphabet and length [LIMIT-APPID-1]. */
+const APP_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Whether `appId` has the form of an app id; any other value names no app [LIMIT-APPID-1]. */
+export function isAppId(appId: unknown): appId is string {
+  return typeof appId === "string" && APP_ID.test(appId);
+}
+
+/**
+ * The app an app id names, applying development mode, or `undefined` when it names none:
+ * a malformed id [LIMIT-APPID-1], an unknown app outside development mode, or a disabled
+ * app [SESSION-APP-2].
+ */
+export function resolveApp(config: EngineConfig, appId: unknown): AppConfig | undefined {
+  if (!isAppId(appId)) return undefined;
   const known = config.apps.get(appId);
-  if (known) return known;
+  if (known) return known.disabled === true ? undefined : known;
   return config.devMode ? { appId, enforceSignatures: false } : undefined;
 }

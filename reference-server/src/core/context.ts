@@ -11,17 +11,19 @@ import type { Output } from "./types.js";
 
 /** Services a handler may use, provided by the engine. */
 export interface EngineServices {
+  /** Where messages, offline stores, groups and nonces live. */
   readonly store: Store;
+  /** Apps, limits and timeouts. */
   readonly config: EngineConfig;
-  /** Appends an output. */
+  /** Appends an output (frames for a connection that is closing are dropped). */
   emit(output: Output): void;
   /** A fresh, monotonically increasing message id and a non-decreasing timestamp. */
   nextMessage(now: number): { id: string; timestamp: number };
   /** A fresh room id. */
   nextRoomId(): string;
-  /** Opens a session (presence on if first). */
+  /** Opens a session; publishes presence `on` if it is the peer's first [PRESENCE-ON-1]. */
   openSession(conn: Connection, app: AppState, peerId: string): Session;
-  /** Ends a session (presence off if last). */
+  /** Ends a session; publishes presence `off` if it was the peer's last [PRESENCE-OFF-1]. */
   endSession(conn: Connection, app: AppState, session: Session, now: number): void;
   /** Records a log event. */
   log(event: string, fields: Record<string, unknown>): void;
@@ -29,6 +31,17 @@ export interface EngineServices {
 
 /** Everything about one command being handled. */
 export class CommandContext {
+  #replied = false;
+
+  /**
+   * @param services what the engine provides.
+   * @param conn the connection the command arrived on.
+   * @param appConfig the app the connection is bound to.
+   * @param app the in-memory state of that app.
+   * @param peerId the command's `peerId` (already validated).
+   * @param serial the command's valid `i`, if it carried one.
+   * @param now the server clock, ms.
+   */
   constructor(
     readonly services: EngineServices,
     readonly conn: Connection,
@@ -40,6 +53,14 @@ export class CommandContext {
     readonly now: number,
   ) {}
 
+  /**
+   * Whether the command's reply went out already. A command has exactly one reply
+   * [SERIAL-REPLY-1, SERIAL-LEGACY-1], so a failure after it cannot send an error frame.
+   */
+  get replied(): boolean {
+    return this.#replied;
+  }
+
   /** The store. */
   get store(): Store {
     return this.services.store;
@@ -50,7 +71,7 @@ export class CommandContext {
     return this.conn.sessions.get(this.peerId);
   }
 
-  /** The session, or a 4105 error [SESSION-REQUIRED] (decision D4). */
+  /** The session, or a 4105 error [SESSION-REQUIRED-1]. */
   requireSession(): Session {
     const s = this.session;
     if (!s)
@@ -61,14 +82,18 @@ export class CommandContext {
     return s;
   }
 
-  /** Sends the reply to this command, echoing `i` when the command had it [SERIAL]. */
+  /**
+   * Sends the reply to this command, for the command's peer [FRAME-PEERID-1], echoing `i`
+   * when the command had one; no other frame carries `i` [SERIAL-REPLY-1, SERIAL-ECHO-1].
+   */
   reply(frame: Record<string, unknown>): void {
     const out: Record<string, unknown> = { ...frame, peerId: this.peerId };
     if (this.serial !== undefined) out.i = this.serial;
+    this.#replied = true;
     this.services.emit({ type: "send", conn: this.conn.id, frame: out });
   }
 
-  /** Sends an event frame to one session. */
+  /** Sends an event frame to one session, with its peer id [FRAME-PEERID-1] and no `i`. */
   sendTo(session: Session, frame: Record<string, unknown>): void {
     this.services.emit({
       type: "send",
@@ -82,7 +107,7 @@ export class CommandContext {
     for (const s of this.app.sessionsOf(peerId)) if (s !== except) this.sendTo(s, frame);
   }
 
-  /** Fails the command. */
+  /** Fails the command: the engine answers with an `error` frame [ERROR-NOEFFECT-1]. */
   fail(spec: ErrorSpec, detail: string): never {
     throw new CommandError(spec, detail);
   }

@@ -1,125 +1,261 @@
 /**
- * Direct-message family: send, ack, live delivery, echo, offline store, receipts
- * (spec/03-messages.md, decisions D5–D7).
+ * Direct-message family: send, server `ack`, live delivery, echo, offline store, client
+ * `ack` and receipts (spec/03-messages.md; group messages, spec/04-groups.md 4.4;
+ * decisions D5–D7).
+ *
+ * Every handler here checks everything first and changes state or emits frames only after
+ * the last check passed, so that a failed command has no effect but its `error` frame
+ * [ERROR-NOEFFECT-1, DIRECT-REJECT-1]. Store writes come before any frame: the adapter
+ * commits the store before it releases a turn's frames, so neither the `ack` nor a delivery
+ * can reach a socket before the message is durable [ACK-DURABLE-1, ACK-DURABLE-2].
  * @module
  */
 import type { ClientAck, DirectSend } from "@confab/schemas";
 import { conversationId } from "@confab/schemas/crypto";
 import type { StoredMessage } from "../store/store.js";
 import type { CommandContext } from "./context.js";
-import { ERRORS } from "./errors.js";
+import { CommandError, ERRORS } from "./errors.js";
 import { unique } from "./session.js";
 import type { Session } from "./state.js";
 
-/** The delivery frame of a stored or live message. */
+/** The fields of a message that a delivery carries. */
+type Deliverable = Pick<
+  StoredMessage,
+  "id" | "msg" | "fromPeerId" | "timestamp" | "roomId" | "toPeerIds"
+>;
+
+/**
+ * The s2c `direct` frame of a message (without `peerId`, which `sendTo` sets per session
+ * [DIRECT-DELIVER-1]). `offline` is true only for deliveries from the offline store
+ * [DIRECT-DELIVER-2, OFFLINE-OPEN-1]; a peer message carries its distinct recipients, a
+ * group message its group [DIRECT-TO-1, ROOM-MSG-2].
+ */
 function deliveryFrame(
-  m: Pick<StoredMessage, "id" | "msg" | "fromPeerId" | "timestamp" | "roomId" | "toPeerIds">,
+  m: Deliverable,
   offline: boolean,
   transient: boolean,
 ): Record<string, unknown> {
   const frame: Record<string, unknown> = {
     cmd: "direct",
-    id: m.id,
+    id: m.id, // [DIRECT-ID-1] transient messages too
     msg: m.msg,
     fromPeerId: m.fromPeerId,
     timestamp: m.timestamp,
     offline,
   };
-  if (transient) frame.transient = true;
+  if (transient) frame.transient = true; // [TRANSIENT-DELIVER-1]
   if (m.roomId !== undefined) frame.roomId = m.roomId;
   else frame.toPeerIds = [...m.toPeerIds];
   return frame;
 }
 
-/** Sends a session its pending offline messages, oldest first, with `offline: true` (D6). */
-export function deliverPending(ctx: CommandContext, session: Session): void {
-  const { limits } = ctx.services.config;
-  const pending = ctx.store.pendingFor(
-    ctx.appConfig.appId,
-    session.peerId,
-    ctx.now - limits.offlineTtlMs,
-  );
-  for (const m of pending) ctx.sendTo(session, deliveryFrame(m, true, false));
+/**
+ * Runs store work for a command; a failure of the store (not of the protocol) fails the
+ * command with 4200 [ACK-FAIL-1, ERROR-INTERNAL-1], as an `error` frame that carries the
+ * command's `i` and `peerId` and that a legacy command which awaits no reply does not get.
+ * Call it before the command emits anything, so that the error frame is its only frame.
+ *
+ * @param what what the work does, for the log and the error's detail ("store the message").
+ * @returns what `work` returns.
+ */
+export function storeWork<T>(ctx: CommandContext, what: string, work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    if (err instanceof CommandError) throw err;
+    ctx.services.log("store-failed", {
+      conn: ctx.conn.id,
+      peerId: ctx.peerId,
+      what,
+      error: String(err instanceof Error ? err.message : err),
+    });
+    return ctx.fail(ERRORS.INTERNAL_ERROR, `the server could not ${what}`);
+  }
 }
 
-/** `direct`: validates the target, stores (unless transient), delivers, acks. */
+/**
+ * Sends a session the messages pending for its peer, oldest first, with `offline: true`
+ * [OFFLINE-OPEN-1, OFFLINE-ORDER-1], to that session only [OFFLINE-SCOPE-1]. Messages
+ * older than the offline age limit are not delivered (the store drops them)
+ * [OFFLINE-AGE-1]. Delivering does not remove anything: only a client `ack` does
+ * [OFFLINE-LIVE-1].
+ *
+ * Called by `session/open` right after its `session/opened` reply. The reply is already
+ * out, so a store failure here cannot fail the command any more (a second frame with the
+ * same `i` would break SERIAL-REPLY-1): it is logged and the messages stay pending for the
+ * next open.
+ */
+export function deliverPending(ctx: CommandContext, session: Session): void {
+  const { limits } = ctx.services.config;
+  const notBefore = ctx.now - limits.offlineTtlMs;
+  let pending: StoredMessage[];
+  try {
+    pending = ctx.store.pendingFor(ctx.appConfig.appId, session.peerId, notBefore);
+  } catch (err) {
+    ctx.services.log("store-failed", {
+      conn: session.conn,
+      peerId: session.peerId,
+      what: "read the offline store",
+      error: String(err instanceof Error ? err.message : err),
+    });
+    return;
+  }
+  for (const m of pending) {
+    // The store drops expired entries; this guard keeps OFFLINE-AGE-1 whatever it does.
+    if (m.timestamp < notBefore) continue;
+    ctx.sendTo(session, deliveryFrame(m, true, false));
+  }
+}
+
+/** Who a `direct` goes to, once its target is checked. */
+interface Target {
+  /** The peers the message is for, without the sender, each once. */
+  readonly recipients: readonly string[];
+  /** The group of a group message. */
+  readonly roomId: string | undefined;
+  /** The conversation id [CONVID-PEER-1, CONVID-ROOM-1]. */
+  readonly cid: string;
+}
+
+/**
+ * The recipients of a peer message: `toPeerIds` without duplicates [DIRECT-TARGET-2] and
+ * without the sender [DIRECT-SELF-1]; 4401 when nobody is left [DIRECT-SELF-2] or, in an
+ * app that enforces signatures, when a session that is not a super peer does not watch
+ * every one of them (all or nothing) [DIRECT-PERM-2, SUPERPEER-SEND-1, DIRECT-PERM-1].
+ */
+function peerTarget(ctx: CommandContext, session: Session, toPeerIds: readonly string[]): Target {
+  const recipients = unique(toPeerIds).filter((p) => p !== ctx.peerId);
+  if (recipients.length === 0) {
+    ctx.fail(ERRORS.INVALID_MESSAGING_TARGET, "toPeerIds names no peer other than the sender");
+  }
+  if (ctx.appConfig.enforceSignatures && !session.sp) {
+    const unwatched = recipients.filter((p) => !session.watch.has(p));
+    if (unwatched.length > 0) {
+      ctx.fail(ERRORS.INVALID_MESSAGING_TARGET, `not watched: ${unwatched.join(", ")}`);
+    }
+  }
+  // The participants are the sender and the recipients [CONVID-PEER-1].
+  return { recipients, roomId: undefined, cid: conversationId([ctx.peerId, ...recipients]) };
+}
+
+/**
+ * The recipients of a group message: every member but the sender, as of now [ROOM-MSG-2,
+ * ROOM-MSG-3]. 4404 for an unknown group before 4401 for a non-member [ROOM-UNKNOWN-1,
+ * ROOM-MSG-1, ERROR-ORDER-1]; no watch check [ROOM-MSG-4].
+ */
+function roomTarget(ctx: CommandContext, roomId: string): Target {
+  const appId = ctx.appConfig.appId;
+  const members = storeWork(ctx, "read the group", () =>
+    ctx.store.roomExists(appId, roomId) ? ctx.store.members(appId, roomId) : undefined,
+  );
+  if (members === undefined) ctx.fail(ERRORS.ROOM_NOT_FOUND, `no group ${roomId}`);
+  if (!members.includes(ctx.peerId)) {
+    ctx.fail(ERRORS.INVALID_MESSAGING_TARGET, `${ctx.peerId} is not a member of ${roomId}`);
+  }
+  // The group id is the conversation id [CONVID-ROOM-1].
+  return { recipients: members.filter((p) => p !== ctx.peerId), roomId, cid: roomId };
+}
+
+/**
+ * `direct`: checks the target, then stores the message and its pending entries (unless
+ * transient), answers with the `ack`, delivers to every open session of every recipient and
+ * echoes to the sender's other sessions.
+ */
 export function handleDirect(ctx: CommandContext, frame: DirectSend): void {
-  const session = ctx.requireSession();
+  // [DIRECT-TARGET-1] The schema (oneOf) already answers both-or-neither with 4114 at
+  // step (5) of ERROR-ORDER-1; this guard only keeps the handler honest on its own.
+  if ((frame.roomId === undefined) === (frame.toPeerIds === undefined)) {
+    ctx.fail(ERRORS.INVALID_FRAME, "a direct needs exactly one of toPeerIds and roomId");
+  }
+  const session = ctx.requireSession(); // (7) 4105 [SESSION-REQUIRED-1]
   const appId = ctx.appConfig.appId;
   const transient = frame.transient === true;
-  let recipients: string[];
-  let roomId: string | undefined;
-  let toPeerIds: string[] = [];
-  let cid: string;
+  // (9) the command's own rules [ERROR-ORDER-1]; the same for transient messages
+  // [TRANSIENT-PERM-1].
+  const { recipients, roomId, cid } =
+    frame.roomId !== undefined
+      ? roomTarget(ctx, frame.roomId)
+      : peerTarget(ctx, session, frame.toPeerIds ?? []);
 
-  if (frame.roomId !== undefined) {
-    roomId = frame.roomId;
-    if (!ctx.store.roomExists(appId, roomId)) ctx.fail(ERRORS.ROOM_NOT_FOUND, `no group ${roomId}`);
-    const members = ctx.store.members(appId, roomId);
-    if (!members.includes(ctx.peerId)) {
-      ctx.fail(ERRORS.INVALID_MESSAGING_TARGET, `${ctx.peerId} is not a member of ${roomId}`);
-    }
-    recipients = members.filter((p) => p !== ctx.peerId);
-    cid = roomId;
-  } else {
-    toPeerIds = unique(frame.toPeerIds);
-    // With enforced signatures a peer may message only the peers it watches, unless it is
-    // a super peer (decision D4).
-    if (ctx.appConfig.enforceSignatures && !session.sp) {
-      const unwatched = toPeerIds.filter((p) => !session.watch.has(p));
-      if (unwatched.length > 0) {
-        ctx.fail(ERRORS.INVALID_MESSAGING_TARGET, `not watched: ${unwatched.join(", ")}`);
-      }
-    }
-    recipients = toPeerIds.filter((p) => p !== ctx.peerId);
-    cid = conversationId([ctx.peerId, ...toPeerIds]);
-  }
-
+  // Every accepted message gets a fresh id and the acceptance time [ACK-ID-1].
   const { id, timestamp } = ctx.services.nextMessage(ctx.now);
   const message: StoredMessage = {
     id,
     appId,
     cid,
     fromPeerId: ctx.peerId,
-    toPeerIds,
+    // The recipients, never the sender [DIRECT-SELF-1]; a group message names its group.
+    toPeerIds: roomId === undefined ? recipients : [],
     roomId,
     msg: frame.msg,
     timestamp,
-    // Receipts only for a persistent message with exactly one recipient (decision D7).
-    receipt:
-      frame.r === true &&
-      !transient &&
-      roomId === undefined &&
-      recipients.length === 1 &&
-      toPeerIds.length === 1,
+    // A receipt request only on a persistent peer message with exactly one recipient
+    // [RECEIPT-REQUEST-1, RECEIPT-IGNORE-1].
+    receipt: frame.r === true && !transient && roomId === undefined && recipients.length === 1,
   };
 
   if (!transient) {
-    ctx.store.insertMessage(message);
+    // History and one pending entry per recipient, never the sender [OFFLINE-PENDING-1,
+    // ECHO-STORE-1, ROOM-MSG-3]; the store evicts the oldest past the limit
+    // [OFFLINE-LIMIT-1]. Transient messages are neither [TRANSIENT-STORE-1,
+    // TRANSIENT-HISTORY-1].
     const limit = ctx.services.config.limits.maxOfflinePerPeer;
-    for (const p of recipients) ctx.store.addPending(appId, p, id, timestamp, limit);
+    storeWork(ctx, "store the message", () => {
+      ctx.store.insertMessage(message);
+      for (const p of recipients) ctx.store.addPending(appId, p, id, timestamp, limit);
+    });
   }
 
+  // [ACK-REPLY-1] A persistent message is always acknowledged; a transient one only when
+  // the command carries `i` [TRANSIENT-ACK-1, TRANSIENT-ACK-2]. The adapter releases it only
+  // after committing the writes above [ACK-DURABLE-1].
+  if (!transient || ctx.serial !== undefined) ctx.reply({ cmd: "ack", t: timestamp, uid: id });
+
+  // Live: every open session of every recipient, and the sender's other sessions, never
+  // the sending one [DIRECT-DELIVER-1, ECHO-OTHER-1, ECHO-NOTSELF-1, DIRECT-ONLY-1].
+  // Frames go out in acceptance order [DIRECT-ORDER-1].
   const live = deliveryFrame(message, false, transient);
   for (const p of recipients) ctx.sendToPeer(p, live);
-  // Echo to the sender's other devices, never back to the sending session (decision D5).
   ctx.sendToPeer(ctx.peerId, live, session);
-
-  // The adapter releases this ack only after the store committed the message (D5).
-  if (!transient || ctx.serial !== undefined) ctx.reply({ cmd: "ack", t: timestamp, uid: id });
 }
 
-/** `ack` from a client: removes acked messages from its offline store; fires receipts. */
+/**
+ * `ack` from a client: removes the acknowledged messages from the peer's offline store
+ * [ACK-REMOVE-1], ignoring ids that are unknown, transient or not pending for the peer
+ * [ACK-IGNORE-1]. The first acknowledgement of a message that requested a receipt sends an
+ * `rcp` to every session of the sender open now [RECEIPT-SEND-1]; the pending entry is
+ * removed at that moment, so there is never a second one [RECEIPT-ONCE-1], and nothing is
+ * kept for a sender session that opens later [RECEIPT-STORE-1]. Never replied to on
+ * success [SERIAL-ACK-1].
+ */
 export function handleClientAck(ctx: CommandContext, frame: ClientAck): void {
   ctx.requireSession();
   const appId = ctx.appConfig.appId;
-  const removed = ctx.store.removePending(appId, ctx.peerId, unique(frame.ids));
-  for (const id of removed) {
-    const m = ctx.store.getMessage(appId, id);
-    // The first ack of the single recipient confirms delivery: one receipt, to every open
-    // session of the sender, not stored (decision D7).
-    if (m?.receipt && m.toPeerIds[0] === ctx.peerId) {
-      ctx.sendToPeer(m.fromPeerId, { cmd: "rcp", id: m.id, t: ctx.now });
+  // A message past the offline age is no longer pending (OFFLINE-PENDING-1), though the
+  // store may still hold its entry until the peer's next open purges it: its ack is
+  // ignored [ACK-IGNORE-1] (removing the dead entry changes nothing anyone can see).
+  const notBefore = ctx.now - ctx.services.config.limits.offlineTtlMs;
+  const receipts = storeWork(ctx, "update the offline store", () => {
+    const removed = ctx.store.removePending(appId, ctx.peerId, unique(frame.ids));
+    const out: StoredMessage[] = [];
+    for (const id of removed) {
+      const m = ctx.store.getMessage(appId, id);
+      if (
+        m !== undefined &&
+        m.timestamp >= notBefore &&
+        m.receipt &&
+        m.roomId === undefined &&
+        m.toPeerIds.length === 1 &&
+        m.toPeerIds[0] === ctx.peerId
+      ) {
+        out.push(m);
+      }
     }
+    return out;
+  });
+  for (const m of receipts) {
+    // Server time of the acknowledgement, never before the message's own (the engine's
+    // message clock does not go backwards either).
+    ctx.sendToPeer(m.fromPeerId, { cmd: "rcp", id: m.id, t: Math.max(ctx.now, m.timestamp) });
   }
 }

@@ -1,24 +1,41 @@
 /**
  * The protocol engine: a pure function of (state, inbound frame, time) to outbound frames,
  * with storage behind the {@link Store} interface. No sockets, timers or clocks in here:
- * the adapter passes `now` and carries out the returned outputs (house style; issue 3).
+ * the adapter passes `now` and carries out the returned outputs.
+ *
+ * Every text frame is checked in the order of ERROR-ORDER-1 and answered with the code of
+ * the first check that fails: (1) frame size, JSON, object (close); (2) keepalive; (3) the
+ * app; (4) the `peerId` of a `session/open`; (5) schema, serial `i` and strings; (6) `msg`
+ * size and id array counts; (7) an open session; (8) the signature and (9) the command's
+ * own rules, both inside the command's handler.
  * @module
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import {
   type C2SMessages,
+  type FieldError,
+  findEntry,
   formatErrors,
   httpValidators,
+  ID_PATTERN,
   LOGS_DEFAULT_LIMIT,
+  MAX_ID_LENGTH,
   MAX_SERIAL,
   type RestLogsQuery,
+  type ValidationResult,
   validate,
 } from "@confab/schemas";
 import type { Store } from "../store/store.js";
-import { type AppConfig, type EngineConfig, engineConfig, resolveApp } from "./config.js";
+import {
+  type AppConfig,
+  type EngineConfig,
+  engineConfig,
+  resolveApp,
+  specViolations,
+} from "./config.js";
 import { CommandContext, type EngineServices } from "./context.js";
 import { handleClientAck, handleDirect } from "./direct.js";
-import { CommandError, ERRORS, type ErrorSpec } from "./errors.js";
+import { CommandError, ERRORS, type ErrorSpec, errorFrame } from "./errors.js";
 import { handleLogs, page } from "./history.js";
 import { handleInvite, handleJoin, handleKick, handleLeave } from "./room.js";
 import { handleAdd, handleClose, handleOpen, handleQuery, handleRemove } from "./session.js";
@@ -53,24 +70,71 @@ const HANDLERS: HandlerTable = {
   logs: handleLogs,
 };
 
+/** Commands that carry a signature when the app enforces signatures [SIG-ENFORCE-1]. */
+const SIGNED_COMMANDS: ReadonlySet<string> = new Set([
+  "session/open",
+  "session/add",
+  "room/join",
+  "room/invite",
+  "room/kick",
+]);
+
 /** Options that tests set to make ids deterministic. */
 export interface EngineOptions {
   /** Random bytes for ids (defaults to node:crypto). */
   readonly random?: (size: number) => Buffer;
 }
 
+/** What the engine knows about a command (a frame with `cmd`) before it runs it. */
+interface Inbound {
+  /** `cmd/op`, or `cmd`: for the rules that name commands, and for logs. */
+  readonly name: string;
+  /**
+   * Whether the frame has an `i` member at all, valid or not: the switch between modern
+   * and legacy behaviour (spec 1.4).
+   */
+  readonly hasSerial: boolean;
+  /** The `i` when it is valid, echoed in the reply or error [ERROR-FRAME-2]. */
+  readonly serial: number | undefined;
+  /** The `peerId` when it is a valid peer id, echoed in errors [ERROR-FRAME-3]. */
+  readonly peerId: string | undefined;
+  /** A command without `i` that awaits no reply gets no frame at all [SERIAL-LEGACY-2]. */
+  readonly silent: boolean;
+}
+
+/** Whom the `error` frame before a close names, or `null` for no such frame. */
+type Notice = { readonly serial?: number | undefined; readonly peerId?: string | undefined };
+
+/** A failed check: the error and the detail that names the field [ERROR-FRAME-4]. */
+interface Problem {
+  readonly spec: ErrorSpec;
+  readonly detail: string;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** The serial `i` when it is an integer from 0 to 2147483647 [SERIAL-INVALID-1]. */
 const validSerial = (v: unknown): number | undefined =>
   Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_SERIAL
     ? (v as number)
     : undefined;
 
-/** The app id alphabet (LIMIT-APPID-1), checked before the schema because 4100 ranks first. */
-const APP_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+const ID = new RegExp(ID_PATTERN, "u");
 
-/** `cmd/op` or `cmd` of a frame, for logs and the legacy-open rule. */
+/**
+ * Whether `v` is a valid peer id, group id or nonce: 1 to 64 Unicode code points, none of
+ * them U+0000–U+001F, U+007F or `:` [LIMIT-ID-1]. A string with an unpaired surrogate is
+ * not a sequence of Unicode code points, so it is no valid id either [LIMIT-TEXT-1].
+ */
+export function isValidId(v: unknown): v is string {
+  if (typeof v !== "string" || !v.isWellFormed() || !ID.test(v)) return false;
+  let points = 0;
+  for (const _ of v) if (++points > MAX_ID_LENGTH) return false;
+  return true;
+}
+
+/** `cmd/op` or `cmd` of a frame. */
 function commandName(frame: Record<string, unknown>): string {
   const cmd = String(frame.cmd);
   return typeof frame.op === "string" ? `${cmd}/${frame.op}` : cmd;
@@ -83,67 +147,109 @@ function isSilentWithoutSerial(frame: Record<string, unknown>): boolean {
   return frame.cmd === "session" && (frame.op === "remove" || frame.op === "close");
 }
 
+/**
+ * Whether a connection may bind to `app` [FRAME-ORIGIN-2]. A handshake without `Origin`
+ * does not come from a web page, which is all an origin check can protect.
+ */
 function originAllowed(app: AppConfig, origin: string | undefined): boolean {
   if (!app.allowedOrigins || app.allowedOrigins.length === 0) return true;
-  return origin !== undefined && app.allowedOrigins.includes(origin);
+  return origin === undefined || app.allowedOrigins.includes(origin);
 }
 
-const LIMIT_RULES = new Set(["maxUtf8Bytes", "maxLength"]);
+/** A copy of `frame` without `s`, `t` and `n`, which an app without enforcement ignores. */
+function withoutSignature(frame: Record<string, unknown>): Record<string, unknown> {
+  const { s: _s, t: _t, n: _n, ...rest } = frame;
+  return rest;
+}
 
 /**
- * Ranks schema errors by ERROR-ORDER-1: a bad `peerId` of `session/open` is 4103; any other
- * violation is 4114; only when `msg` size or array counts are all that is wrong do 4109
- * and 4120 apply.
+ * The path of the first string with an unpaired surrogate among the fields the command's
+ * schema defines; unknown fields are ignored whatever they hold [VERSION-UNKNOWN-1].
  */
-function rankErrors(
-  name: string,
-  errors: readonly { path: string; rule: string; message: string }[],
-): { spec: ErrorSpec; detail: string } {
-  const detail = (list: readonly { path: string; rule: string; message: string }[]) =>
-    formatErrors({ ok: false, errors: list });
-  if (name === "session/open") {
-    const peer = errors.filter((e) => e.path === "/peerId");
-    if (peer.length > 0) return { spec: ERRORS.INVALID_LOGIN, detail: detail(peer) };
-  }
-  const isMsgSize = (e: { path: string; rule: string }) =>
-    e.path === "/msg" && LIMIT_RULES.has(e.rule);
-  const isCount = (e: { rule: string }) => e.rule === "maxItems";
-  const other = errors.filter((e) => !isMsgSize(e) && !isCount(e));
-  if (other.length > 0) return { spec: ERRORS.INVALID_FRAME, detail: detail(other) };
-  const size = errors.filter(isMsgSize);
-  if (size.length > 0) return { spec: ERRORS.MESSAGE_TOO_LONG, detail: detail(size) };
-  return { spec: ERRORS.LIMIT_EXCEEDED, detail: detail(errors) };
-}
-
-/** Unpaired surrogates cannot be encoded as UTF-8 and are rejected with 4114 (LIMIT-UTF8). */
-function wellFormedStrings(value: unknown): { spec: ErrorSpec; detail: string } | undefined {
-  const bad = (v: unknown, path: string): string | undefined => {
+function unpairedSurrogate(
+  frame: Record<string, unknown>,
+  fields: readonly string[],
+): string | undefined {
+  const scan = (v: unknown, path: string): string | undefined => {
     if (typeof v === "string") return v.isWellFormed() ? undefined : path;
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
-        const hit = bad(v[i], `${path}/${i}`);
+        const hit = scan(v[i], `${path}/${i}`);
         if (hit !== undefined) return hit;
       }
     } else if (isObject(v)) {
       for (const [k, x] of Object.entries(v)) {
-        if (!k.isWellFormed()) return path;
-        const hit = bad(x, `${path}/${k}`);
+        const hit = scan(x, `${path}/${k}`);
         if (hit !== undefined) return hit;
       }
     }
     return undefined;
   };
-  const path = bad(value, "");
-  return path === undefined
-    ? undefined
-    : {
-        spec: ERRORS.INVALID_FRAME,
-        detail: `${path || "the frame"} contains an unpaired surrogate`,
+  for (const field of fields) {
+    if (!Object.hasOwn(frame, field)) continue;
+    const hit = scan(frame[field], `/${field}`);
+    if (hit !== undefined) return hit;
+  }
+  return undefined;
+}
+
+const detailOf = (errors: readonly FieldError[]) => formatErrors({ ok: false, errors });
+const isMsgSize = (e: FieldError) =>
+  e.path === "/msg" && (e.rule === "maxUtf8Bytes" || e.rule === "maxLength");
+const isCount = (e: FieldError) => e.rule === "maxItems";
+
+/**
+ * Steps (4) to (6) of ERROR-ORDER-1 for one command: the `peerId` of a `session/open`
+ * (4103), then the schema, the serial and the strings (4114), then the size of `msg`
+ * (4109) and the item count of id arrays (4120). `undefined` when the command passes.
+ */
+function checkShape(
+  name: string,
+  frame: Record<string, unknown>,
+  result: ValidationResult,
+): Problem | undefined {
+  const errors = result.ok ? [] : result.errors;
+  // (4) [SESSION-OPEN-1]
+  if (name === "session/open") {
+    const peer = errors.filter((e) => e.path === "/peerId");
+    if (peer.length > 0) return { spec: ERRORS.INVALID_LOGIN, detail: detailOf(peer) };
+    if (!isValidId(frame.peerId)) {
+      return {
+        spec: ERRORS.INVALID_LOGIN,
+        detail: "/peerId contains an unpaired surrogate (rule wellFormed)",
       };
+    }
+  }
+  // (5) [FRAME-SCHEMA-1, FRAME-SCHEMA-2, SERIAL-INVALID-1, LIMIT-ID-2, LIMIT-EMPTY-1]
+  const other = errors.filter((e) => !isMsgSize(e) && !isCount(e));
+  if (other.length > 0) return { spec: ERRORS.INVALID_FRAME, detail: detailOf(other) };
+  const entry = findEntry("c2s", name);
+  const bad = entry && unpairedSurrogate(frame, Object.keys(entry.schema.properties));
+  if (bad !== undefined) {
+    // [LIMIT-TEXT-1]
+    return {
+      spec: ERRORS.INVALID_FRAME,
+      detail: `${bad} contains an unpaired surrogate (rule wellFormed)`,
+    };
+  }
+  // (6) [LIMIT-MSG-2, LIMIT-ARRAY-1]
+  const size = errors.filter(isMsgSize);
+  if (size.length > 0) return { spec: ERRORS.MESSAGE_TOO_LONG, detail: detailOf(size) };
+  if (errors.length > 0) return { spec: ERRORS.LIMIT_EXCEEDED, detail: detailOf(errors) };
+  return undefined;
+}
+
+/** Compares a secret in time independent of where it differs. */
+function sameSecret(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given, "utf8");
+  const b = Buffer.from(expected, "utf8");
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** The reference server's protocol engine. */
 export class Engine implements ProtocolEngine {
+  /** The configuration in force, with the spec's defaults filled in. */
   readonly config: EngineConfig;
   private readonly conns = new Map<ConnId, Connection>();
   private readonly apps = new Map<string, AppState>();
@@ -154,7 +260,12 @@ export class Engine implements ProtocolEngine {
   private readonly random: (size: number) => Buffer;
   private readonly services: EngineServices;
 
-  /** @param store where messages, offline stores, groups and nonces live. */
+  /**
+   * @param store where messages, offline stores, groups and nonces live.
+   * @param config overrides of the spec's defaults; settings outside the spec's bounds are
+   *   logged (`config-outside-spec`), not refused, so that tests can shorten timeouts.
+   * @param options test hooks.
+   */
   constructor(
     readonly store: Store,
     config: Partial<EngineConfig> = {},
@@ -165,27 +276,28 @@ export class Engine implements ProtocolEngine {
     this.services = {
       store,
       config: this.config,
-      emit: (o) => this.out.push(o),
+      emit: (o) => this.push(o),
       nextMessage: (now) => this.nextMessage(now),
       nextRoomId: () => this.random(12).toString("hex"),
       openSession: (conn, app, peerId) => this.openSession(conn, app, peerId),
       endSession: (conn, app, session, now) => this.endSession(conn, app, session, now),
       log: (event, fields) => this.log(event, fields),
     };
+    for (const problem of specViolations(this.config)) this.log("config-outside-spec", { problem });
   }
 
   // ---- ProtocolEngine ------------------------------------------------------------------
 
+  /** {@inheritDoc ProtocolEngine.connect} */
   connect(conn: ConnId, now: number, info: ConnectionInfo = {}): Output[] {
-    const burst = this.config.rateLimit.burst;
     this.conns.set(conn, {
       id: conn,
       origin: info.origin,
       appId: undefined,
       sessions: new Map(),
       lastSeen: now,
-      noSessionSince: now,
-      tokens: burst,
+      noSessionSince: now, // the login timeout runs from the opening [TIMEOUT-LOGIN-1]
+      tokens: this.config.rateLimit.burst,
       lastRefill: now,
       closing: false,
     });
@@ -193,68 +305,93 @@ export class Engine implements ProtocolEngine {
     return this.flush();
   }
 
+  /** {@inheritDoc ProtocolEngine.receiveText} */
   receiveText(conn: ConnId, text: string, bytes: number, now: number): Output[] {
     const c = this.conns.get(conn);
     if (!c || c.closing) return [];
     c.lastSeen = now;
-    try {
-      this.handleText(c, text, bytes, now);
-    } catch (err) {
-      // A bug must cost one command, never the process or another connection.
-      this.log("internal-error", { conn, error: String(err instanceof Error ? err.stack : err) });
-      this.sendError(c, ERRORS.INTERNAL_ERROR, "internal error", undefined, undefined);
-    }
+    this.handleText(c, text, bytes, now);
     return this.flush();
   }
 
-  receiveBinary(conn: ConnId, _bytes: number, now: number): Output[] {
+  /** {@inheritDoc ProtocolEngine.receiveBinary} */
+  receiveBinary(conn: ConnId, bytes: number, now: number): Output[] {
     const c = this.conns.get(conn);
     if (!c || c.closing) return [];
     c.lastSeen = now;
-    // Binary frames are not part of the protocol [FRAME] (spec 01).
-    this.close(c, ERRORS.UNPARSEABLE_RAW_MESSAGE, "binary frames are not supported", now);
+    // [FRAME-BINARY-2]
+    this.closeConnection(
+      c,
+      ERRORS.UNPARSEABLE_RAW_MESSAGE,
+      `binary messages are not part of the protocol (got ${bytes} bytes)`,
+      now,
+      {},
+    );
     return this.flush();
   }
 
+  /** {@inheritDoc ProtocolEngine.activity} */
   activity(conn: ConnId, now: number): void {
     const c = this.conns.get(conn);
     if (c) c.lastSeen = now;
   }
 
+  /** {@inheritDoc ProtocolEngine.disconnect} */
   disconnect(conn: ConnId, now: number): Output[] {
     const c = this.conns.get(conn);
     if (!c) return [];
-    this.endAllSessions(c, now);
+    c.closing = true;
+    this.endAllSessions(c, now); // [SESSION-END-1]
     this.conns.delete(conn);
     this.log("disconnect", { conn });
     return this.flush();
   }
 
+  /** {@inheritDoc ProtocolEngine.tick} */
   tick(now: number): Output[] {
     for (const c of this.conns.values()) {
       if (c.closing) continue;
-      if (now - c.lastSeen > this.config.readTimeoutMs) {
-        this.close(c, ERRORS.READ_TIMEOUT, "read timeout", now);
+      if (now - c.lastSeen >= this.config.readTimeoutMs) {
+        // [TIMEOUT-READ-1]
+        const silence = Math.round((now - c.lastSeen) / 1000);
+        this.closeConnection(c, ERRORS.READ_TIMEOUT, `nothing received for ${silence} s`, now, {});
       } else if (
         c.sessions.size === 0 &&
         c.noSessionSince !== undefined &&
-        now - c.noSessionSince > this.config.loginTimeoutMs
+        now - c.noSessionSince >= this.config.loginTimeoutMs
       ) {
-        this.close(c, ERRORS.LOGIN_TIMEOUT, "no session opened", now);
+        // [TIMEOUT-LOGIN-1]
+        const idle = Math.round((now - c.noSessionSince) / 1000);
+        this.closeConnection(c, ERRORS.LOGIN_TIMEOUT, `no open session for ${idle} s`, now, {});
       }
     }
     return this.flush();
   }
 
+  /**
+   * Ends a connection on behalf of the app or the operator, with close code 4115
+   * [ERROR-KICK-1]. Not part of {@link ProtocolEngine}: an operator hook.
+   */
+  kick(conn: ConnId, now: number, why = "ended by the app or the operator"): Output[] {
+    const c = this.conns.get(conn);
+    if (c) this.closeConnection(c, ERRORS.KICKED_BY_APP, why, now, {});
+    return this.flush();
+  }
+
+  /** {@inheritDoc ProtocolEngine.restLogs} */
   restLogs(
     appId: string | undefined,
     masterKey: string | undefined,
     query: Record<string, string | undefined>,
   ): RestLogsResult {
-    if (!appId) return { ok: false, status: 400, code: 4100, error: "appId is required" };
+    // A missing or malformed app id names no app [LIMIT-APPID-1, REST-APP-2].
     const app = resolveApp(this.config, appId);
-    if (!app) return { ok: false, status: 404, code: 4100, error: `unknown app ${appId}` };
-    if (app.masterKey !== undefined && masterKey !== app.masterKey) {
+    if (!app) {
+      const error = appId === undefined ? "no app id given" : `unknown app ${appId}`;
+      return { ok: false, status: 404, code: 4100, error };
+    }
+    if (app.masterKey !== undefined && !sameSecret(masterKey, app.masterKey)) {
+      // [REST-AUTH-1]
       return { ok: false, status: 401, code: 4102, error: "X-AVOSCloud-Master-Key is required" };
     }
     const parsed: Record<string, unknown> = {};
@@ -267,12 +404,13 @@ export class Engine implements ProtocolEngine {
     }
     const checked = httpValidators["logs-query"]?.(parsed);
     if (!checked?.ok) {
+      // [REST-PARAM-1, REST-PARAM-2]
       const detail = checked ? checked.errors.map((e) => e.message).join("; ") : "invalid";
       return { ok: false, status: 400, code: 4114, error: detail };
     }
     const q = parsed as RestLogsQuery;
     const items = page(this.store, {
-      appId,
+      appId: app.appId,
       cid: q.convid,
       fromPeerId: q.from,
       maxTs: q.max_ts,
@@ -282,16 +420,19 @@ export class Engine implements ProtocolEngine {
     return { ok: true, items };
   }
 
+  /** {@inheritDoc ProtocolEngine.knowsApp} */
   knowsApp(appId: string): boolean {
     return resolveApp(this.config, appId) !== undefined;
   }
 
+  /** {@inheritDoc ProtocolEngine.stats} */
   stats(): { connections: number; sessions: number } {
     let sessions = 0;
     for (const c of this.conns.values()) sessions += c.sessions.size;
     return { connections: this.conns.size, sessions };
   }
 
+  /** {@inheritDoc ProtocolEngine.drainLog} */
   drainLog(): LogEvent[] {
     const events = this.logBuffer;
     this.logBuffer = [];
@@ -300,151 +441,201 @@ export class Engine implements ProtocolEngine {
 
   // ---- frame handling ------------------------------------------------------------------
 
-  /** Checks a text frame in the order of ERROR-ORDER-1, then runs its handler. */
+  /** Steps (1) and (2) of ERROR-ORDER-1, then the command. */
   private handleText(c: Connection, text: string, bytes: number, now: number): void {
     if (!this.takeToken(c, now)) {
-      this.close(c, ERRORS.MESSAGE_SENT_QUOTA_EXCEEDED, "too many frames", now); // FLOOD-CLOSE-1
+      const { perSecond } = this.config.rateLimit;
+      // [FLOOD-CLOSE-1]
+      this.closeConnection(
+        c,
+        ERRORS.MESSAGE_SENT_QUOTA_EXCEEDED,
+        `more than ${perSecond} frames per second`,
+        now,
+        {},
+      );
       return;
     }
-    // (1) framing: size, JSON, object [FRAME-SIZE-1, FRAME-JSON-1, FRAME-JSON-2]
-    if (bytes > this.config.limits.maxFrameBytes) {
-      this.close(
-        c,
-        ERRORS.FRAME_TOO_LONG,
-        `frame over ${this.config.limits.maxFrameBytes} bytes`,
-        now,
-      );
+    // (1) [FRAME-SIZE-1, FRAME-JSON-1, FRAME-JSON-2]: the connection cannot be trusted.
+    const max = this.config.limits.maxFrameBytes;
+    if (bytes > max) {
+      this.closeConnection(c, ERRORS.FRAME_TOO_LONG, `a frame of ${bytes} bytes (max ${max})`, now, {});
       return;
     }
     let frame: unknown;
     try {
       frame = JSON.parse(text);
-    } catch {
-      this.close(c, ERRORS.UNPARSEABLE_RAW_MESSAGE, "not JSON", now);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      this.closeConnection(c, ERRORS.UNPARSEABLE_RAW_MESSAGE, `not JSON: ${why}`, now, {});
       return;
     }
     if (!isObject(frame)) {
-      this.close(c, ERRORS.UNPARSEABLE_RAW_MESSAGE, "not a JSON object", now);
+      const kind = frame === null ? "null" : Array.isArray(frame) ? "an array" : typeof frame;
+      this.closeConnection(c, ERRORS.UNPARSEABLE_RAW_MESSAGE, `JSON ${kind}, not an object`, now, {});
       return;
     }
-    // (2) keepalive: any object without cmd, answered with exactly {} [KEEPALIVE-DEF-1]
-    if (!("cmd" in frame)) {
-      this.out.push({ type: "send", conn: c.id, frame: {} });
+    // (2) any object without cmd is a keepalive, answered with exactly {}, whatever else it
+    // holds and whatever the connection's state [KEEPALIVE-DEF-1, KEEPALIVE-REPLY-1, -2].
+    if (!Object.hasOwn(frame, "cmd")) {
+      this.push({ type: "send", conn: c.id, frame: {} });
       return;
     }
-    const serial = validSerial(frame.i);
-    const peerId = typeof frame.peerId === "string" ? frame.peerId : undefined;
-    const name = commandName(frame);
-    // SERIAL-LEGACY-2: a command without i that awaits no reply is silent, even on failure.
-    const silent = serial === undefined && isSilentWithoutSerial(frame);
-    const fail = (spec: ErrorSpec, detail: string) => {
-      if (!silent) this.sendError(c, spec, detail, serial, peerId);
-      this.log("command-failed", { conn: c.id, cmd: name, code: spec.code, detail });
-      this.legacyOpenFailure(c, name, serial, spec, now);
+    const hasSerial = Object.hasOwn(frame, "i");
+    const cmd: Inbound = {
+      name: commandName(frame),
+      hasSerial,
+      serial: validSerial(frame.i),
+      peerId: isValidId(frame.peerId) ? frame.peerId : undefined,
+      silent: !hasSerial && isSilentWithoutSerial(frame),
     };
+    try {
+      this.handleCommand(c, frame, cmd, now);
+    } catch (err) {
+      // A bug must cost one command, never the process or another connection.
+      this.log("internal-error", { conn: c.id, cmd: cmd.name, error: stackOf(err) });
+      this.fail(c, cmd, ERRORS.INTERNAL_ERROR, "the server failed to carry out the command", now);
+    }
+  }
 
-    // (3) the app [SESSION-APP-1..3]: a missing or malformed appId names no app.
-    const appId =
-      typeof frame.appId === "string" && APP_ID.test(frame.appId) ? frame.appId : undefined;
-    const appConfig = appId === undefined ? undefined : resolveApp(this.config, appId);
+  /** Steps (3) to (9) of ERROR-ORDER-1 for a command. */
+  private handleCommand(
+    c: Connection,
+    frame: Record<string, unknown>,
+    cmd: Inbound,
+    now: number,
+  ): void {
+    // (3) the app [SESSION-APP-1, SESSION-APP-2, SESSION-APP-3, LIMIT-APPID-1]
+    const app = resolveApp(this.config, frame.appId);
     if (c.appId === undefined) {
-      if (!appConfig) {
-        this.close(c, ERRORS.APP_NOT_AVAILABLE, `unknown app ${String(frame.appId)}`, now);
+      if (!app) {
+        const why = `appId ${JSON.stringify(frame.appId) ?? "(none)"} names no app served here`;
+        this.closeConnection(c, ERRORS.APP_NOT_AVAILABLE, why, now, cmd.silent ? null : cmd);
         return;
       }
-      if (!originAllowed(appConfig, c.origin)) {
-        this.close(c, ERRORS.INVALID_ORIGIN, `origin ${String(c.origin)} not allowed`, now);
+      if (!originAllowed(app, c.origin)) {
+        // [FRAME-ORIGIN-2]
+        const why = `origin ${String(c.origin)} is not allowed for app ${app.appId}`;
+        this.closeConnection(c, ERRORS.INVALID_ORIGIN, why, now, cmd.silent ? null : cmd);
         return;
       }
-      c.appId = appConfig.appId;
-    } else if (!appConfig || appConfig.appId !== c.appId) {
-      fail(ERRORS.APP_MISMATCH, `this connection belongs to app ${c.appId}`);
+      c.appId = app.appId;
+      this.log("bind", { conn: c.id, appId: app.appId });
+    } else if (app?.appId !== c.appId) {
+      this.fail(c, cmd, ERRORS.APP_MISMATCH, `this connection belongs to app ${c.appId}`, now);
       return;
     }
 
-    // (4)-(6) the schema; its errors are ranked by ERROR-ORDER-1.
-    const result = validate("c2s", frame);
-    const problem = result.ok ? wellFormedStrings(frame) : rankErrors(name, result.errors);
+    // An app that does not enforce signatures ignores s, t and n, even malformed ones
+    // [SIG-ENFORCE-3].
+    const checked =
+      !app.enforceSignatures && SIGNED_COMMANDS.has(cmd.name) ? withoutSignature(frame) : frame;
+
+    // (4) to (6)
+    const result = validate("c2s", checked);
+    const problem = checkShape(cmd.name, checked, result);
     if (problem) {
-      fail(problem.spec, problem.detail);
+      this.fail(c, cmd, problem.spec, problem.detail, now);
       return;
     }
-    if (!result.ok) return; // unreachable: rankErrors always returns a problem
+    if (!result.ok) throw new Error("checkShape passed an invalid frame"); // unreachable
+    const peerId = checked.peerId as string;
 
+    // (7) [SESSION-REQUIRED-1]
+    if (result.name !== "session/open" && !c.sessions.has(peerId)) {
+      this.fail(c, cmd, ERRORS.SESSION_REQUIRED, `${peerId} has no open session here`, now);
+      return;
+    }
+
+    // (8) and (9) in the handler, which changes nothing before its checks pass.
     const ctx = new CommandContext(
       this.services,
       c,
-      appConfig,
-      this.appState(appConfig),
-      frame.peerId as string,
-      serial,
+      app,
+      this.appState(app),
+      peerId,
+      cmd.serial,
       now,
     );
     const handler = HANDLERS[result.name as keyof HandlerTable] as (
       ctx: CommandContext,
       f: unknown,
     ) => void;
+    const mark = this.out.length;
     try {
-      // (7)-(9) session, signature, the command's own rules: inside the handler.
-      handler(ctx, frame);
+      handler(ctx, checked);
     } catch (err) {
+      if (ctx.replied) {
+        // The one reply is out [SERIAL-REPLY-1, SERIAL-LEGACY-1]: a second frame would be a
+        // second answer, so the failure is only logged.
+        this.log("failed-after-reply", { conn: c.id, cmd: cmd.name, error: stackOf(err) });
+        return;
+      }
       if (!(err instanceof CommandError)) throw err;
-      // ERROR-NOEFFECT-1: handlers check before they change anything, and emit nothing
-      // before their checks pass, so dropping their outputs is not needed.
-      fail(err.spec, err.detail);
+      // Nothing but the error frame [ERROR-NOEFFECT-1]. Handlers emit nothing before their
+      // checks pass, so this drops nothing unless a handler has a bug.
+      if (this.out.length > mark) {
+        this.log("dropped-before-error", { conn: c.id, cmd: cmd.name, frames: this.out.length - mark });
+        this.out.length = mark;
+      }
+      this.fail(c, cmd, err.spec, err.detail, now);
     }
   }
 
   /**
-   * A legacy client (no `i`) cannot read error frames; when its `session/open` fails and it
-   * has no other session here, close with the code as v1 servers did [SESSION-OPEN-4].
+   * A command failed: answer with an `error` frame, unless it is a legacy command that awaits
+   * no reply [SERIAL-LEGACY-2]; the connection survives [ERROR-SURVIVE-1] except after a
+   * failed `session/open` without `i` on a connection without sessions, which closes with
+   * the same code after the frame [SESSION-OPEN-4, SESSION-OPEN-5].
    */
-  private legacyOpenFailure(
-    c: Connection,
-    name: string,
-    serial: number | undefined,
-    spec: ErrorSpec,
-    now: number,
-  ): void {
-    if (name !== "session/open" || serial !== undefined || c.sessions.size > 0) return;
-    this.close(c, { ...spec, delivery: "close" }, spec.name, now);
+  private fail(c: Connection, cmd: Inbound, spec: ErrorSpec, detail: string, now: number): void {
+    if (!cmd.silent) {
+      this.push({ type: "send", conn: c.id, frame: errorFrame(spec, detail, cmd.serial, cmd.peerId) });
+    }
+    this.log("command-failed", { conn: c.id, cmd: cmd.name, code: spec.code, detail });
+    if (cmd.name === "session/open" && !cmd.hasSerial && c.sessions.size === 0) {
+      this.closeConnection(c, spec, detail, now, null);
+    }
   }
 
-  private sendError(
+  /**
+   * Closes a connection with `spec.code` and the code's name as reason [ERROR-CLOSE-1,
+   * ERROR-CLOSE-3]. For codes 4100 to 4199 an `error` frame with the same code goes just
+   * before the close, naming the command when there is one, unless `notice` is `null`
+   * [ERROR-CLOSE-2]. Its sessions end now [SESSION-END-1]; nothing more is sent on it.
+   */
+  private closeConnection(
     c: Connection,
     spec: ErrorSpec,
     detail: string,
-    serial: number | undefined,
-    peerId: string | undefined,
+    now: number,
+    notice: Notice | null,
   ): void {
-    const frame: Record<string, unknown> = {
-      cmd: "error",
-      code: spec.code,
-      reason: spec.name,
-      detail,
-    };
-    if (serial !== undefined) frame.i = serial;
-    if (peerId !== undefined && peerId.length > 0) frame.peerId = peerId;
-    this.out.push({ type: "send", conn: c.id, frame });
-  }
-
-  /** Decides to close a connection: its sessions end now, later frames are ignored. */
-  private close(c: Connection, spec: ErrorSpec, reason: string, now: number): void {
     if (c.closing) return;
+    if (notice !== null && spec.code >= 4100 && spec.code <= 4199) {
+      const frame = errorFrame(spec, detail, notice.serial, notice.peerId);
+      this.push({ type: "send", conn: c.id, frame });
+    }
     c.closing = true;
+    this.log("close", { conn: c.id, code: spec.code, detail });
+    this.push({ type: "close", conn: c.id, code: spec.code, reason: spec.name });
     this.endAllSessions(c, now);
-    this.log("close", { conn: c.id, code: spec.code, reason });
-    this.out.push({ type: "close", conn: c.id, code: spec.code, reason: spec.name });
   }
 
+  /** Token bucket of the flood limit [FLOOD-RATE-1]. */
   private takeToken(c: Connection, now: number): boolean {
     const { perSecond, burst } = this.config.rateLimit;
     if (perSecond <= 0) return true;
-    c.tokens = Math.min(burst, c.tokens + ((now - c.lastRefill) * perSecond) / 1000);
+    c.tokens = Math.min(burst, c.tokens + (Math.max(0, now - c.lastRefill) * perSecond) / 1000);
     c.lastRefill = now;
     if (c.tokens < 1) return false;
     c.tokens -= 1;
     return true;
+  }
+
+  /** Queues an output; frames for a connection that is closing are dropped. */
+  private push(o: Output): void {
+    if (o.type === "send" && this.conns.get(o.conn)?.closing) return;
+    this.out.push(o);
   }
 
   // ---- sessions and presence -----------------------------------------------------------
@@ -459,6 +650,7 @@ export class Engine implements ProtocolEngine {
   }
 
   private openSession(c: Connection, app: AppState, peerId: string): Session {
+    // A fresh object: nothing of an earlier session of the peer survives [SESSION-END-2].
     const session: Session = {
       conn: c.id,
       appId: c.appId as string,
@@ -469,15 +661,18 @@ export class Engine implements ProtocolEngine {
     c.sessions.set(peerId, session);
     c.noSessionSince = undefined;
     this.log("session-open", { conn: c.id, appId: session.appId, peerId });
+    // Only the peer's first session is news [PRESENCE-ON-1, PRESENCE-DEVICES-1].
     if (app.addSession(session)) this.publishPresence(app, peerId, "on");
     return session;
   }
 
   private endSession(c: Connection, app: AppState, session: Session, now: number): void {
+    if (c.sessions.get(session.peerId) !== session) return;
     c.sessions.delete(session.peerId);
-    // The login timeout runs again while a connection holds no session (decision D11).
+    // The login timeout runs again from the end of the last session [TIMEOUT-LOGIN-1].
     if (c.sessions.size === 0) c.noSessionSince = now;
     this.log("session-close", { conn: c.id, appId: session.appId, peerId: session.peerId });
+    // Only the peer's last session is news [PRESENCE-OFF-1, PRESENCE-DEVICES-1].
     if (app.removeSession(session)) this.publishPresence(app, session.peerId, "off");
   }
 
@@ -487,10 +682,15 @@ export class Engine implements ProtocolEngine {
     for (const s of [...c.sessions.values()]) this.endSession(c, app, s, now);
   }
 
-  /** Tells every session watching `peerId` that it came online or went offline (D4). */
+  /**
+   * Tells every open session that watches `peerId`, and only those [PRESENCE-SCOPE-1], that
+   * it came online or went offline: one frame per watching session, for its own peer
+   * [FRAME-PEERID-1]. Transitions alternate, so each watcher hears on, off, on, …
+   * [PRESENCE-ALT-1].
+   */
   private publishPresence(app: AppState, peerId: string, status: "on" | "off"): void {
     for (const w of app.watchersOf(peerId)) {
-      this.out.push({
+      this.push({
         type: "send",
         conn: w.conn,
         frame: { cmd: "presence", peerId: w.peerId, status, sessionPeerIds: [peerId] },
@@ -525,4 +725,8 @@ export class Engine implements ProtocolEngine {
     this.out = [];
     return out;
   }
+}
+
+function stackOf(err: unknown): string {
+  return String(err instanceof Error ? (err.stack ?? err.message) : err);
 }

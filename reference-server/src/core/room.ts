@@ -1,138 +1,280 @@
 /**
- * Group family handlers: create/join, invite, kick, leave and the events each member sees
- * (spec/04-groups.md, decision D8). Membership is persistent; events are not stored.
+ * Group family handlers: create/join, invite, kick, leave and the events each session sees
+ * (spec/04-groups.md, decision D8). Membership is persistent (in the store); events are not
+ * stored (ROOM-FANOUT-8).
+ *
+ * Every handler runs its checks in the order of ERROR-ORDER-1 (open session 4105, then
+ * signature 4102, then the command's own rules: 4404, 4401, 4403) and changes nothing and
+ * emits nothing before the last check passed, so a failed command leaves no trace but its
+ * error frame (ERROR-NOEFFECT-1) and, when its signature verified, its nonce (SIG-NONCE-2).
  * @module
  */
 import type { RoomInvite, RoomJoin, RoomKick, RoomLeave } from "@confab/schemas";
 import type { CommandContext } from "./context.js";
-import { ERRORS } from "./errors.js";
+import { CommandError, ERRORS } from "./errors.js";
 import { unique } from "./session.js";
 import { verifyGroupSignature } from "./signature.js";
 
-/** Loads a room's members or fails: 4404 if it does not exist, 4401 if the caller is not in it. */
-function membersAsMember(ctx: CommandContext, roomId: string): string[] {
+/** A frame body, before `peerId` (and the reply's `i`) are added. */
+type Frame = Record<string, unknown>;
+
+/** The alphabet and length of a server-made group id (ROOM-ID-1). */
+const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** The shape of a conversation id of peers, which a group id must never have (ROOM-ID-2). */
+const PEER_CONVERSATION_ID = /^[0-9a-f]{32}$/;
+/** How many fresh ids to try before giving up with 4200 (a collision is astronomically rare). */
+const ROOM_ID_ATTEMPTS = 16;
+
+/**
+ * Runs store work of a command. A failure of the store (not of the protocol) fails the
+ * command with 4200 (ERROR-INTERNAL-1) as an `error` frame carrying the command's `i` and
+ * `peerId` (ERROR-FRAME-2, ERROR-FRAME-3). Handlers here write before they emit, so the
+ * error frame is then the command's only frame (ERROR-NOEFFECT-1).
+ */
+function storeWork<T>(ctx: CommandContext, what: string, work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    if (err instanceof CommandError) throw err;
+    ctx.services.log("store-failed", {
+      conn: ctx.conn.id,
+      peerId: ctx.peerId,
+      what,
+      error: String(err instanceof Error ? err.message : err),
+    });
+    return ctx.fail(ERRORS.INTERNAL_ERROR, `the server could not ${what}`);
+  }
+}
+
+/**
+ * A new group id: of the right alphabet (ROOM-ID-1), not shaped like a conversation id of
+ * peers (ROOM-ID-2), and never used by a group of the app before (ROOM-ID-1; groups are
+ * never deleted, ROOM-EMPTY-1, so "exists" covers "has had").
+ */
+function freshRoomId(ctx: CommandContext): string {
+  for (let attempt = 0; attempt < ROOM_ID_ATTEMPTS; attempt++) {
+    const id = ctx.services.nextRoomId();
+    if (!ROOM_ID.test(id) || PEER_CONVERSATION_ID.test(id)) continue;
+    if (!storeWork(ctx, "read the groups", () => ctx.store.roomExists(ctx.appConfig.appId, id))) {
+      return id;
+    }
+  }
+  // ERROR-INTERNAL-1: our own failure; nothing has changed yet.
+  return ctx.fail(ERRORS.INTERNAL_ERROR, "could not make a fresh group id");
+}
+
+/** The members of an existing group, or error 4404 when `roomId` names no group (ROOM-UNKNOWN-1). */
+function membersOf(ctx: CommandContext, roomId: string): string[] {
   const appId = ctx.appConfig.appId;
-  if (!ctx.store.roomExists(appId, roomId)) ctx.fail(ERRORS.ROOM_NOT_FOUND, `no group ${roomId}`);
-  const members = ctx.store.members(appId, roomId);
+  const members = storeWork(ctx, "read the group", () =>
+    ctx.store.roomExists(appId, roomId) ? ctx.store.members(appId, roomId) : undefined,
+  );
+  if (members === undefined) ctx.fail(ERRORS.ROOM_NOT_FOUND, `no group ${roomId}`);
+  return members;
+}
+
+/**
+ * The members of a group the caller belongs to: 4404 for an unknown group, then 4401 for a
+ * non-member (ROOM-UNKNOWN-1, ROOM-MEMBER-1, in the order of ERROR-ORDER-1).
+ */
+function membersAsMember(ctx: CommandContext, roomId: string): string[] {
+  const members = membersOf(ctx, roomId);
   if (!members.includes(ctx.peerId)) {
     ctx.fail(ERRORS.INVALID_MESSAGING_TARGET, `${ctx.peerId} is not a member of ${roomId}`);
   }
   return members;
 }
 
-/**
- * Sends the reply to the actor's session and the same frame, without `i`, to the actor's
- * other sessions, so every device of the actor learns the change (decision D8).
- */
-function replyAndMirror(ctx: CommandContext, frame: Record<string, unknown>): void {
-  ctx.reply(frame);
-  ctx.sendToPeer(ctx.peerId, frame, ctx.session);
+/** Fails with 4403 when the group would have more than the member limit (ROOM-LIMIT-1). */
+function checkLimit(ctx: CommandContext, roomId: string, after: number): void {
+  const max = ctx.services.config.limits.maxRoomMembers;
+  if (after > max) {
+    ctx.fail(ERRORS.ROOM_FULL, `group ${roomId} would have ${after} members, over ${max}`);
+  }
 }
 
-/** `room/join`: without roomId creates a group; otherwise joins an existing one. */
+/** The frames of one membership change that added or removed peers (Table 2 of spec 04). */
+interface Fanout {
+  /** The success reply; its copies go to the actor's other sessions (ROOM-FANOUT-1). */
+  readonly reply: Frame;
+  /** The peers the change added or removed, and the frame each of their sessions gets. */
+  readonly affected?: { readonly peers: readonly string[]; readonly frame: Frame };
+  /** The other members (after the change, without actor and affected peers) and their frame. */
+  readonly others?: { readonly peers: readonly string[]; readonly frame: Frame };
+}
+
+/**
+ * Sends the frames of a change that added or removed peers, exactly those of Table 2
+ * (ROOM-FANOUT-7): the reply to the acting session, the same frame without `i` to the
+ * actor's other open sessions (ROOM-FANOUT-1, SERIAL-ECHO-1), then the affected peers'
+ * and the other members' open sessions. Sessions that open later get nothing: events are
+ * sent to the sessions open now and never stored (ROOM-FANOUT-8).
+ */
+function fanOut(ctx: CommandContext, f: Fanout): void {
+  ctx.reply(f.reply);
+  ctx.sendToPeer(ctx.peerId, f.reply, ctx.session);
+  if (f.affected) for (const p of f.affected.peers) ctx.sendToPeer(p, f.affected.frame);
+  if (f.others) for (const p of f.others.peers) ctx.sendToPeer(p, f.others.frame);
+}
+
+/**
+ * `room/join`. Without `roomId` it creates a group whose only member is the caller
+ * (ROOM-CREATE-1); with one it adds the caller to that existing group (ROOM-JOIN-1,
+ * ROOM-JOIN-2), or only replies when the caller is a member already (ROOM-JOIN-3).
+ * Open groups (`transient: true`) are refused with 4114 by the schema (ROOM-OPEN-1).
+ */
 export function handleJoin(ctx: CommandContext, frame: RoomJoin): void {
   ctx.requireSession();
   const appId = ctx.appConfig.appId;
+  // SIG-ENFORCE-1, SIG-GROUP-1: a join signs an empty peer list; a creation an empty roomId.
   verifyGroupSignature(ctx, frame, "join", frame.roomId, []);
+
   if (frame.roomId === undefined) {
-    const roomId = ctx.services.nextRoomId();
-    ctx.store.createRoom(appId, roomId, ctx.now);
-    ctx.store.addMembers(appId, roomId, [ctx.peerId]);
+    const roomId = freshRoomId(ctx);
+    storeWork(ctx, "create the group", () => {
+      ctx.store.createRoom(appId, roomId, ctx.now);
+      ctx.store.addMembers(appId, roomId, [ctx.peerId]);
+    });
     ctx.services.log("room-created", { appId, roomId, by: ctx.peerId });
-    replyAndMirror(ctx, { cmd: "room", op: "joined", roomId, byPeerId: ctx.peerId });
+    // Table 2, "new group": the actor's sessions only; nobody else is in the group.
+    fanOut(ctx, { reply: { cmd: "room", op: "joined", roomId, byPeerId: ctx.peerId } });
     return;
   }
+
   const roomId = frame.roomId;
-  if (!ctx.store.roomExists(appId, roomId)) ctx.fail(ERRORS.ROOM_NOT_FOUND, `no group ${roomId}`);
-  const members = ctx.store.members(appId, roomId);
+  const members = membersOf(ctx, roomId);
+  const reply = { cmd: "room", op: "joined", roomId, byPeerId: ctx.peerId };
   if (members.includes(ctx.peerId)) {
-    // Joining a group one is in changes nothing: reply, but publish no event.
-    ctx.reply({ cmd: "room", op: "joined", roomId, byPeerId: ctx.peerId });
+    // ROOM-JOIN-3, ROOM-FANOUT-6: nothing changed, so the reply is the only frame.
+    ctx.reply(reply);
     return;
   }
-  const max = ctx.services.config.limits.maxRoomMembers;
-  if (members.length + 1 > max) ctx.fail(ERRORS.ROOM_FULL, `group ${roomId} has ${max} members`);
-  ctx.store.addMembers(appId, roomId, [ctx.peerId]);
-  replyAndMirror(ctx, { cmd: "room", op: "joined", roomId, byPeerId: ctx.peerId });
-  const event = {
-    cmd: "room",
-    op: "members-joined",
-    roomId,
-    roomPeerIds: [ctx.peerId],
-    byPeerId: ctx.peerId,
-  };
-  for (const m of members) ctx.sendToPeer(m, event);
+  // ROOM-JOIN-2: any peer may join; only the signature (above) and the limit can refuse.
+  checkLimit(ctx, roomId, members.length + 1);
+  storeWork(ctx, "add the member", () => ctx.store.addMembers(appId, roomId, [ctx.peerId]));
+  fanOut(ctx, {
+    reply,
+    // ROOM-FANOUT-4: every member before the join is an "other member" after it.
+    others: {
+      peers: members,
+      frame: {
+        cmd: "room",
+        op: "members-joined",
+        roomId,
+        roomPeerIds: [ctx.peerId],
+        byPeerId: ctx.peerId,
+      },
+    },
+  });
 }
 
-/** `room/invite`: adds peers; invitees get `joined`, other members `members-joined`. */
+/**
+ * `room/invite`: any member may add peers (ROOM-PERM-1). Adds exactly the named peers that
+ * are not members (ROOM-INVITE-1), all or none (ROOM-LIMIT-1); the added peers' sessions get
+ * `room/joined` (ROOM-FANOUT-2) and the other members' `room/members-joined` (ROOM-FANOUT-4).
+ */
 export function handleInvite(ctx: CommandContext, frame: RoomInvite): void {
   ctx.requireSession();
   const appId = ctx.appConfig.appId;
+  const roomId = frame.roomId;
+  // LIMIT-DUP-1: a peer named twice counts once, in the signature as in the change.
   const requested = unique(frame.roomPeerIds);
-  verifyGroupSignature(ctx, frame, "invite", frame.roomId, requested);
-  const members = membersAsMember(ctx, frame.roomId);
+  verifyGroupSignature(ctx, frame, "invite", roomId, requested);
+  const members = membersAsMember(ctx, roomId);
   const added = requested.filter((p) => !members.includes(p));
-  const max = ctx.services.config.limits.maxRoomMembers;
-  // All or nothing: a change that would exceed the limit fails whole (decision D8).
-  if (members.length + added.length > max) {
-    ctx.fail(ERRORS.ROOM_FULL, `group ${frame.roomId} would exceed ${max} members`);
+  // ROOM-LIMIT-1: an invite that would overflow fails whole, it never adds as many as fit.
+  checkLimit(ctx, roomId, members.length + added.length);
+
+  const reply = { cmd: "room", op: "invited", roomId, roomPeerIds: added };
+  if (added.length === 0) {
+    // ROOM-FANOUT-6: inviting only members changes nothing: the reply and nothing else.
+    ctx.reply(reply);
+    return;
   }
-  if (added.length > 0) ctx.store.addMembers(appId, frame.roomId, added);
-  replyAndMirror(ctx, { cmd: "room", op: "invited", roomId: frame.roomId, roomPeerIds: added });
-  if (added.length === 0) return;
-  for (const p of added) {
-    ctx.sendToPeer(p, { cmd: "room", op: "joined", roomId: frame.roomId, byPeerId: ctx.peerId });
-  }
-  const event = {
-    cmd: "room",
-    op: "members-joined",
-    roomId: frame.roomId,
-    roomPeerIds: added,
-    byPeerId: ctx.peerId,
-  };
-  for (const m of members) if (m !== ctx.peerId) ctx.sendToPeer(m, event);
+  storeWork(ctx, "add the members", () => ctx.store.addMembers(appId, roomId, added));
+  fanOut(ctx, {
+    reply,
+    affected: {
+      peers: added,
+      frame: { cmd: "room", op: "joined", roomId, byPeerId: ctx.peerId },
+    },
+    others: {
+      peers: members.filter((m) => m !== ctx.peerId),
+      frame: {
+        cmd: "room",
+        op: "members-joined",
+        roomId,
+        roomPeerIds: added,
+        byPeerId: ctx.peerId,
+      },
+    },
+  });
 }
 
-/** `room/kick`: removes peers; they get `left`, remaining members `members-left`. */
+/**
+ * `room/kick`: any member may remove peers (ROOM-PERM-1). Removes exactly the named peers
+ * that are members, never the caller (ROOM-KICK-1: naming oneself changes nothing; leaving
+ * is `room/leave`); the removed peers' sessions get `room/left` (ROOM-FANOUT-3) and the
+ * remaining members' `room/members-left` (ROOM-FANOUT-5).
+ */
 export function handleKick(ctx: CommandContext, frame: RoomKick): void {
   ctx.requireSession();
   const appId = ctx.appConfig.appId;
+  const roomId = frame.roomId;
   const requested = unique(frame.roomPeerIds);
-  verifyGroupSignature(ctx, frame, "kick", frame.roomId, requested);
-  const members = membersAsMember(ctx, frame.roomId);
-  const removed = requested.filter((p) => members.includes(p));
-  if (removed.length > 0) ctx.store.removeMembers(appId, frame.roomId, removed);
-  replyAndMirror(ctx, { cmd: "room", op: "kicked", roomId: frame.roomId, roomPeerIds: removed });
-  if (removed.length === 0) return;
-  for (const p of removed) {
-    ctx.sendToPeer(
-      p,
-      { cmd: "room", op: "left", roomId: frame.roomId, byPeerId: ctx.peerId },
-      ctx.session,
-    );
+  verifyGroupSignature(ctx, frame, "kick", roomId, requested);
+  const members = membersAsMember(ctx, roomId);
+  const removed = requested.filter((p) => p !== ctx.peerId && members.includes(p));
+
+  const reply = { cmd: "room", op: "kicked", roomId, roomPeerIds: removed };
+  if (removed.length === 0) {
+    // ROOM-FANOUT-6: kicking only non-members (or oneself) changes nothing.
+    ctx.reply(reply);
+    return;
   }
-  const event = {
-    cmd: "room",
-    op: "members-left",
-    roomId: frame.roomId,
-    roomPeerIds: removed,
-    byPeerId: ctx.peerId,
-  };
-  for (const m of members) if (m !== ctx.peerId && !removed.includes(m)) ctx.sendToPeer(m, event);
+  storeWork(ctx, "remove the members", () => ctx.store.removeMembers(appId, roomId, removed));
+  fanOut(ctx, {
+    reply,
+    affected: {
+      peers: removed,
+      frame: { cmd: "room", op: "left", roomId, byPeerId: ctx.peerId },
+    },
+    others: {
+      peers: members.filter((m) => m !== ctx.peerId && !removed.includes(m)),
+      frame: {
+        cmd: "room",
+        op: "members-left",
+        roomId,
+        roomPeerIds: removed,
+        byPeerId: ctx.peerId,
+      },
+    },
+  });
 }
 
-/** `room/leave`: never signed; the leaver gets `left`, the others `members-left`. */
+/**
+ * `room/leave`: never signed (SIG-ENFORCE-2). Removes the calling member (ROOM-LEAVE-1);
+ * the remaining members' sessions get `room/members-left` (ROOM-FANOUT-5). The group is
+ * kept when its last member leaves (ROOM-EMPTY-1).
+ */
 export function handleLeave(ctx: CommandContext, frame: RoomLeave): void {
   ctx.requireSession();
-  const members = membersAsMember(ctx, frame.roomId);
-  ctx.store.removeMembers(ctx.appConfig.appId, frame.roomId, [ctx.peerId]);
-  replyAndMirror(ctx, { cmd: "room", op: "left", roomId: frame.roomId, byPeerId: ctx.peerId });
-  const event = {
-    cmd: "room",
-    op: "members-left",
-    roomId: frame.roomId,
-    roomPeerIds: [ctx.peerId],
-    byPeerId: ctx.peerId,
-  };
-  for (const m of members) if (m !== ctx.peerId) ctx.sendToPeer(m, event);
+  const roomId = frame.roomId;
+  const members = membersAsMember(ctx, roomId);
+  storeWork(ctx, "remove the member", () =>
+    ctx.store.removeMembers(ctx.appConfig.appId, roomId, [ctx.peerId]),
+  );
+  fanOut(ctx, {
+    reply: { cmd: "room", op: "left", roomId, byPeerId: ctx.peerId },
+    others: {
+      peers: members.filter((m) => m !== ctx.peerId),
+      frame: {
+        cmd: "room",
+        op: "members-left",
+        roomId,
+        roomPeerIds: [ctx.peerId],
+        byPeerId: ctx.peerId,
+      },
+    },
+  });
 }

@@ -1,6 +1,12 @@
 /**
- * Session family handlers: open, watch, unwatch, status query, close (spec/02-sessions.md,
- * decision D4). Presence fan-out lives in the engine's openSession/endSession.
+ * Session family handlers: open, re-open, watch, unwatch, status query, close
+ * (spec/02-sessions.md, decision D4). Presence fan-out lives in the engine's
+ * openSession/endSession.
+ *
+ * The engine has already checked the app, the schema, the limits of chapter 07 and, for
+ * every command but `session/open`, that the session is open (ERROR-ORDER-1 steps 1–7).
+ * Each handler checks the rest (signature, then its own rules) before it changes anything
+ * or emits anything, so a failed command has no effect [ERROR-NOEFFECT-1].
  * @module
  */
 import type {
@@ -15,61 +21,97 @@ import { deliverPending } from "./direct.js";
 import { ERRORS } from "./errors.js";
 import { verifySessionSignature } from "./signature.js";
 
-/** Deduplicates ids, keeping first occurrences in order (decision D3). */
+/**
+ * Deduplicates ids, keeping first occurrences in order: an id that occurs several times
+ * counts once [LIMIT-DUP-1].
+ */
 export function unique(ids: readonly string[] | undefined): string[] {
   return [...new Set(ids ?? [])];
 }
 
+/** The distinct peers of `ids` that are online now [PRESENCE-ONLINE-1]. */
 function onlineAmong(ctx: CommandContext, ids: readonly string[]): string[] {
   return ids.filter((p) => ctx.app.isOnline(p));
 }
 
-/** `session/open`: opens (or re-opens) the session, replies `opened`, then drains the offline store. */
+/** Fails with 4120 when a watch set would exceed the limit [WATCH-LIMIT-1]. */
+function checkWatchLimit(ctx: CommandContext, size: number): void {
+  const max = ctx.services.config.limits.maxWatchedPerSession;
+  if (size > max) {
+    ctx.fail(ERRORS.LIMIT_EXCEEDED, `a session may watch at most ${max} peers, not ${size}`);
+  }
+}
+
+/**
+ * `session/open`: opens the session, or re-opens it when the peer already has one on this
+ * connection; replies `session/opened`, then delivers the offline store.
+ *
+ * Everything that can fail (signature, watch limit) is checked before the session opens, so
+ * a failed open publishes no presence and creates no watch set [SESSION-OPEN-6], and a
+ * failed re-open leaves the session as it was [SESSION-REOPEN-5].
+ */
 export function handleOpen(ctx: CommandContext, frame: SessionOpen): void {
   const watch = unique(frame.sessionPeerIds);
-  verifySessionSignature(ctx, frame, watch);
-  const max = ctx.services.config.limits.maxWatchedPerSession;
-  if (watch.length > max)
-    ctx.fail(ERRORS.LIMIT_EXCEEDED, `a session may watch at most ${max} peers`);
+  const superPeer = frame.sp === true;
+  verifySessionSignature(ctx, frame, watch, superPeer);
+  checkWatchLimit(ctx, watch.length);
 
-  // A second open of the same peer on this connection re-opens it: the watch set is
-  // replaced and no presence change is published (decision D4).
+  // A re-open keeps the session: no presence change [SESSION-REOPEN-4].
   const session = ctx.session ?? ctx.services.openSession(ctx.conn, ctx.app, ctx.peerId);
-  for (const p of [...session.watch]) ctx.app.unwatch(session, p);
+  // The watch set is exactly the open's distinct ids [SESSION-OPEN-3, SESSION-REOPEN-2].
+  const keep = new Set(watch);
+  for (const p of [...session.watch]) if (!keep.has(p)) ctx.app.unwatch(session, p);
   for (const p of watch) ctx.app.watch(session, p);
-  session.sp = frame.sp === true;
+  // Signature verified above (or not enforced) [SUPERPEER-OPEN-1, SESSION-REOPEN-3].
+  session.sp = superPeer;
 
+  // [SESSION-OPEN-2, SESSION-REOPEN-1]
   ctx.reply({ cmd: "session", op: "opened", onlineSessionPeerIds: onlineAmong(ctx, watch) });
   deliverPending(ctx, session);
 }
 
-/** `session/add`: watches more peers and replies with those online. */
+/**
+ * `session/add`: adds peers to the watch set [WATCH-ADD-1] and replies with those online
+ * [WATCH-ADD-2]. Signed without super-peer suffix [SIG-SP-4]; fails whole, watch set
+ * unchanged, past 10000 peers [WATCH-LIMIT-1].
+ */
 export function handleAdd(ctx: CommandContext, frame: SessionAdd): void {
   const session = ctx.requireSession();
   const added = unique(frame.sessionPeerIds);
-  verifySessionSignature(ctx, frame, added);
-  const max = ctx.services.config.limits.maxWatchedPerSession;
-  const total = new Set([...session.watch, ...added]).size;
-  if (total > max) ctx.fail(ERRORS.LIMIT_EXCEEDED, `a session may watch at most ${max} peers`);
+  verifySessionSignature(ctx, frame, added, false);
+  let size = session.watch.size;
+  for (const p of added) if (!session.watch.has(p)) size++;
+  checkWatchLimit(ctx, size);
   for (const p of added) ctx.app.watch(session, p);
   ctx.reply({ cmd: "session", op: "added", onlineSessionPeerIds: onlineAmong(ctx, added) });
 }
 
-/** `session/remove`: unwatches; replies only when the command carries `i` (decision D1). */
+/**
+ * `session/remove`: removes peers from the watch set [WATCH-REMOVE-1]; peers not watched
+ * are no error [WATCH-REMOVE-2]. Replied to only when the command carries `i`
+ * [SERIAL-REPLY-1, SERIAL-LEGACY-2].
+ */
 export function handleRemove(ctx: CommandContext, frame: SessionRemove): void {
   const session = ctx.requireSession();
   for (const p of unique(frame.sessionPeerIds)) ctx.app.unwatch(session, p);
   if (ctx.serial !== undefined) ctx.reply({ cmd: "session", op: "removed" });
 }
 
-/** `session/query`: which of the peers are online, watched or not. */
+/**
+ * `session/query`: which of the peers are online, watched or not [WATCH-QUERY-1]; the
+ * watch set does not change [WATCH-QUERY-2], and no signature is needed [SIG-ENFORCE-2].
+ */
 export function handleQuery(ctx: CommandContext, frame: SessionQuery): void {
   ctx.requireSession();
   const ids = unique(frame.sessionPeerIds);
   ctx.reply({ cmd: "session", op: "query-result", onlineSessionPeerIds: onlineAmong(ctx, ids) });
 }
 
-/** `session/close`: ends the session; replies only when the command carries `i`. */
+/**
+ * `session/close`: ends the session of `peerId` on this connection [SESSION-CLOSE-1] and
+ * keeps the connection open [SESSION-CLOSE-2]. Replied to only when the command carries
+ * `i` [SERIAL-REPLY-1, SERIAL-LEGACY-2].
+ */
 export function handleClose(ctx: CommandContext, _frame: SessionClose): void {
   const session = ctx.requireSession();
   ctx.services.endSession(ctx.conn, ctx.app, session, ctx.now);

@@ -6,33 +6,42 @@
  */
 import type { ConnId } from "./types.js";
 
-/** A session: one peer on one connection (decision D4). */
+/**
+ * A session: one peer on one connection (decision D4). A new object for every open, so
+ * nothing of an ended session survives into the next [SESSION-END-2].
+ */
 export interface Session {
+  /** The connection the session lives on. */
   readonly conn: ConnId;
+  /** The app of that connection. */
   readonly appId: string;
+  /** The session's peer: at most one session per peer per connection. */
   readonly peerId: string;
-  /** Peers this session watches. */
+  /** Peers this session watches (distinct; at most 10000) [WATCH-LIMIT-1]. */
   readonly watch: Set<string>;
-  /** Super peer: may message peers it does not watch [SUPERPEER]. */
+  /** Super peer: may message peers it does not watch [SUPERPEER-OPEN-1, SUPERPEER-SEND-1]. */
   sp: boolean;
 }
 
 /** A WebSocket connection. */
 export interface Connection {
+  /** The adapter's id of the connection. */
   readonly id: ConnId;
   /** The `Origin` header of the upgrade request, if any (for the 4110 check). */
   readonly origin: string | undefined;
-  /** The app the connection is bound to by its first command (decision D4). */
+  /** The app the connection is bound to by its first command [SESSION-APP-1]. */
   appId: string | undefined;
+  /** Open sessions by peer id [SESSION-MULTI-1]. */
   readonly sessions: Map<string, Session>;
-  /** Last time anything arrived (frame, ping, pong): read timeout. */
+  /** Last time anything arrived (frame, ping, pong): read timeout [TIMEOUT-READ-1]. */
   lastSeen: number;
-  /** Since when the connection has had no open session: login timeout. */
+  /** Since when the connection has had no open session: login timeout [TIMEOUT-LOGIN-1]. */
   noSessionSince: number | undefined;
-  /** Token bucket for the flood limit. */
+  /** Tokens left in the flood limit's bucket [FLOOD-RATE-1]. */
   tokens: number;
+  /** When the bucket was last refilled, ms. */
   lastRefill: number;
-  /** A close was decided; later frames are ignored. */
+  /** A close was decided: later frames are ignored and nothing more is sent on it. */
   closing: boolean;
 }
 
@@ -48,7 +57,7 @@ export class AppState {
     return this.online.get(peerId) ?? EMPTY;
   }
 
-  /** Whether the peer has at least one open session. */
+  /** Whether the peer has at least one open session, on any connection [PRESENCE-ONLINE-1]. */
   isOnline(peerId: string): boolean {
     return (this.online.get(peerId)?.size ?? 0) > 0;
   }

@@ -6,8 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { type RunningServer, startServer } from "../../src/server.js";
 
-/** Close codes a server may use for bad input (spec 08). */
-const SPEC_CLOSE_CODES = new Set([1009, 4100, 4109, 4114, 4116]);
+/**
+ * Close codes a server may use for bad input: the framing codes, and any command code,
+ * since a failed `session/open` without `i` closes with its code (SESSION-OPEN-4).
+ */
+const SPEC_CLOSE_CODES = new Set([1007, 1009, 4100, 4102, 4103, 4105, 4109, 4114, 4116, 4120]);
 
 interface Outcome {
   frames: unknown[];

@@ -1,0 +1,208 @@
+/**
+ * The HTTP side of the reference server: the router (`GET /v1/route`, spec §1.1, D12), the
+ * REST history endpoint (`GET /1.1/rtm/messages/logs`, D9) and a health check.
+ * Every answer is JSON (or JSONP for the router) and carries
+ * `Access-Control-Allow-Origin: *` [ROUTER-CORS-1].
+ * @module
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type { ProtocolEngine } from "../core/types.js";
+import { errorFields, type Logger, silentLogger } from "../log.js";
+
+/** Seconds a router answer may be cached by the client. */
+export const ROUTE_TTL_S = 3600;
+
+/** Code of a malformed request (spec/08-errors.md, 4114). */
+const INVALID = 4114;
+/** Code of an unknown app (4100). */
+const APP_NOT_AVAILABLE = 4100;
+/** Code of an internal failure (4200). */
+const INTERNAL_ERROR = 4200;
+
+/** [ROUTER-JSONP-1] A JSONP callback name that cannot carry script. */
+const JSONP_CALLBACK = /^[A-Za-z_$][A-Za-z0-9_$.]*$/;
+/** App id format (decision D3). */
+const APP_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A Host header we are willing to echo into a URL: host name or IP literal, optional port. */
+const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/** Options of {@link createHttpHandler}. */
+export interface HttpHandlerOptions {
+  readonly engine: ProtocolEngine;
+  /**
+   * The WebSocket URL the router answers with. Unset: built from the request's `Host`
+   * header (`ws://host/`, or `wss://host/` for `secure=1` or `X-Forwarded-Proto: https`).
+   */
+  readonly publicUrl?: string | undefined;
+  /** Seconds the router answer may be cached. Default {@link ROUTE_TTL_S}. */
+  readonly routeTtlS?: number | undefined;
+  readonly logger?: Logger | undefined;
+  /**
+   * Called after each request the core handled (the server uses it to drain the core's log
+   * events).
+   */
+  readonly afterRequest?: (() => void) | undefined;
+}
+
+const CORS_HEADERS = {
+  "Access-Control-Allow-Origin": "*",
+} as const;
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  extra: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+    "Cache-Control": "no-store",
+    ...CORS_HEADERS,
+    ...extra,
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, code: number, error: string): void {
+  send(res, status, { code, error });
+}
+
+/** The first value of each query parameter. */
+function queryRecord(params: URLSearchParams): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of params) if (!Object.hasOwn(out, k)) out[k] = v;
+  return out;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The ws URL of this server as the client reached it. */
+function wsUrlFor(req: IncomingMessage, secure: boolean): string {
+  let host = header(req, "host");
+  if (host === undefined || !HOST.test(host)) {
+    const addr = req.socket.localAddress ?? "127.0.0.1";
+    const bare = addr.startsWith("::ffff:") ? addr.slice(7) : addr;
+    host = `${bare.includes(":") ? `[${bare}]` : bare}:${req.socket.localPort ?? 80}`;
+  }
+  const forwarded = header(req, "x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
+  const scheme = secure || forwarded === "https" ? "wss" : "ws";
+  return `${scheme}://${host}/`;
+}
+
+/**
+ * Creates the request listener of the server's `http.Server`.
+ *
+ * - `GET /v1/route?appId=X[&secure=1][&cb=F]` → `{server, ttl}` (JSONP with `cb`),
+ *   404 `{code: 4100}` for an unknown app, 400 `{code: 4114}` without `appId`.
+ * - `GET /1.1/rtm/messages/logs` → the core's {@link ProtocolEngine.restLogs}.
+ * - `GET /healthz` → `{status: "ok", connections, sessions}`.
+ * - `OPTIONS` → the CORS preflight (the REST endpoint takes custom headers); other
+ *   methods than GET and HEAD → 405; other paths → 404.
+ */
+export function createHttpHandler(options: HttpHandlerOptions): RequestListener {
+  const { engine } = options;
+  const logger = options.logger ?? silentLogger;
+  const ttl = options.routeTtlS ?? ROUTE_TTL_S;
+
+  function route(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
+    const cb = params.get("cb");
+    if (cb !== null && !JSONP_CALLBACK.test(cb)) {
+      // [ROUTER-JSONP-2]
+      sendError(res, 400, INVALID, "cb must match ^[A-Za-z_$][A-Za-z0-9_$.]*$");
+      return;
+    }
+    const answer = (status: number, body: unknown) => {
+      if (cb === null) {
+        send(res, status, body);
+        return;
+      }
+      // [ROUTER-JSONP-1] exactly cb + "(" + JSON + ")".
+      const text = `${cb}(${JSON.stringify(body)})`;
+      res.writeHead(status, {
+        "Content-Type": "application/javascript; charset=utf-8",
+        "Content-Length": Buffer.byteLength(text),
+        "Cache-Control": "no-store",
+        ...CORS_HEADERS,
+      });
+      res.end(text);
+    };
+    const appId = params.get("appId");
+    if (appId === null || appId === "") {
+      answer(400, { code: INVALID, error: "the appId query parameter is required" }); // [ROUTER-APP-2]
+      return;
+    }
+    if (!APP_ID.test(appId)) {
+      answer(400, { code: INVALID, error: "appId must be 1..64 characters of [A-Za-z0-9_.-]" });
+      return;
+    }
+    if (!engine.knowsApp(appId)) {
+      answer(404, { code: APP_NOT_AVAILABLE, error: `unknown app ${appId}` }); // [ROUTER-APP-1]
+      return;
+    }
+    // [ROUTER-GET-1] [ROUTER-SECURE-1]
+    const server = options.publicUrl ?? wsUrlFor(req, params.get("secure") === "1");
+    answer(200, { server, ttl });
+  }
+
+  function logs(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
+    const appId = header(req, "x-avoscloud-application-id") ?? params.get("appId") ?? undefined;
+    const masterKey = header(req, "x-avoscloud-master-key");
+    const result = engine.restLogs(appId, masterKey, queryRecord(params));
+    if (result.ok) send(res, 200, result.items);
+    else sendError(res, result.status, result.code, result.error);
+  }
+
+  return (req, res) => {
+    try {
+      const method = req.method ?? "GET";
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if (method === "OPTIONS") {
+        res.writeHead(204, {
+          ...CORS_HEADERS,
+          "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+          "Access-Control-Allow-Headers":
+            "Content-Type, X-AVOSCloud-Application-Id, X-AVOSCloud-Master-Key",
+          "Access-Control-Max-Age": "86400",
+        });
+        res.end();
+        return;
+      }
+      if (method !== "GET" && method !== "HEAD") {
+        send(
+          res,
+          405,
+          { code: INVALID, error: `method ${method} not allowed` },
+          {
+            Allow: "GET, HEAD, OPTIONS",
+          },
+        );
+        return;
+      }
+      switch (url.pathname) {
+        case "/v1/route":
+          route(req, res, url.searchParams);
+          break;
+        case "/1.1/rtm/messages/logs":
+          logs(req, res, url.searchParams);
+          options.afterRequest?.();
+          break;
+        case "/healthz": {
+          const { connections, sessions } = engine.stats();
+          send(res, 200, { status: "ok", connections, sessions });
+          break;
+        }
+        default:
+          sendError(res, 404, INVALID, `no such endpoint: ${url.pathname}`);
+      }
+    } catch (err) {
+      logger.log("error", "http_error", { method: req.method, url: req.url, ...errorFields(err) });
+      if (!res.headersSent) sendError(res, 500, INTERNAL_ERROR, "internal error");
+      else res.destroy();
+    }
+  };
+}

@@ -1,0 +1,490 @@
+/**
+ * The WebSocket side of the reference server: wires `ws` to the protocol core and the store.
+ *
+ * The core is pure: it receives frames and the current time, and returns {@link Output}s.
+ * This adapter queues those outputs and releases them once per event-loop turn, right after
+ * ONE `store.commit()` (group commit). Nothing the core produced in a turn reaches a socket
+ * before everything the core wrote in that turn is durable, so an `ack` is never sent for a
+ * message a crash could lose, nor a message delivered that is not stored [ACK-DURABLE-1,
+ * ACK-DURABLE-2, decision D5]. If the commit fails, see {@link WsAdapter.flush}: no ack and
+ * no delivery of the turn goes out, each ack becomes error 4200 [ACK-FAIL-1], and
+ * connections that would lose any other frame are closed with 1011.
+ *
+ * Close codes of the adapter's own (spec/08-errors.md sends 4200 only as an error frame, so
+ * the adapter does not close with it): 1001 on shutdown [ERROR-SHUTDOWN-1], 1011 (RFC 6455
+ * "internal error") when the core threw or a failed commit lost frames of a connection, and
+ * 1008 (RFC 6455 "policy violation") when a client does not read its frames (backpressure).
+ * @module
+ */
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import type { ConnectionInfo, ConnId, Output, ProtocolEngine } from "../core/types.js";
+import { errorFields, type Logger, logEngineEvents, silentLogger } from "../log.js";
+import type { Store } from "../store/store.js";
+
+/** The WebSocket subprotocol of Confab v1 (decision D1). */
+export const SUBPROTOCOL = "confab.v1";
+
+/**
+ * Close code when the server cannot go on serving a connection consistently: the core threw,
+ * or a failed commit dropped frames the connection needed. RFC 6455 1011 ("internal error");
+ * not 4200, which spec/08-errors.md reserves for error frames [ERROR-CODES-1].
+ */
+export const CLOSE_INTERNAL_ERROR = 1011;
+/** Close code of a client that does not read what it is sent (RFC 6455 1008, "policy"). */
+export const CLOSE_SLOW_CONSUMER = 1008;
+/** Close code of a server shutdown [ERROR-SHUTDOWN-1]. */
+export const CLOSE_GOING_AWAY = 1001;
+/** Error code answering a command whose effects could not be stored [ACK-FAIL-1]. */
+export const ERROR_INTERNAL = 4200;
+
+/** Default `maxPayload`: `ws` closes with 1009 above it [FRAME-SIZE-2]. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** Default bound on a socket's send buffer before the connection is closed with 1008. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Default wait for the peer's half of the close handshake before the socket is destroyed. */
+export const DEFAULT_CLOSE_GRACE_MS = 5000;
+/** Default period of the core's timers (`engine.tick`). */
+export const DEFAULT_TICK_INTERVAL_MS = 1000;
+
+/** Options of {@link WsAdapter}. */
+export interface WsAdapterOptions {
+  readonly engine: ProtocolEngine;
+  readonly store: Store;
+  readonly logger?: Logger | undefined;
+  /** Largest message `ws` reads; larger ones are closed with 1009. Default 1 MiB. */
+  readonly maxPayloadBytes?: number | undefined;
+  /**
+   * Bound on a socket's unsent bytes. A client that does not read is closed with 1008
+   * instead of making the server buffer without limit. Default 4 MiB.
+   */
+  readonly maxBufferedBytes?: number | undefined;
+  /** How long a closing socket may take to finish the close handshake. Default 5 s. */
+  readonly closeGraceMs?: number | undefined;
+  /** Period of `engine.tick`; 0 disables the timer (tests call {@link WsAdapter.tick}). Default 1 s. */
+  readonly tickIntervalMs?: number | undefined;
+  /** The clock passed to the core. Default `Date.now`. */
+  readonly now?: (() => number) | undefined;
+}
+
+/** What the adapter keeps per connection. */
+interface Connection {
+  readonly id: ConnId;
+  readonly ws: WebSocket;
+  /** Set once a close was started: later frames are not given to the core. */
+  closing: boolean;
+  /** Set once `ws` emitted `close` (and the core was told). */
+  closed: boolean;
+  graceTimer: NodeJS.Timeout | undefined;
+  readonly closedPromise: Promise<void>;
+  resolveClosed: () => void;
+}
+
+/** UTF-8 safe truncation of a close reason to the 123 bytes RFC 6455 allows. */
+function closeReason(reason: string): string {
+  const bytes = Buffer.from(reason, "utf8");
+  if (bytes.length <= 123) return reason;
+  let end = 123;
+  // Back up to the start of a code point (continuation bytes are 10xxxxxx).
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString("utf8");
+}
+
+/** The bytes of a received message, as one Buffer. */
+function payload(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/** An error 4200 frame answering the command a dropped reply answered [ACK-FAIL-1]. */
+function internalErrorFor(frame: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const error: Record<string, unknown> = {
+    cmd: "error",
+    code: ERROR_INTERNAL,
+    reason: "INTERNAL_ERROR",
+    detail: "the server could not store the effects of this command",
+  };
+  if (frame.i !== undefined) error.i = frame.i;
+  if (frame.peerId !== undefined) error.peerId = frame.peerId;
+  return error;
+}
+
+/**
+ * What a turn whose commit failed may still release (see {@link WsAdapter.flush}): the
+ * outputs to carry out, in order, and the connections to close with 1011 afterwards.
+ */
+export function outputsAfterFailedCommit(outputs: readonly Output[]): {
+  released: Output[];
+  unsafe: Set<ConnId>;
+  dropped: number;
+} {
+  const released: Output[] = [];
+  const unsafe = new Set<ConnId>();
+  let dropped = 0;
+  for (const output of outputs) {
+    if (output.type === "close") {
+      released.push(output);
+      continue;
+    }
+    const { frame, conn } = output;
+    if (frame.cmd === undefined || frame.cmd === "error") {
+      released.push(output); // `{}` and error frames report no stored state
+      continue;
+    }
+    dropped++;
+    if (frame.cmd === "ack") {
+      released.push({ type: "send", conn, frame: internalErrorFor(frame) });
+    } else if (frame.cmd !== "direct") {
+      if (frame.i !== undefined)
+        released.push({ type: "send", conn, frame: internalErrorFor(frame) });
+      unsafe.add(conn);
+    }
+  }
+  return { released, unsafe, dropped };
+}
+
+/**
+ * Connects a `ws` WebSocketServer (noServer mode) to a {@link ProtocolEngine} and a
+ * {@link Store}. Attach it to an `http.Server` with {@link WsAdapter.attach}.
+ *
+ * Every handler catches and logs its exceptions: a connection whose handling throws is
+ * closed with 1011, and the process keeps serving the others.
+ */
+export class WsAdapter {
+  /** The underlying `ws` server (noServer mode). */
+  readonly wss: WebSocketServer;
+  readonly #engine: ProtocolEngine;
+  readonly #store: Store;
+  readonly #logger: Logger;
+  readonly #maxBufferedBytes: number;
+  readonly #closeGraceMs: number;
+  readonly #now: () => number;
+  readonly #connections = new Map<ConnId, Connection>();
+  #nextId: ConnId = 1;
+  /** Outputs of the current turn, carried out by the next flush. */
+  #queue: Output[] = [];
+  /** Whether the core was called since the last commit (it may have written). */
+  #dirty = false;
+  #flushHandle: NodeJS.Immediate | undefined;
+  #tickTimer: NodeJS.Timeout | undefined;
+  #shuttingDown = false;
+  #closePromise: Promise<void> | undefined;
+  #server: Server | undefined;
+  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    this.handleUpgrade(req, socket, head);
+
+  /** Creates the adapter and starts the tick timer. */
+  constructor(options: WsAdapterOptions) {
+    this.#engine = options.engine;
+    this.#store = options.store;
+    this.#logger = options.logger ?? silentLogger;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#closeGraceMs = options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
+    this.#now = options.now ?? Date.now;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+      // Select confab.v1 when offered; a handshake without it (the legacy client) is
+      // accepted without a subprotocol, never refused [FRAME-WS-2, decision D1].
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
+    this.wss.on("connection", (ws: WebSocket, req: IncomingMessage) => this.#onConnection(ws, req));
+    this.wss.on("error", (err) => this.#logger.log("error", "ws_server_error", errorFields(err)));
+    const interval = options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS;
+    if (interval > 0) {
+      this.#tickTimer = setInterval(() => this.tick(), interval);
+      this.#tickTimer.unref();
+    }
+  }
+
+  /** Number of connections not yet closed. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Accepts WebSocket upgrades of `server` on every path [FRAME-WS-1]. */
+  attach(server: Server): void {
+    this.#server = server;
+    server.on("upgrade", this.#onUpgrade);
+  }
+
+  /** Handles one HTTP upgrade request (what {@link attach} installs). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    try {
+      if (this.#shuttingDown) {
+        socket.destroy();
+        return;
+      }
+      socket.on("error", () => {
+        // Reset by the peer during the handshake: nothing to do, `ws` cleans up.
+      });
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit("connection", ws, req));
+    } catch (err) {
+      this.#logger.log("error", "upgrade_failed", errorFields(err));
+      socket.destroy();
+    }
+  }
+
+  /** Runs the core's timers now (the adapter does it every second on its own). */
+  tick(): void {
+    if (this.#shuttingDown) return;
+    this.#call(undefined, "tick", () => this.#engine.tick(this.#now()));
+  }
+
+  /**
+   * Commits the store, then carries out the outputs queued since the last flush, in order.
+   * Runs once per event-loop turn on its own (setImmediate); call it to flush now.
+   *
+   * When the commit throws, nothing the turn wrote can be assumed stored, so:
+   * - an `ack` becomes an error 4200 with the same `i` and `peerId` [ACK-FAIL-1];
+   * - a delivered `direct` is dropped: its message is not stored [ACK-DURABLE-2];
+   * - `{}` and `error` frames go out (they report no stored state), and so do closes;
+   * - any other frame might report state the commit lost, so it is dropped (a reply carrying
+   *   `i` is answered with error 4200 instead [ERROR-INTERNAL-1]) and its connection is
+   *   closed with 1011 after the frames above, making the client reconnect and resync.
+   */
+  flush(): void {
+    if (this.#flushHandle !== undefined) {
+      clearImmediate(this.#flushHandle);
+      this.#flushHandle = undefined;
+    }
+    const outputs = this.#queue;
+    this.#queue = [];
+    if (this.#dirty || outputs.length > 0) {
+      this.#dirty = false;
+      try {
+        this.#store.commit();
+      } catch (err) {
+        this.#commitFailed(err, outputs);
+        this.#drainLog();
+        return;
+      }
+    }
+    for (const output of outputs) {
+      try {
+        this.#carryOut(output);
+      } catch (err) {
+        this.#logger.log("error", "output_failed", { conn: output.conn, ...errorFields(err) });
+      }
+    }
+    this.#drainLog();
+  }
+
+  /**
+   * Graceful shutdown: refuses new upgrades, flushes what is pending, closes every socket
+   * with 1001 [ERROR-SHUTDOWN-1], waits up to the close grace for them to close (then
+   * destroys the rest), and commits what the core wrote while they closed. Idempotent.
+   * Does not close the store or the http server.
+   */
+  close(): Promise<void> {
+    this.#closePromise ??= this.#close();
+    return this.#closePromise;
+  }
+
+  async #close(): Promise<void> {
+    this.#shuttingDown = true;
+    if (this.#tickTimer !== undefined) clearInterval(this.#tickTimer);
+    this.#server?.off("upgrade", this.#onUpgrade);
+    this.flush();
+    const waits: Promise<void>[] = [];
+    for (const conn of this.#connections.values()) {
+      this.#closeConnection(conn, CLOSE_GOING_AWAY, "GOING_AWAY");
+      waits.push(conn.closedPromise);
+    }
+    // Bounded: each socket is destroyed after the grace period, which ends its wait.
+    await Promise.all(waits);
+    this.flush();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  #onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const id = this.#nextId++;
+    let resolveClosed!: () => void;
+    const closedPromise = new Promise<void>((resolve) => {
+      resolveClosed = resolve;
+    });
+    const conn: Connection = {
+      id,
+      ws,
+      closing: false,
+      closed: false,
+      graceTimer: undefined,
+      closedPromise,
+      resolveClosed,
+    };
+    this.#connections.set(id, conn);
+    ws.on("error", (err) => {
+      // ws closes the socket itself (1009 for maxPayload, 1002/1007 for protocol errors).
+      this.#logger.log("warn", "ws_error", { conn: id, ...errorFields(err) });
+    });
+    ws.on("close", (code, reason) => this.#onClose(conn, code, reason));
+    ws.on("message", (data, isBinary) => this.#onMessage(conn, data, isBinary));
+    ws.on("ping", () => this.#onActivity(conn));
+    ws.on("pong", () => this.#onActivity(conn));
+    if (this.#shuttingDown) {
+      this.#closeConnection(conn, CLOSE_GOING_AWAY, "GOING_AWAY");
+      return;
+    }
+    const info: ConnectionInfo = {
+      remoteAddress: req.socket.remoteAddress,
+      origin: typeof req.headers.origin === "string" ? req.headers.origin : undefined,
+    };
+    this.#call(conn, "connect", () => this.#engine.connect(id, this.#now(), info));
+  }
+
+  #onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    // After a close started (by the core, backpressure or shutdown) the peer's remaining
+    // frames are not given to the core: it already decided this connection's fate.
+    if (conn.closing || conn.closed) return;
+    const bytes = payload(data);
+    if (isBinary) {
+      // [FRAME-BINARY-2] the core decides (it closes with 4114).
+      this.#call(conn, "receiveBinary", () =>
+        this.#engine.receiveBinary(conn.id, bytes.length, this.#now()),
+      );
+      return;
+    }
+    // ws has validated the UTF-8 already (invalid text is closed by ws with 1007).
+    const text = bytes.toString("utf8");
+    this.#call(conn, "receiveText", () =>
+      this.#engine.receiveText(conn.id, text, bytes.length, this.#now()),
+    );
+  }
+
+  #onActivity(conn: Connection): void {
+    if (conn.closing || conn.closed) return;
+    try {
+      this.#engine.activity(conn.id, this.#now());
+    } catch (err) {
+      this.#logger.log("error", "engine_error", {
+        conn: conn.id,
+        call: "activity",
+        ...errorFields(err),
+      });
+    }
+  }
+
+  #onClose(conn: Connection, code: number, reason: Buffer): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    if (conn.graceTimer !== undefined) clearTimeout(conn.graceTimer);
+    this.#connections.delete(conn.id);
+    this.#logger.log("debug", "connection_closed", {
+      conn: conn.id,
+      code,
+      reason: reason.toString("utf8"),
+    });
+    this.#call(undefined, "disconnect", () => this.#engine.disconnect(conn.id, this.#now()));
+    conn.resolveClosed();
+  }
+
+  /**
+   * Calls the core, queues its outputs and schedules the flush. An exception is logged and
+   * closes `conn` (if given) with 1011: the core's state for it can no longer be trusted.
+   */
+  #call(conn: Connection | undefined, call: string, fn: () => Output[]): void {
+    this.#dirty = true;
+    try {
+      const outputs = fn();
+      for (const output of outputs) this.#queue.push(output);
+    } catch (err) {
+      this.#logger.log("error", "engine_error", { conn: conn?.id, call, ...errorFields(err) });
+      if (conn !== undefined) {
+        this.#queue.push({
+          type: "close",
+          conn: conn.id,
+          code: CLOSE_INTERNAL_ERROR,
+          reason: "INTERNAL_ERROR",
+        });
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  /** Schedules a flush at the end of this event-loop turn (once, however often called). */
+  scheduleFlush(): void {
+    if (this.#flushHandle !== undefined) return;
+    this.#flushHandle = setImmediate(() => {
+      this.#flushHandle = undefined;
+      try {
+        this.flush();
+      } catch (err) {
+        this.#logger.log("error", "flush_failed", errorFields(err));
+      }
+    });
+  }
+
+  /**
+   * The commit failed: never ack what was not stored, never deliver a message that is not in
+   * history. See {@link WsAdapter.flush} for what goes out instead.
+   */
+  #commitFailed(err: unknown, outputs: readonly Output[]): void {
+    const { released, unsafe, dropped } = outputsAfterFailedCommit(outputs);
+    this.#logger.log("error", "commit_failed", {
+      ...errorFields(err),
+      droppedFrames: dropped,
+      closedConnections: [...unsafe],
+    });
+    for (const output of released) {
+      try {
+        this.#carryOut(output);
+      } catch (e) {
+        this.#logger.log("error", "output_failed", { conn: output.conn, ...errorFields(e) });
+      }
+    }
+    for (const id of unsafe) {
+      const conn = this.#connections.get(id);
+      if (conn !== undefined) this.#closeConnection(conn, CLOSE_INTERNAL_ERROR, "INTERNAL_ERROR");
+    }
+  }
+
+  #carryOut(output: Output): void {
+    const conn = this.#connections.get(output.conn);
+    if (conn === undefined || conn.closing || conn.closed) return; // gone: drop
+    if (output.type === "close") {
+      this.#closeConnection(conn, output.code, output.reason);
+      return;
+    }
+    if (conn.ws.readyState !== conn.ws.OPEN) return;
+    conn.ws.send(JSON.stringify(output.frame));
+    // Backpressure: a peer that does not read would make us buffer without limit. Past the
+    // bound it is closed with 1008 (the close frame queues behind the data; the grace timer
+    // destroys the socket if it never drains). Its sessions end like any other close.
+    if (conn.ws.bufferedAmount > this.#maxBufferedBytes) {
+      this.#logger.log("warn", "send_buffer_full", {
+        conn: conn.id,
+        bufferedAmount: conn.ws.bufferedAmount,
+      });
+      this.#closeConnection(conn, CLOSE_SLOW_CONSUMER, "SEND_BUFFER_FULL");
+    }
+  }
+
+  /** Starts the close handshake; destroys the socket if it does not finish in the grace. */
+  #closeConnection(conn: Connection, code: number, reason: string): void {
+    if (conn.closing || conn.closed) return;
+    conn.closing = true;
+    try {
+      conn.ws.close(code, closeReason(reason));
+    } catch (err) {
+      this.#logger.log("error", "close_failed", { conn: conn.id, code, ...errorFields(err) });
+      conn.ws.terminate();
+      return;
+    }
+    conn.graceTimer = setTimeout(() => {
+      if (!conn.closed) conn.ws.terminate();
+    }, this.#closeGraceMs);
+    conn.graceTimer.unref();
+  }
+
+  #drainLog(): void {
+    try {
+      logEngineEvents(this.#logger, this.#engine.drainLog());
+    } catch (err) {
+      this.#logger.log("error", "engine_error", { call: "drainLog", ...errorFields(err) });
+    }
+  }
+}

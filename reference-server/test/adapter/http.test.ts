@@ -1,0 +1,219 @@
+import { httpValidators } from "@confab/schemas";
+import { afterEach, describe, expect, it } from "vitest";
+import { type RunningServer, type ServerOptions, startServer } from "../../src/server.js";
+import { httpRequest } from "./helpers.js";
+
+let server: RunningServer | undefined;
+
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function start(options: ServerOptions = {}): Promise<RunningServer> {
+  server = await startServer({ host: "127.0.0.1", port: 0, ...options });
+  return server;
+}
+
+function expectValid(schema: string, body: unknown): void {
+  const validator = httpValidators[schema];
+  if (validator === undefined) throw new Error(`no validator ${schema}`);
+  const result = validator(body);
+  expect(result.ok ? [] : result.errors).toEqual([]);
+}
+
+async function getJson(url: string, headers: Record<string, string> = {}) {
+  const res = await httpRequest(url, { headers });
+  expect(res.headers["access-control-allow-origin"]).toBe("*");
+  return { ...res, json: JSON.parse(res.body) as unknown };
+}
+
+describe("GET /v1/route", () => {
+  it("answers with the ws URL of the Host header [ROUTER-GET-1] [ROUTER-GET-2]", async () => {
+    const s = await start();
+    const res = await getJson(`${s.url}/v1/route?appId=app1`, { Host: "chat.example.com:9000" });
+    expect(res.status).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/^application\/json/);
+    expect(res.json).toEqual({ server: "ws://chat.example.com:9000/", ttl: 3600 });
+    expectValid("route-response", res.json);
+  });
+
+  it("answers with a wss URL when the request carries secure=1 [ROUTER-SECURE-1]", async () => {
+    const s = await start();
+    const res = await getJson(`${s.url}/v1/route?appId=app1&secure=1`, {
+      Host: "chat.example.com",
+    });
+    expect(res.json).toEqual({ server: "wss://chat.example.com/", ttl: 3600 });
+    expectValid("route-response", res.json);
+  });
+
+  it("answers with the configured public URL", async () => {
+    const s = await start({ publicUrl: "wss://im.example.org/confab" });
+    const res = await getJson(`${s.url}/v1/route?appId=app1`);
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ server: "wss://im.example.org/confab", ttl: 3600 });
+    expectValid("route-response", res.json);
+  });
+
+  it("answers a URL the server accepts WebSocket connections at [FRAME-WS-1]", async () => {
+    const s = await start();
+    const res = await getJson(`${s.url}/v1/route?appId=app1`);
+    expect((res.json as { server: string }).server).toBe(s.wsUrl);
+  });
+
+  it("answers 404 with code 4100 for an app not in the app list [ROUTER-APP-1]", async () => {
+    const s = await start({ apps: [{ appId: "known", masterKey: "k", enforceSignatures: true }] });
+    const known = await getJson(`${s.url}/v1/route?appId=known`);
+    expect(known.status).toBe(200);
+    const res = await getJson(`${s.url}/v1/route?appId=other`);
+    expect(res.status).toBe(404);
+    expect(res.json).toMatchObject({ code: 4100 });
+    expectValid("error", res.json);
+  });
+
+  it("routes any app id in development mode", async () => {
+    const s = await start({ devMode: true });
+    const res = await getJson(`${s.url}/v1/route?appId=anything`);
+    expect(res.status).toBe(200);
+  });
+
+  it("answers 400 with code 4114 without an appId [ROUTER-APP-2]", async () => {
+    const s = await start();
+    for (const query of ["", "?appId=", "?secure=1"]) {
+      const res = await getJson(`${s.url}/v1/route${query}`);
+      expect(res.status).toBe(400);
+      expect(res.json).toMatchObject({ code: 4114 });
+      expectValid("error", res.json);
+    }
+  });
+
+  it("answers JSONP when the request carries a valid cb [ROUTER-JSONP-1]", async () => {
+    const s = await start();
+    const res = await httpRequest(`${s.url}/v1/route?appId=app1&cb=jQuery123_456`, {
+      headers: { Host: "h.example" },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/^application\/javascript/);
+    expect(res.headers["access-control-allow-origin"]).toBe("*");
+    expect(res.body).toBe('jQuery123_456({"server":"ws://h.example/","ttl":3600})');
+  });
+
+  it("answers 400 with code 4114 to a cb that could carry script [ROUTER-JSONP-2]", async () => {
+    const s = await start();
+    const res = await getJson(
+      `${s.url}/v1/route?appId=app1&cb=${encodeURIComponent("alert(1);f")}`,
+    );
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ code: 4114 });
+    expectValid("error", res.json);
+  });
+
+  it("sends Access-Control-Allow-Origin: * with every router answer [ROUTER-CORS-1]", async () => {
+    const s = await start({ apps: [{ appId: "app1", enforceSignatures: false }] });
+    for (const query of [
+      "?appId=app1",
+      "?appId=nope",
+      "",
+      "?appId=app1&cb=f",
+      "?appId=app1&cb=1",
+    ]) {
+      const res = await httpRequest(`${s.url}/v1/route${query}`);
+      expect(res.headers["access-control-allow-origin"]).toBe("*");
+    }
+  });
+});
+
+describe("GET /1.1/rtm/messages/logs", () => {
+  it("answers a page of history for the app of the header", async () => {
+    const s = await start({ apps: [{ appId: "app1", masterKey: "mk", enforceSignatures: true }] });
+    const res = await getJson(`${s.url}/1.1/rtm/messages/logs?limit=10`, {
+      "X-AVOSCloud-Application-Id": "app1",
+      "X-AVOSCloud-Master-Key": "mk",
+    });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual([]);
+    expectValid("logs-response", res.json);
+  });
+
+  it("takes the app id from the query when the header is absent", async () => {
+    const s = await start({ devMode: true });
+    const res = await getJson(`${s.url}/1.1/rtm/messages/logs?appId=app1`);
+    expect(res.status).toBe(200);
+    expectValid("logs-response", res.json);
+  });
+
+  it("answers 401 with code 4102 without the master key of an app that has one [REST-AUTH-1]", async () => {
+    const s = await start({ apps: [{ appId: "app1", masterKey: "mk", enforceSignatures: true }] });
+    for (const key of [undefined, "wrong"]) {
+      const headers: Record<string, string> = { "X-AVOSCloud-Application-Id": "app1" };
+      if (key !== undefined) headers["X-AVOSCloud-Master-Key"] = key;
+      const res = await getJson(`${s.url}/1.1/rtm/messages/logs`, headers);
+      expect(res.status).toBe(401);
+      expect(res.json).toMatchObject({ code: 4102 });
+      expectValid("error", res.json);
+    }
+  });
+
+  it("answers 404 with code 4100 for an app it does not serve [REST-APP-2]", async () => {
+    const s = await start({ apps: [{ appId: "app1", masterKey: "mk", enforceSignatures: true }] });
+    const res = await getJson(`${s.url}/1.1/rtm/messages/logs`, {
+      "X-AVOSCloud-Application-Id": "other",
+    });
+    expect(res.status).toBe(404);
+    expect(res.json).toMatchObject({ code: 4100 });
+    expectValid("error", res.json);
+  });
+
+  it("prefers the header over the appId query parameter [REST-APP-1]", async () => {
+    const s = await start({ apps: [{ appId: "app1", masterKey: "mk", enforceSignatures: true }] });
+    const res = await getJson(`${s.url}/1.1/rtm/messages/logs?appId=other`, {
+      "X-AVOSCloud-Application-Id": "app1",
+      "X-AVOSCloud-Master-Key": "mk",
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/^application\/json/); // [REST-OK-1]
+  });
+
+  it("answers 400 with code 4114 to both convid and from [REST-PARAM-1]", async () => {
+    const s = await start();
+    const res = await getJson(`${s.url}/1.1/rtm/messages/logs?appId=app1&convid=a&from=b`);
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ code: 4114 });
+    expectValid("error", res.json);
+  });
+});
+
+describe("other endpoints", () => {
+  it("answers /healthz with the connection and session counts", async () => {
+    const s = await start();
+    const res = await getJson(`${s.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ status: "ok", connections: 0, sessions: 0 });
+  });
+
+  it("answers 404 with a JSON error body to an unknown path", async () => {
+    const s = await start();
+    const res = await getJson(`${s.url}/nope`);
+    expect(res.status).toBe(404);
+    expectValid("error", res.json);
+  });
+
+  it("answers 405 to a method other than GET", async () => {
+    const s = await start();
+    for (const method of ["POST", "PUT", "DELETE"]) {
+      const res = await httpRequest(`${s.url}/v1/route?appId=app1`, { method });
+      expect(res.status).toBe(405);
+      expect(res.headers.allow).toContain("GET");
+      expect(res.headers["access-control-allow-origin"]).toBe("*");
+      expectValid("error", JSON.parse(res.body));
+    }
+  });
+
+  it("answers a CORS preflight naming the REST headers", async () => {
+    const s = await start();
+    const res = await httpRequest(`${s.url}/1.1/rtm/messages/logs`, { method: "OPTIONS" });
+    expect(res.status).toBe(204);
+    expect(res.headers["access-control-allow-origin"]).toBe("*");
+    expect(String(res.headers["access-control-allow-headers"])).toContain("X-AVOSCloud-Master-Key");
+  });
+});
