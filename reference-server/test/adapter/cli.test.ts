@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseCommandLine, UsageError } from "../../src/cli.js";
+import { runCli } from "../support/cli-process.js";
 import { connect, disconnect, httpRequest } from "./helpers.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -30,58 +31,11 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-type LogLine = Record<string, unknown> & { event: string; level: string; ts: string };
-
-/** A running CLI process, its parsed stdout lines, and its exit. */
+/** A running CLI process in the test's temp dir; killed after each test. */
 function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [cli, ...args], {
-    cwd: tmp,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let stdout = "";
-  let stderr = "";
-  const lines: LogLine[] = [];
-  const waiters: (() => void)[] = [];
-  child.stdout.setEncoding("utf8");
-  child.stderr.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => {
-    stdout += chunk;
-    const parts = stdout.split("\n");
-    stdout = parts.pop() ?? "";
-    for (const p of parts) {
-      try {
-        lines.push(JSON.parse(p) as LogLine);
-      } catch {
-        lines.push({ event: "(text)", level: "", ts: "", text: p });
-      }
-    }
-    for (const w of waiters.splice(0)) w();
-  });
-  child.stderr.on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return {
-    child,
-    lines,
-    exited,
-    stderr: () => stderr,
-    /** Resolves with the first log line of this event. */
-    waitFor(event: string): Promise<LogLine> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const hit = lines.find((l) => l.event === event);
-          if (hit) resolve(hit);
-          else if (child.exitCode !== null) reject(new Error(`exited before ${event}: ${stderr}`));
-          else waiters.push(check);
-        };
-        exited.then(check);
-        check();
-      });
-    },
-  };
+  const p = runCli(cli, args, { cwd: tmp, env });
+  children.push(p.child);
+  return p;
 }
 
 /** Captures the whole stdout of a short-lived run. */
