@@ -15,7 +15,7 @@ export interface StoredMessage {
   /** Conversation id: md5 of participants, or the room id for a group message. */
   readonly cid: string;
   readonly fromPeerId: string;
-  /** Recipient peer ids (one-to-one / multi-peer); empty for a group message. */
+  /** Distinct recipient peer ids, never the sender (DIRECT-SELF-1); empty for a group message. */
   readonly toPeerIds: readonly string[];
   /** The room id of a group message. */
   readonly roomId: string | undefined;

@@ -81,7 +81,7 @@ export const DirectDelivery = Type.Object(
     toPeerIds: Type.Optional(
       IdList(
         PeerId,
-        "The recipients of a peer message as the sender listed them (deduplicated).",
+        "The distinct recipients of a peer message, without the sender (DIRECT-TO-1).",
         1,
       ),
     ),
