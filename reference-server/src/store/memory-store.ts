@@ -220,6 +220,29 @@ export class MemoryStore implements Store {
     }
   }
 
+  /**
+   * {@inheritDoc Store.atomically}
+   * Snapshots the whole state (structuredClone keeps Maps and Sets) and restores it if `fn`
+   * throws: O(state) per call, fine for the tests this store is for.
+   */
+  atomically<T>(fn: () => T): T {
+    if (this.depth > 0) return fn();
+    const snapshot = structuredClone({ apps: this.apps, heap: this.nonceHeap });
+    this.depth++;
+    try {
+      return fn();
+    } catch (err) {
+      this.apps.clear();
+      for (const [k, v] of snapshot.apps) this.apps.set(k, v);
+      this.nonceHeap.splice(0, this.nonceHeap.length, ...snapshot.heap);
+      throw err;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private depth = 0;
+
   /** Nothing to do: memory is never durable. */
   commit(): void {}
 

@@ -330,6 +330,14 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** {@inheritDoc Store.atomically} */
+  atomically<T>(fn: () => T): T {
+    this.write();
+    // Inside the open group-commit transaction, better-sqlite3 runs a nested transaction as
+    // a SAVEPOINT and rolls back to it when fn throws.
+    return this.db.transaction(fn)();
+  }
+
   /** Opens the group-commit transaction unless it is already open. */
   private write(): void {
     // db.inTransaction, not a flag of ours: SQLite rolls a transaction back by itself on some
@@ -467,7 +475,15 @@ export class SqliteStore implements Store {
 
   /** {@inheritDoc Store.commit} */
   commit(): void {
-    if (this.db.inTransaction) this.stmts.commit.run();
+    if (!this.db.inTransaction) return;
+    try {
+      this.stmts.commit.run();
+    } catch (err) {
+      // A failed COMMIT (SQLITE_BUSY, I/O) can leave the transaction open; its writes were
+      // never acknowledged, so drop them rather than let a later commit store them.
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      throw err;
+    }
   }
 
   /** {@inheritDoc Store.close} */

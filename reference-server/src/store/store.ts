@@ -83,7 +83,17 @@ export interface Store {
    */
   useNonce(appId: string, nonce: string, expiresAt: number, now: number): boolean;
 
-  /** Makes every write so far durable (one transaction: group commit). */
+  /**
+   * Runs `fn` so that its writes happen all or not at all: when `fn` throws, every write it
+   * made is undone before the error propagates. The engine runs each command in one, so a
+   * command that fails half-way leaves no trace (ERROR-NOEFFECT-1, ACK-FAIL-1).
+   */
+  atomically<T>(fn: () => T): T;
+
+  /**
+   * Makes every write so far durable (one transaction: group commit). If it throws, the
+   * uncommitted writes are rolled back, never left to ride along with a later commit.
+   */
   commit(): void;
   /** Commits and releases resources. */
   close(): void;

@@ -50,6 +50,41 @@ function storeContract(name: string, open: () => Store): void {
     }
   }
 
+  describe(`${name}: atomically`, () => {
+    it("[ERROR-NOEFFECT-1, ACK-FAIL-1] undoes every write of a block that throws, and keeps earlier writes", () =>
+      withStore((store) => {
+        store.insertMessage(message({ id: "m0" }));
+        store.createRoom(APP, "room1", 1);
+        expect(() =>
+          store.atomically(() => {
+            store.insertMessage(message({ id: "m1", timestamp: 1001 }));
+            store.addPending(APP, "bob", "m1", 1001, 50);
+            store.addMembers(APP, "room1", ["alice"]);
+            expect(store.useNonce(APP, "n1", 10_000, 1)).toBe(true);
+            throw new Error("half-way");
+          }),
+        ).toThrow("half-way");
+        expect(store.getMessage(APP, "m1")).toBeUndefined();
+        expect(store.pendingFor(APP, "bob", 0)).toEqual([]);
+        expect(store.members(APP, "room1")).toEqual([]);
+        expect(store.useNonce(APP, "n1", 10_000, 1)).toBe(true);
+        expect(store.getMessage(APP, "m0")?.id).toBe("m0");
+        store.commit();
+        expect(store.getMessage(APP, "m0")?.id).toBe("m0");
+      }));
+
+    it("keeps the writes of a block that returns, and returns its value", () =>
+      withStore((store) => {
+        const value = store.atomically(() => {
+          store.insertMessage(message({ id: "m1" }));
+          return 42;
+        });
+        expect(value).toBe(42);
+        store.commit();
+        expect(store.getMessage(APP, "m1")?.id).toBe("m1");
+      }));
+  });
+
   describe(`${name}: messages`, () => {
     it("returns a stored message by id with every field intact", () =>
       withStore((store) => {
