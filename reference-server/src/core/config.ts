@@ -115,7 +115,9 @@ export function specViolations(config: EngineConfig): string[] {
     out.push(`maxFrameBytes ${limits.maxFrameBytes} is under ${MAX_FRAME_BYTES}`);
   }
   if (limits.maxWatchedPerSession < MAX_WATCHED_PER_SESSION) {
-    out.push(`maxWatchedPerSession ${limits.maxWatchedPerSession} is under ${MAX_WATCHED_PER_SESSION}`);
+    out.push(
+      `maxWatchedPerSession ${limits.maxWatchedPerSession} is under ${MAX_WATCHED_PER_SESSION}`,
+    );
   }
   if (limits.maxRoomMembers < MAX_ROOM_MEMBERS) {
     out.push(`maxRoomMembers ${limits.maxRoomMembers} is under ${MAX_ROOM_MEMBERS}`);

@@ -32,6 +32,11 @@ export interface EngineServices {
 /** Everything about one command being handled. */
 export class CommandContext {
   #replied = false;
+  /**
+   * The nonces of the signatures this command verified. They stay used even when the
+   * command fails and its writes are rolled back [SIG-NONCE-2].
+   */
+  readonly usedNonces: { appId: string; nonce: string; expiresAt: number }[] = [];
 
   /**
    * @param services what the engine provides.

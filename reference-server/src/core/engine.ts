@@ -458,7 +458,13 @@ export class Engine implements ProtocolEngine {
     // (1) [FRAME-SIZE-1, FRAME-JSON-1, FRAME-JSON-2]: the connection cannot be trusted.
     const max = this.config.limits.maxFrameBytes;
     if (bytes > max) {
-      this.closeConnection(c, ERRORS.FRAME_TOO_LONG, `a frame of ${bytes} bytes (max ${max})`, now, {});
+      this.closeConnection(
+        c,
+        ERRORS.FRAME_TOO_LONG,
+        `a frame of ${bytes} bytes (max ${max})`,
+        now,
+        {},
+      );
       return;
     }
     let frame: unknown;
@@ -471,7 +477,13 @@ export class Engine implements ProtocolEngine {
     }
     if (!isObject(frame)) {
       const kind = frame === null ? "null" : Array.isArray(frame) ? "an array" : typeof frame;
-      this.closeConnection(c, ERRORS.UNPARSEABLE_RAW_MESSAGE, `JSON ${kind}, not an object`, now, {});
+      this.closeConnection(
+        c,
+        ERRORS.UNPARSEABLE_RAW_MESSAGE,
+        `JSON ${kind}, not an object`,
+        now,
+        {},
+      );
       return;
     }
     // (2) any object without cmd is a keepalive, answered with exactly {}, whatever else it
@@ -561,23 +573,58 @@ export class Engine implements ProtocolEngine {
       f: unknown,
     ) => void;
     const mark = this.out.length;
+    let late: unknown;
     try {
-      handler(ctx, checked);
+      // The command's writes happen all or not at all [ERROR-NOEFFECT-1, ACK-FAIL-1].
+      this.store.atomically(() => {
+        try {
+          handler(ctx, checked);
+        } catch (err) {
+          // Once the one reply is out [SERIAL-REPLY-1, SERIAL-LEGACY-1] it must stay true:
+          // keep the writes it reports, and only log the failure.
+          if (!ctx.replied) throw err;
+          late = err;
+        }
+      });
     } catch (err) {
-      if (ctx.replied) {
-        // The one reply is out [SERIAL-REPLY-1, SERIAL-LEGACY-1]: a second frame would be a
-        // second answer, so the failure is only logged.
-        this.log("failed-after-reply", { conn: c.id, cmd: cmd.name, error: stackOf(err) });
-        return;
-      }
-      if (!(err instanceof CommandError)) throw err;
+      // Rolled back. A nonce whose signature verified stays used all the same [SIG-NONCE-2].
+      this.keepNonces(ctx);
       // Nothing but the error frame [ERROR-NOEFFECT-1]. Handlers emit nothing before their
       // checks pass, so this drops nothing unless a handler has a bug.
       if (this.out.length > mark) {
-        this.log("dropped-before-error", { conn: c.id, cmd: cmd.name, frames: this.out.length - mark });
+        this.log("dropped-after-failure", {
+          conn: c.id,
+          cmd: cmd.name,
+          frames: this.out.length - mark,
+        });
         this.out.length = mark;
       }
-      this.fail(c, cmd, err.spec, err.detail, now);
+      if (err instanceof CommandError) {
+        this.fail(c, cmd, err.spec, err.detail, now);
+      } else {
+        // [ERROR-INTERNAL-1]
+        this.log("internal-error", { conn: c.id, cmd: cmd.name, error: stackOf(err) });
+        this.fail(c, cmd, ERRORS.INTERNAL_ERROR, "the server failed to carry out the command", now);
+      }
+      return;
+    }
+    if (late !== undefined) {
+      this.log("failed-after-reply", { conn: c.id, cmd: cmd.name, error: stackOf(late) });
+    }
+  }
+
+  /** Records again, after a rollback, the nonces the command's signatures used [SIG-NONCE-2]. */
+  private keepNonces(ctx: CommandContext): void {
+    for (const n of ctx.usedNonces) {
+      try {
+        this.store.useNonce(n.appId, n.nonce, n.expiresAt, ctx.now);
+      } catch (err) {
+        this.log("internal-error", {
+          conn: ctx.conn.id,
+          what: "keep a nonce",
+          error: stackOf(err),
+        });
+      }
     }
   }
 
@@ -589,7 +636,11 @@ export class Engine implements ProtocolEngine {
    */
   private fail(c: Connection, cmd: Inbound, spec: ErrorSpec, detail: string, now: number): void {
     if (!cmd.silent) {
-      this.push({ type: "send", conn: c.id, frame: errorFrame(spec, detail, cmd.serial, cmd.peerId) });
+      this.push({
+        type: "send",
+        conn: c.id,
+        frame: errorFrame(spec, detail, cmd.serial, cmd.peerId),
+      });
     }
     this.log("command-failed", { conn: c.id, cmd: cmd.name, code: spec.code, detail });
     if (cmd.name === "session/open" && !cmd.hasSerial && c.sessions.size === 0) {

@@ -61,9 +61,11 @@ function verify(ctx: CommandContext, frame: Signed, candidates: readonly string[
   // Only now, after the HMAC matched, is the nonce recorded: nobody can burn another
   // client's nonce with a forged signature [SIG-NONCE-3]. It stays used whatever the
   // outcome of the command.
-  if (!ctx.store.useNonce(ctx.appConfig.appId, n, nonceExpiry(t, window), ctx.now)) {
+  const used = { appId: ctx.appConfig.appId, nonce: n, expiresAt: nonceExpiry(t, window) };
+  if (!ctx.store.useNonce(used.appId, used.nonce, used.expiresAt, ctx.now)) {
     ctx.fail(ERRORS.SIGNATURE_FAILED, `nonce ${n} was already used`);
   }
+  ctx.usedNonces.push(used);
 }
 
 /**

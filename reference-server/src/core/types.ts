@@ -8,7 +8,12 @@ import type { HistoryQuery, StoredMessage } from "../store/store.js";
 /** Identifies one WebSocket connection; chosen by the adapter. */
 export type ConnId = number;
 
-/** Something the adapter must do. Outputs are carried out in order. */
+/**
+ * Something the adapter must do. Outputs are carried out in order, which keeps replies in
+ * the order of their commands [SERIAL-ORDER-1]. A `send` frame is one JSON object, sent as
+ * one text message [FRAME-TEXT-1, FRAME-BINARY-1]; a `close` carries a code of
+ * spec/08-errors.md and the code's name as reason [ERROR-CLOSE-1, ERROR-CLOSE-3].
+ */
 export type Output =
   | {
       readonly type: "send";
@@ -24,7 +29,9 @@ export type Output =
 
 /** What the adapter knows about a new connection. */
 export interface ConnectionInfo {
+  /** The peer's address, for logs. */
   readonly remoteAddress?: string | undefined;
+  /** The handshake's `Origin` header, checked when the connection binds to an app [FRAME-ORIGIN-2]. */
   readonly origin?: string | undefined;
 }
 
@@ -45,13 +52,13 @@ export interface ProtocolEngine {
   connect(conn: ConnId, now: number, info?: ConnectionInfo): Output[];
   /** A text frame arrived (already decoded as UTF-8). `bytes` is its size on the wire. */
   receiveText(conn: ConnId, text: string, bytes: number, now: number): Output[];
-  /** A binary frame arrived: not part of the protocol. */
+  /** A binary frame arrived: not part of the protocol, the connection closes [FRAME-BINARY-2]. */
   receiveBinary(conn: ConnId, bytes: number, now: number): Output[];
-  /** A WebSocket ping (or pong) arrived: counts as activity for the read timeout. */
+  /** A WebSocket ping (or pong) arrived: counts as activity for the read timeout [TIMEOUT-READ-1]. */
   activity(conn: ConnId, now: number): void;
-  /** The connection is gone (closed by either side): ends its sessions. */
+  /** The connection is gone (closed by either side): ends its sessions [SESSION-END-1]. */
   disconnect(conn: ConnId, now: number): Output[];
-  /** Timers: read and login timeouts. Call about once a second. */
+  /** Timers: read and login timeouts [TIMEOUT-READ-1, TIMEOUT-LOGIN-1]. Call about once a second. */
   tick(now: number): Output[];
   /** `GET /1.1/rtm/messages/logs`, after the adapter parsed the query string. */
   restLogs(
@@ -59,7 +66,10 @@ export interface ProtocolEngine {
     masterKey: string | undefined,
     query: Record<string, string | undefined>,
   ): RestLogsResult;
-  /** Whether an app id is served (router answers 404 otherwise). */
+  /**
+   * Whether an app id is served: well-formed [LIMIT-APPID-1], known (or development mode),
+   * and not disabled. The router answers 404 otherwise.
+   */
   knowsApp(appId: string): boolean;
   /** Number of open connections and sessions (for /healthz). */
   stats(): { connections: number; sessions: number };
@@ -67,4 +77,5 @@ export interface ProtocolEngine {
   drainLog(): LogEvent[];
 }
 
+/** The store types the core hands to the adapter, re-exported for its convenience. */
 export type { HistoryQuery, StoredMessage };

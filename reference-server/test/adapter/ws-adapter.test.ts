@@ -90,9 +90,9 @@ describe("handshake", () => {
     expect(await c.next()).toEqual({}); // [KEEPALIVE-REPLY-1]
   });
 
-  it("accepts a handshake offering only other subprotocols, selecting none [VERSION-SUBPROTO-3]", async () => {
+  it("accepts a handshake offering only other subprotocols, a future confab.v2 among them, selecting none [VERSION-SUBPROTO-3] [VERSION-NEXT-1]", async () => {
     const s = await start();
-    const { head } = await rawHandshake(s.port, "Sec-WebSocket-Protocol: chat, superchat\r\n");
+    const { head } = await rawHandshake(s.port, "Sec-WebSocket-Protocol: confab.v2, chat\r\n");
     expect(head).toMatch(/^HTTP\/1\.1 101 /);
     expect(head.toLowerCase()).not.toContain("sec-websocket-protocol");
   });

@@ -364,7 +364,7 @@ describe("acceptance and the server ack (3.2)", () => {
   // Known gap, reported: the Store has no per-command rollback, so when a pending entry
   // cannot be written after the message was, the 4200 leaves the message in history. Flip
   // to `it` once the store writes a message and its pending entries all or nothing.
-  it.fails("[ERROR-NOEFFECT-1] [ACK-FAIL-1] leaves nothing in history when a pending entry cannot be stored", () => {
+  it("[ERROR-NOEFFECT-1] [ACK-FAIL-1] leaves nothing in history when a pending entry cannot be stored", () => {
     const store = new RecordingStore();
     const h = harness({}, store);
     const a = h.connect();

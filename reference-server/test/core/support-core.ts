@@ -1,0 +1,171 @@
+/**
+ * Helpers of the protocol-core tests of chapters 01, 02, 06, 07, 08 and 09: harnesses with
+ * and without signature enforcement, independent signing (the test recomputes signed
+ * strings rather than calling the server's code), and checks on error frames and closes.
+ */
+import { createHmac } from "node:crypto";
+import { expect } from "vitest";
+import type { AppConfig, EngineConfig } from "../../src/core/config.js";
+import type { ConnectionInfo } from "../../src/core/types.js";
+import { FakeConn, type Frame, Harness, nameOf } from "../support/harness.js";
+
+export { FakeConn, type Frame, Harness, nameOf };
+
+/** The master key of the spec's test vectors. */
+export const MASTER_KEY = "masterkey";
+/** The `t` of the spec's test vectors (Unix seconds). */
+export const T0 = 1417334400;
+
+/** Table 7 of spec/08-errors.md: code → name and the forms it is sent in. */
+export const TABLE7: ReadonlyMap<number, { name: string; forms: readonly ("frame" | "close")[] }> =
+  new Map([
+    [1001, { name: "GOING_AWAY", forms: ["close"] }],
+    [1009, { name: "MESSAGE_TOO_BIG", forms: ["close"] }],
+    [4100, { name: "APP_NOT_AVAILABLE", forms: ["close", "frame"] }],
+    [4102, { name: "SIGNATURE_FAILED", forms: ["frame"] }],
+    [4103, { name: "INVALID_LOGIN", forms: ["frame"] }],
+    [4105, { name: "SESSION_REQUIRED", forms: ["frame"] }],
+    [4107, { name: "READ_TIMEOUT", forms: ["close"] }],
+    [4108, { name: "LOGIN_TIMEOUT", forms: ["close"] }],
+    [4109, { name: "FRAME_TOO_LONG", forms: ["close", "frame"] }],
+    [4110, { name: "INVALID_ORIGIN", forms: ["close"] }],
+    [4113, { name: "APP_QUOTA_EXCEEDED", forms: ["close"] }],
+    [4114, { name: "UNPARSEABLE_RAW_MESSAGE", forms: ["close", "frame"] }],
+    [4115, { name: "KICKED_BY_APP", forms: ["close"] }],
+    [4116, { name: "MESSAGE_SENT_QUOTA_EXCEEDED", forms: ["close"] }],
+    [4120, { name: "LIMIT_EXCEEDED", forms: ["frame"] }],
+    [4200, { name: "INTERNAL_ERROR", forms: ["frame"] }],
+    [4201, { name: "SEND_MESSAGE_TIMEOUT", forms: ["frame"] }],
+    [4401, { name: "INVALID_MESSAGING_TARGET", forms: ["frame"] }],
+    [4402, { name: "MESSAGE_REJECTED_BY_APP", forms: ["frame"] }],
+    [4403, { name: "ROOM_FULL", forms: ["frame"] }],
+    [4404, { name: "ROOM_NOT_FOUND", forms: ["frame"] }],
+  ]);
+
+/** A harness of app `app1` without signatures, outside development mode. */
+export function plainHarness(extra: Partial<EngineConfig> = {}, app: Partial<AppConfig> = {}) {
+  return new Harness({
+    devMode: false,
+    apps: new Map([["app1", { appId: "app1", enforceSignatures: false, ...app }]]),
+    ...extra,
+  });
+}
+
+/**
+ * A harness of app `app1` that enforces signatures with master key `masterkey`, its clock
+ * at the vectors' time {@link T0}.
+ */
+export function signedHarness(extra: Partial<EngineConfig> = {}, app: Partial<AppConfig> = {}) {
+  const h = new Harness({
+    devMode: false,
+    apps: new Map([
+      ["app1", { appId: "app1", masterKey: MASTER_KEY, enforceSignatures: true, ...app }],
+    ]),
+    ...extra,
+  });
+  h.now = T0 * 1000;
+  return h;
+}
+
+let nonces = 0;
+/** A fresh nonce. */
+export function freshNonce(): string {
+  nonces++;
+  return `nonce-${nonces}`;
+}
+
+/** Lowercase hex HMAC-SHA1, computed here independently of the server. */
+export function hmac(key: string, text: string): string {
+  return createHmac("sha1", Buffer.from(key, "utf8")).update(text, "utf8").digest("hex");
+}
+
+/** Distinct ids in UTF-16 code unit order, joined with `:` (spec 6.3). */
+export function sortedIds(ids: readonly string[]): string {
+  return [...new Set(ids)].sort().join(":");
+}
+
+/** Options of a test signature. */
+export interface SigOptions {
+  readonly t?: number;
+  readonly n?: string;
+  readonly key?: string;
+  readonly suffix?: "sp" | "su";
+  readonly appId?: string;
+}
+
+/** `s`, `t` and `n` of a `session/open` or `session/add` (SIG-SESSION-1). */
+export function sessionSig(
+  h: Harness,
+  peerId: string,
+  watch: readonly string[],
+  o: SigOptions = {},
+): { s: string; t: number; n: string } {
+  const t = o.t ?? Math.floor(h.now / 1000);
+  const n = o.n ?? freshNonce();
+  let text = [o.appId ?? h.appId, peerId, sortedIds(watch), String(t), n].join(":");
+  if (o.suffix) text += `:${o.suffix}`;
+  return { s: hmac(o.key ?? MASTER_KEY, text), t, n };
+}
+
+/** `s`, `t` and `n` of a `room/join`, `room/invite` or `room/kick` (SIG-GROUP-1). */
+export function groupSig(
+  h: Harness,
+  peerId: string,
+  action: "join" | "invite" | "kick",
+  roomId: string | undefined,
+  roomPeerIds: readonly string[],
+  o: SigOptions = {},
+): { s: string; t: number; n: string } {
+  const t = o.t ?? Math.floor(h.now / 1000);
+  const n = o.n ?? freshNonce();
+  const text = [h.appId, peerId, roomId ?? "", sortedIds(roomPeerIds), String(t), n, action];
+  return { s: hmac(o.key ?? MASTER_KEY, text.join(":")), t, n };
+}
+
+/** Opens a session in a harness that enforces signatures. */
+export function signedOpen(c: FakeConn, peerId: string, watch: string[] = [], extra: Frame = {}) {
+  return c.open(peerId, watch, { ...sessionSig(c.h, peerId, watch), ...extra });
+}
+
+/** A connection whose handshake carried `info` (an `Origin`, say). */
+export function connectWith(h: Harness, info: ConnectionInfo): FakeConn {
+  const id = 10_000 + h.conns.size;
+  const c = new FakeConn(h, id);
+  h.conns.set(id, c);
+  h.run(h.engine.connect(id, h.now, info));
+  return c;
+}
+
+/** Sends a binary message of `bytes` bytes. */
+export function sendBinary(c: FakeConn, bytes = 4): void {
+  c.h.run(c.h.engine.receiveBinary(c.id, bytes, c.h.now));
+}
+
+/**
+ * Expects that the connection received exactly one frame since the last drain, an `error`
+ * with `code` and the fields of `extra`; returns it.
+ */
+export function expectError(c: FakeConn, code: number, extra: Frame = {}): Frame {
+  const frames = c.drain();
+  expect(frames, JSON.stringify(frames)).toHaveLength(1);
+  const f = frames[0] as Frame;
+  expect(f).toMatchObject({ cmd: "error", code, reason: TABLE7.get(code)?.name, ...extra });
+  return f;
+}
+
+/** Expects the connection to be closed with `code` (and the code's name as reason). */
+export function expectClosed(c: FakeConn, code: number): void {
+  expect(c.closed).toEqual({ code, reason: TABLE7.get(code)?.name });
+}
+
+/** Expects a keepalive to be answered with `{}`: the connection is open and usable. */
+export function expectAlive(c: FakeConn): void {
+  expect(c.closed).toBeUndefined();
+  c.send({});
+  expect(c.drain().at(-1)).toEqual({});
+}
+
+/** The names of the frames received since the last drain, then drains. */
+export function names(c: FakeConn): string[] {
+  return c.drain().map(nameOf);
+}
