@@ -12,7 +12,18 @@ import { readFileSync, writeFileSync } from "node:fs";
 
 const path = new URL("../package-lock.json", import.meta.url);
 const lock = JSON.parse(readFileSync(path, "utf8"));
-const OSES = ["android", "darwin", "linux", "win32", "freebsd", "openbsd", "openharmony", "netbsd", "sunos", "aix"];
+const OSES = [
+  "android",
+  "darwin",
+  "linux",
+  "win32",
+  "freebsd",
+  "openbsd",
+  "openharmony",
+  "netbsd",
+  "sunos",
+  "aix",
+];
 const CPUS = ["arm64", "x64", "ia32", "arm", "loong64", "ppc64", "riscv64", "s390x", "mips64el"];
 
 let added = 0;
@@ -22,18 +33,30 @@ for (const [, pkg] of Object.entries(lock.packages)) {
     if (lock.packages[key]) continue;
     const parts = name.split("/").pop().split("-");
     const os = OSES.find((o) => parts.includes(o));
-    const cpu = CPUS.find((c) => parts.includes(c)) ?? (parts.some((p) => p.startsWith("arm")) ? "arm" : undefined);
+    const cpu =
+      CPUS.find((c) => parts.includes(c)) ??
+      (parts.some((p) => p.startsWith("arm")) ? "arm" : undefined);
     if (!os || !cpu) {
       console.error(`cannot infer platform of ${name}; left out`);
       continue;
     }
-    const entry = { version, cpu: [cpu], ...(pkg.dev ? { dev: true } : {}), optional: true, os: [os] };
+    const entry = {
+      version,
+      cpu: [cpu],
+      ...(pkg.dev ? { dev: true } : {}),
+      optional: true,
+      os: [os],
+    };
     if (os === "linux") entry.libc = [parts.some((p) => p.startsWith("musl")) ? "musl" : "glibc"];
     lock.packages[key] = entry;
     added++;
   }
 }
-const sorted = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))));
+const sorted = Object.fromEntries(
+  Object.entries(lock.packages).sort(([a], [b]) =>
+    a === "" ? -1 : b === "" ? 1 : a.localeCompare(b),
+  ),
+);
 lock.packages = sorted;
 writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`);
 console.log(`complete-lockfile: added ${added} platform entries`);
