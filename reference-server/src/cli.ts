@@ -30,7 +30,7 @@ Options:
                          Repeatable. --app ID alone serves ID without signatures.
                          (env CONFAB_APPS, comma-separated)
   --config FILE          JSON file: {"apps": [{"appId", "masterKey", "enforceSignatures",
-                         "allowedOrigins"}], "devMode", "port", "host", "db", "publicUrl",
+                         "allowedOrigins", "disabled"}], "devMode", "port", "host", "db", "publicUrl",
                          "readTimeoutMs", "loginTimeoutMs", "sync",
                          "rateLimit": {"perSecond", "burst"}}
   --dev                  Development mode: accept any app id, without signatures
@@ -162,11 +162,15 @@ function readConfigFile(path: string): FileConfig {
       ) {
         throw new UsageError(`${where}: apps[${i}].allowedOrigins must be an array of strings`);
       }
+      if (app.disabled !== undefined && typeof app.disabled !== "boolean") {
+        throw new UsageError(`${where}: apps[${i}].disabled must be a boolean`);
+      }
       return {
         appId: app.appId,
         masterKey,
         enforceSignatures: enforce,
         ...(origins !== undefined && { allowedOrigins: origins as string[] }),
+        ...(app.disabled === true && { disabled: true }),
       };
     });
   }

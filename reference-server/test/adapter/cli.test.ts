@@ -274,4 +274,20 @@ describe("parseCommandLine", () => {
     writeFileSync(file, JSON.stringify({ prot: 80 }));
     expect(() => parseCommandLine(["--config", file], {})).toThrow(/unknown setting "prot"/);
   });
+
+  it("[SESSION-APP-2] reads a disabled app from a config file and rejects a non-boolean flag", () => {
+    const file = join(tmp, "disabled.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ apps: [{ appId: "old", masterKey: "k", disabled: true }] }),
+    );
+    const command = parseCommandLine(["--config", file], {});
+    expect(command.kind).toBe("run");
+    if (command.kind !== "run") return;
+    expect(command.options.apps).toEqual([
+      { appId: "old", masterKey: "k", enforceSignatures: true, disabled: true },
+    ]);
+    writeFileSync(file, JSON.stringify({ apps: [{ appId: "old", disabled: "yes" }] }));
+    expect(() => parseCommandLine(["--config", file], {})).toThrow(/disabled must be a boolean/);
+  });
 });
