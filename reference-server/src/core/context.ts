@@ -112,6 +112,30 @@ export class CommandContext {
     for (const s of this.app.sessionsOf(peerId)) if (s !== except) this.sendTo(s, frame);
   }
 
+  /**
+   * Runs store work of a command. A failure of the store (not of the protocol) fails the
+   * command with 4200 (ERROR-INTERNAL-1) as an `error` frame carrying the command's `i`
+   * and `peerId` (ERROR-FRAME-2, ERROR-FRAME-3); the engine's Store.atomically then undoes
+   * whatever the command wrote (ERROR-NOEFFECT-1).
+   *
+   * @param what what the work does, for the log and the error's detail ("store the message").
+   * @returns what `work` returns.
+   */
+  storeWork<T>(what: string, work: () => T): T {
+    try {
+      return work();
+    } catch (err) {
+      if (err instanceof CommandError) throw err;
+      this.services.log("store-failed", {
+        conn: this.conn.id,
+        peerId: this.peerId,
+        what,
+        error: String(err instanceof Error ? err.message : err),
+      });
+      return this.fail(ERRORS.INTERNAL_ERROR, `the server could not ${what}`);
+    }
+  }
+
   /** Fails the command: the engine answers with an `error` frame [ERROR-NOEFFECT-1]. */
   fail(spec: ErrorSpec, detail: string): never {
     throw new CommandError(spec, detail);

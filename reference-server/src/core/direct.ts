@@ -14,7 +14,7 @@ import type { ClientAck, DirectSend } from "@confab/schemas";
 import { conversationId } from "@confab/schemas/crypto";
 import type { StoredMessage } from "../store/store.js";
 import type { CommandContext } from "./context.js";
-import { CommandError, ERRORS } from "./errors.js";
+import { ERRORS } from "./errors.js";
 import { unique } from "./session.js";
 import type { Session } from "./state.js";
 
@@ -47,30 +47,6 @@ function deliveryFrame(
   if (m.roomId !== undefined) frame.roomId = m.roomId;
   else frame.toPeerIds = [...m.toPeerIds];
   return frame;
-}
-
-/**
- * Runs store work for a command; a failure of the store (not of the protocol) fails the
- * command with 4200 [ACK-FAIL-1, ERROR-INTERNAL-1], as an `error` frame that carries the
- * command's `i` and `peerId` and that a legacy command which awaits no reply does not get.
- * Call it before the command emits anything, so that the error frame is its only frame.
- *
- * @param what what the work does, for the log and the error's detail ("store the message").
- * @returns what `work` returns.
- */
-export function storeWork<T>(ctx: CommandContext, what: string, work: () => T): T {
-  try {
-    return work();
-  } catch (err) {
-    if (err instanceof CommandError) throw err;
-    ctx.services.log("store-failed", {
-      conn: ctx.conn.id,
-      peerId: ctx.peerId,
-      what,
-      error: String(err instanceof Error ? err.message : err),
-    });
-    return ctx.fail(ERRORS.INTERNAL_ERROR, `the server could not ${what}`);
-  }
 }
 
 /**
@@ -145,7 +121,7 @@ function peerTarget(ctx: CommandContext, session: Session, toPeerIds: readonly s
  */
 function roomTarget(ctx: CommandContext, roomId: string): Target {
   const appId = ctx.appConfig.appId;
-  const members = storeWork(ctx, "read the group", () =>
+  const members = ctx.storeWork("read the group", () =>
     ctx.store.roomExists(appId, roomId) ? ctx.store.members(appId, roomId) : undefined,
   );
   if (members === undefined) ctx.fail(ERRORS.ROOM_NOT_FOUND, `no group ${roomId}`);
@@ -200,7 +176,7 @@ export function handleDirect(ctx: CommandContext, frame: DirectSend): void {
     // [OFFLINE-LIMIT-1]. Transient messages are neither [TRANSIENT-STORE-1,
     // TRANSIENT-HISTORY-1].
     const limit = ctx.services.config.limits.maxOfflinePerPeer;
-    storeWork(ctx, "store the message", () => {
+    ctx.storeWork("store the message", () => {
       ctx.store.insertMessage(message);
       for (const p of recipients) ctx.store.addPending(appId, p, id, timestamp, limit);
     });
@@ -235,7 +211,7 @@ export function handleClientAck(ctx: CommandContext, frame: ClientAck): void {
   // store may still hold its entry until the peer's next open purges it: its ack is
   // ignored [ACK-IGNORE-1] (removing the dead entry changes nothing anyone can see).
   const notBefore = ctx.now - ctx.services.config.limits.offlineTtlMs;
-  const receipts = storeWork(ctx, "update the offline store", () => {
+  const receipts = ctx.storeWork("update the offline store", () => {
     const removed = ctx.store.removePending(appId, ctx.peerId, unique(frame.ids));
     const out: StoredMessage[] = [];
     for (const id of removed) {

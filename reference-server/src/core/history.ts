@@ -8,7 +8,6 @@
 import { LOGS_DEFAULT_LIMIT, type LogItem, type LogsQuery } from "@confab/schemas";
 import type { HistoryQuery, Store, StoredMessage } from "../store/store.js";
 import type { CommandContext } from "./context.js";
-import { storeWork } from "./direct.js";
 import { ERRORS } from "./errors.js";
 
 /**
@@ -73,10 +72,10 @@ export function handleLogs(ctx: CommandContext, frame: LogsQuery): void {
   }
   ctx.requireSession();
   const appId = ctx.appConfig.appId;
-  if (!storeWork(ctx, "read the conversation", () => mayRead(ctx, frame.cid))) {
+  if (!ctx.storeWork("read the conversation", () => mayRead(ctx, frame.cid))) {
     ctx.fail(ERRORS.INVALID_MESSAGING_TARGET, `${ctx.peerId} may not read ${frame.cid}`);
   }
-  const logs = storeWork(ctx, "read history", () =>
+  const logs = ctx.storeWork("read history", () =>
     page(ctx.store, {
       appId,
       cid: frame.cid,

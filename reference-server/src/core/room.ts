@@ -11,7 +11,7 @@
  */
 import type { RoomInvite, RoomJoin, RoomKick, RoomLeave } from "@confab/schemas";
 import type { CommandContext } from "./context.js";
-import { CommandError, ERRORS } from "./errors.js";
+import { ERRORS } from "./errors.js";
 import { unique } from "./session.js";
 import { verifyGroupSignature } from "./signature.js";
 
@@ -26,27 +26,6 @@ const PEER_CONVERSATION_ID = /^[0-9a-f]{32}$/;
 const ROOM_ID_ATTEMPTS = 16;
 
 /**
- * Runs store work of a command. A failure of the store (not of the protocol) fails the
- * command with 4200 (ERROR-INTERNAL-1) as an `error` frame carrying the command's `i` and
- * `peerId` (ERROR-FRAME-2, ERROR-FRAME-3). Handlers here write before they emit, so the
- * error frame is then the command's only frame (ERROR-NOEFFECT-1).
- */
-function storeWork<T>(ctx: CommandContext, what: string, work: () => T): T {
-  try {
-    return work();
-  } catch (err) {
-    if (err instanceof CommandError) throw err;
-    ctx.services.log("store-failed", {
-      conn: ctx.conn.id,
-      peerId: ctx.peerId,
-      what,
-      error: String(err instanceof Error ? err.message : err),
-    });
-    return ctx.fail(ERRORS.INTERNAL_ERROR, `the server could not ${what}`);
-  }
-}
-
-/**
  * A new group id: of the right alphabet (ROOM-ID-1), not shaped like a conversation id of
  * peers (ROOM-ID-2), and never used by a group of the app before (ROOM-ID-1; groups are
  * never deleted, ROOM-EMPTY-1, so "exists" covers "has had").
@@ -55,7 +34,7 @@ function freshRoomId(ctx: CommandContext): string {
   for (let attempt = 0; attempt < ROOM_ID_ATTEMPTS; attempt++) {
     const id = ctx.services.nextRoomId();
     if (!ROOM_ID.test(id) || PEER_CONVERSATION_ID.test(id)) continue;
-    if (!storeWork(ctx, "read the groups", () => ctx.store.roomExists(ctx.appConfig.appId, id))) {
+    if (!ctx.storeWork("read the groups", () => ctx.store.roomExists(ctx.appConfig.appId, id))) {
       return id;
     }
   }
@@ -66,7 +45,7 @@ function freshRoomId(ctx: CommandContext): string {
 /** The members of an existing group, or error 4404 when `roomId` names no group (ROOM-UNKNOWN-1). */
 function membersOf(ctx: CommandContext, roomId: string): string[] {
   const appId = ctx.appConfig.appId;
-  const members = storeWork(ctx, "read the group", () =>
+  const members = ctx.storeWork("read the group", () =>
     ctx.store.roomExists(appId, roomId) ? ctx.store.members(appId, roomId) : undefined,
   );
   if (members === undefined) ctx.fail(ERRORS.ROOM_NOT_FOUND, `no group ${roomId}`);
@@ -131,7 +110,7 @@ export function handleJoin(ctx: CommandContext, frame: RoomJoin): void {
 
   if (frame.roomId === undefined) {
     const roomId = freshRoomId(ctx);
-    storeWork(ctx, "create the group", () => {
+    ctx.storeWork("create the group", () => {
       ctx.store.createRoom(appId, roomId, ctx.now);
       ctx.store.addMembers(appId, roomId, [ctx.peerId]);
     });
@@ -151,7 +130,7 @@ export function handleJoin(ctx: CommandContext, frame: RoomJoin): void {
   }
   // ROOM-JOIN-2: any peer may join; only the signature (above) and the limit can refuse.
   checkLimit(ctx, roomId, members.length + 1);
-  storeWork(ctx, "add the member", () => ctx.store.addMembers(appId, roomId, [ctx.peerId]));
+  ctx.storeWork("add the member", () => ctx.store.addMembers(appId, roomId, [ctx.peerId]));
   fanOut(ctx, {
     reply,
     // ROOM-FANOUT-4: every member before the join is an "other member" after it.
@@ -191,7 +170,7 @@ export function handleInvite(ctx: CommandContext, frame: RoomInvite): void {
     ctx.reply(reply);
     return;
   }
-  storeWork(ctx, "add the members", () => ctx.store.addMembers(appId, roomId, added));
+  ctx.storeWork("add the members", () => ctx.store.addMembers(appId, roomId, added));
   fanOut(ctx, {
     reply,
     affected: {
@@ -232,7 +211,7 @@ export function handleKick(ctx: CommandContext, frame: RoomKick): void {
     ctx.reply(reply);
     return;
   }
-  storeWork(ctx, "remove the members", () => ctx.store.removeMembers(appId, roomId, removed));
+  ctx.storeWork("remove the members", () => ctx.store.removeMembers(appId, roomId, removed));
   fanOut(ctx, {
     reply,
     affected: {
@@ -261,7 +240,7 @@ export function handleLeave(ctx: CommandContext, frame: RoomLeave): void {
   ctx.requireSession();
   const roomId = frame.roomId;
   const members = membersAsMember(ctx, roomId);
-  storeWork(ctx, "remove the member", () =>
+  ctx.storeWork("remove the member", () =>
     ctx.store.removeMembers(ctx.appConfig.appId, roomId, [ctx.peerId]),
   );
   fanOut(ctx, {
