@@ -221,9 +221,9 @@ export class MemoryStore implements Store {
   }
 
   /**
-   * {@inheritDoc Store.atomically}
-   * Snapshots the whole state (structuredClone keeps Maps and Sets) and restores it if `fn`
-   * throws: O(state) per call, fine for the tests this store is for.
+   * Runs `fn` all or nothing (see Store.atomically): snapshots the whole state
+   * (structuredClone keeps Maps and Sets) and restores it if `fn` throws. O(state) per
+   * call, fine for the tests this store is for.
    */
   atomically<T>(fn: () => T): T {
     if (this.depth > 0) return fn();
