@@ -144,7 +144,7 @@ describe("frames", () => {
     expect((await c.closed).code).toBe(4109);
   });
 
-  it("lets ws close with 1007 a text message that is not UTF-8 (RFC 6455 section 8.1)", async () => {
+  it("[FRAME-UTF8-1] lets ws close with 1007 a text message that is not UTF-8 (RFC 6455 section 8.1)", async () => {
     const { s, engine } = await startFake();
     const c = await open(s.wsUrl);
     c.ws.send(Buffer.from([0x7b, 0xff, 0x7d]), { binary: false });
@@ -320,7 +320,7 @@ describe("group commit", () => {
     expect(b.received).toHaveLength(1);
   });
 
-  it("closes with 1011, never 4200, a connection that would lose another frame to a failed commit [ERROR-CODES-1]", async () => {
+  it("closes with 1011, never 4200, a connection that would lose another frame to a failed commit [ERROR-CODES-1] [ERROR-RESYNC-1]", async () => {
     const { s, engine, store } = await startFake();
     const a = await open(s.wsUrl);
     engine.onText = (conn) => [
@@ -365,7 +365,7 @@ describe("failures", () => {
     expect(await b.next()).toEqual({ ok: true });
   });
 
-  it("closes with 1008 a client whose send buffer passes the bound", async () => {
+  it("[ERROR-BUFFER-1] closes with 1008 a client whose send buffer passes the bound", async () => {
     const { s, engine, logger } = await startFake({
       maxBufferedBytes: 256 * 1024,
       closeGraceMs: 200,

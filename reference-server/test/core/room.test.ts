@@ -443,6 +443,20 @@ describe("membership commands", () => {
     expect(members(w, roomId)).toEqual([A, B, C, E]);
   });
 
+  it("[ROOM-ORDER-1] lists peers in the order of the request, each once, in replies and events", () => {
+    const w = world();
+    const roomId = group(w, w.a1, A, [B]);
+    w.a1.cmd(A, "room", "invite", { roomId, roomPeerIds: [E, C, E, B], i: 1 });
+    expect(w.a1.drain()[0]).toMatchObject({ op: "invited", roomPeerIds: [E, C] });
+    expect(w.b.drain().find((f) => f.op === "members-joined")).toMatchObject({
+      roomPeerIds: [E, C],
+    });
+    drain(w.all);
+    w.a1.cmd(A, "room", "kick", { roomId, roomPeerIds: [E, B, E], i: 2 });
+    expect(w.a1.drain()[0]).toMatchObject({ op: "kicked", roomPeerIds: [E, B] });
+    expect(w.c.drain().find((f) => f.op === "members-left")).toMatchObject({ roomPeerIds: [E, B] });
+  });
+
   it("[ROOM-KICK-1] removes exactly the named members other than the caller and lists exactly them", () => {
     const w = world();
     const roomId = group(w, w.a1, A, [B, C]);

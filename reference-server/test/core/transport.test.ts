@@ -171,7 +171,7 @@ describe("framing (1.3)", () => {
     expect(frames.every((f) => f.peerId === "alice" || f.peerId === "bob")).toBe(true);
   });
 
-  it("[FRAME-ORIGIN-1, FRAME-ORIGIN-2] closes with 4110 a connection whose Origin the app does not allow", () => {
+  it("[FRAME-ORIGIN-1, FRAME-ORIGIN-2, FRAME-ORIGIN-3] closes with 4110 a connection whose Origin the app does not allow, and allows one without Origin", () => {
     const h = plainHarness({}, { allowedOrigins: ["https://app.example"] });
     const bad = connectWith(h, { origin: "https://evil.example" });
     bad.send({}); // the keepalive binds no app: the check waits for the first command
