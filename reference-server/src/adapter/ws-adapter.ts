@@ -16,9 +16,11 @@
  * 1008 (RFC 6455 "policy violation") when a client does not read its frames (backpressure).
  * @module
  */
+
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { ERRORS } from "../core/errors.js";
 import type { ConnectionInfo, ConnId, Output, ProtocolEngine } from "../core/types.js";
 import { errorFields, type Logger, logEngineEvents, silentLogger } from "../log.js";
 import type { Store } from "../store/store.js";
@@ -31,13 +33,13 @@ export const SUBPROTOCOL = "confab.v1";
  * or a failed commit dropped frames the connection needed. RFC 6455 1011 ("internal error");
  * not 4200, which spec/08-errors.md reserves for error frames [ERROR-CODES-1].
  */
-export const CLOSE_INTERNAL_ERROR = 1011;
-/** Close code of a client that does not read what it is sent (RFC 6455 1008, "policy"). */
-export const CLOSE_SLOW_CONSUMER = 1008;
+export const CLOSE_INTERNAL_ERROR = ERRORS.CONNECTION_LOST_STATE.code;
+/** Close code of a client that does not read what it is sent [ERROR-BUFFER-1]. */
+export const CLOSE_SLOW_CONSUMER = ERRORS.SEND_BUFFER_FULL.code;
 /** Close code of a server shutdown [ERROR-SHUTDOWN-1]. */
-export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_GOING_AWAY = ERRORS.GOING_AWAY.code;
 /** Error code answering a command whose effects could not be stored [ACK-FAIL-1]. */
-export const ERROR_INTERNAL = 4200;
+export const ERROR_INTERNAL = ERRORS.INTERNAL_ERROR.code;
 
 /** Default `maxPayload`: `ws` closes with 1009 above it [FRAME-SIZE-2]. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -292,7 +294,7 @@ export class WsAdapter {
     this.flush();
     const waits: Promise<void>[] = [];
     for (const conn of this.#connections.values()) {
-      this.#closeConnection(conn, CLOSE_GOING_AWAY, "GOING_AWAY");
+      this.#closeConnection(conn, CLOSE_GOING_AWAY, ERRORS.GOING_AWAY.name);
       waits.push(conn.closedPromise);
     }
     // Bounded: each socket is destroyed after the grace period, which ends its wait.
@@ -326,7 +328,7 @@ export class WsAdapter {
     ws.on("ping", () => this.#onActivity(conn));
     ws.on("pong", () => this.#onActivity(conn));
     if (this.#shuttingDown) {
-      this.#closeConnection(conn, CLOSE_GOING_AWAY, "GOING_AWAY");
+      this.#closeConnection(conn, CLOSE_GOING_AWAY, ERRORS.GOING_AWAY.name);
       return;
     }
     const info: ConnectionInfo = {
@@ -438,7 +440,8 @@ export class WsAdapter {
     }
     for (const id of unsafe) {
       const conn = this.#connections.get(id);
-      if (conn !== undefined) this.#closeConnection(conn, CLOSE_INTERNAL_ERROR, "INTERNAL_ERROR");
+      if (conn !== undefined)
+        this.#closeConnection(conn, CLOSE_INTERNAL_ERROR, ERRORS.CONNECTION_LOST_STATE.name);
     }
   }
 
@@ -459,7 +462,7 @@ export class WsAdapter {
         conn: conn.id,
         bufferedAmount: conn.ws.bufferedAmount,
       });
-      this.#closeConnection(conn, CLOSE_SLOW_CONSUMER, "SEND_BUFFER_FULL");
+      this.#closeConnection(conn, CLOSE_SLOW_CONSUMER, ERRORS.SEND_BUFFER_FULL.name);
     }
   }
 

@@ -28,8 +28,14 @@ const spec = (code: number, name: string, delivery: ErrorDelivery): ErrorSpec =>
 export const ERRORS = {
   /** Server shutdown [ERROR-SHUTDOWN-1] (sent by the adapter). */
   GOING_AWAY: spec(1001, "GOING_AWAY", "close"),
+  /** A text message that is not UTF-8 [FRAME-UTF8-1] (sent by the WebSocket layer). */
+  INVALID_PAYLOAD_DATA: spec(1007, "INVALID_PAYLOAD_DATA", "close"),
+  /** A client that does not read what it is sent [ERROR-BUFFER-1] (sent by the adapter). */
+  SEND_BUFFER_FULL: spec(1008, "SEND_BUFFER_FULL", "close"),
   /** A WebSocket message over 1 MiB [FRAME-SIZE-2] (sent by the WebSocket layer). */
   MESSAGE_TOO_BIG: spec(1009, "MESSAGE_TOO_BIG", "close"),
+  /** A failed commit lost frames the connection needed [ERROR-RESYNC-1] (sent by the adapter). */
+  CONNECTION_LOST_STATE: spec(1011, "INTERNAL_ERROR", "close"),
   /** The first command names an unknown or disabled app [SESSION-APP-2]. */
   APP_NOT_AVAILABLE: spec(4100, "APP_NOT_AVAILABLE", "close"),
   /** A command names another app than the one the connection is bound to [SESSION-APP-3]. */
