@@ -321,6 +321,7 @@ async function roundTrip(h: Harness, id: string): Promise<void> {
     fromPeerId: "sync",
     msg: "sync",
     timestamp: T0,
+    toPeerIds: [h.peerId],
   });
   await server.waitForFrame(
     (f) => f.direction === "c2s" && isFrame(f.frame) && (f.frame.ids as unknown[])?.[0] === id,
@@ -707,6 +708,7 @@ describe("the legacy client against a scripted Confab v1 server", () => {
         fromPeerId: "alice",
         msg: "hello bob",
         timestamp: T0,
+        toPeerIds: ["bob"], // DIRECT-TO-1
       };
       const from = server.frames.length;
       server.push(h.conn, delivery);
@@ -730,6 +732,7 @@ describe("the legacy client against a scripted Confab v1 server", () => {
         fromPeerId: "alice",
         msg: "typing",
         timestamp: T0,
+        toPeerIds: ["bob"], // DIRECT-TO-1
         transient: true,
       };
       const from = server.frames.length;
@@ -755,6 +758,7 @@ describe("the legacy client against a scripted Confab v1 server", () => {
         fromPeerId: "alice",
         msg: "while you were away",
         timestamp: T0 - 60_000,
+        toPeerIds: ["bob"], // DIRECT-TO-1
         offline: true,
       };
       script.offline.push(delivery);
