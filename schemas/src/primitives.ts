@@ -17,6 +17,8 @@ export const MAX_ID_LENGTH = 64;
 export const MAX_IDS_PER_FRAME = 500;
 /** Maximum number of peers one session may watch (decision D3). */
 export const MAX_WATCHED_PER_SESSION = 10_000;
+/** Maximum number of open sessions on one connection [LIMIT-SESSIONS-1]. */
+export const MAX_SESSIONS_PER_CONNECTION = 100;
 /** Maximum number of members of one group (decision D8). */
 export const MAX_ROOM_MEMBERS = 500;
 /** Maximum number of pending offline messages per peer (decision D6). */

@@ -8,6 +8,7 @@ import {
   MAX_FRAME_BYTES,
   MAX_OFFLINE_PER_PEER,
   MAX_ROOM_MEMBERS,
+  MAX_SESSIONS_PER_CONNECTION,
   MAX_WATCHED_PER_SESSION,
   OFFLINE_TTL_MS,
 } from "@confab/schemas";
@@ -42,6 +43,8 @@ export interface Limits {
   readonly maxRoomMembers: number;
   /** Distinct peers one session may watch [WATCH-LIMIT-1]. */
   readonly maxWatchedPerSession: number;
+  /** Open sessions one connection may hold [LIMIT-SESSIONS-1]. */
+  readonly maxSessionsPerConnection: number;
 }
 
 /** Everything the core needs to know that is not protocol state. */
@@ -75,6 +78,7 @@ export const DEFAULT_LIMITS: Limits = {
   offlineTtlMs: OFFLINE_TTL_MS,
   maxRoomMembers: MAX_ROOM_MEMBERS,
   maxWatchedPerSession: MAX_WATCHED_PER_SESSION,
+  maxSessionsPerConnection: MAX_SESSIONS_PER_CONNECTION,
 };
 
 /** The read timeout the spec recommends, ms [TIMEOUT-READ-3]. */
@@ -117,6 +121,11 @@ export function specViolations(config: EngineConfig): string[] {
   if (limits.maxWatchedPerSession < MAX_WATCHED_PER_SESSION) {
     out.push(
       `maxWatchedPerSession ${limits.maxWatchedPerSession} is under ${MAX_WATCHED_PER_SESSION}`,
+    );
+  }
+  if (limits.maxSessionsPerConnection < MAX_SESSIONS_PER_CONNECTION) {
+    out.push(
+      `maxSessionsPerConnection ${limits.maxSessionsPerConnection} is under ${MAX_SESSIONS_PER_CONNECTION}`,
     );
   }
   if (limits.maxRoomMembers < MAX_ROOM_MEMBERS) {

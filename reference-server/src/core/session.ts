@@ -55,6 +55,11 @@ export function handleOpen(ctx: CommandContext, frame: SessionOpen): void {
   const superPeer = frame.sp === true;
   verifySessionSignature(ctx, frame, watch, superPeer);
   checkWatchLimit(ctx, watch.length);
+  const maxSessions = ctx.services.config.limits.maxSessionsPerConnection;
+  if (!ctx.session && ctx.conn.sessions.size >= maxSessions) {
+    // One socket may carry several peers, but not without bound [LIMIT-SESSIONS-1].
+    ctx.fail(ERRORS.LIMIT_EXCEEDED, `a connection may hold at most ${maxSessions} sessions`);
+  }
 
   // A re-open keeps the session: no presence change [SESSION-REOPEN-4].
   const session = ctx.session ?? ctx.services.openSession(ctx.conn, ctx.app, ctx.peerId);

@@ -370,3 +370,26 @@ describe("general rules (7.4)", () => {
     expect(plainHarness().engine.config.limits).toEqual(DEFAULT_LIMITS);
   });
 });
+
+describe("sessions per connection (7.3)", () => {
+  it("[LIMIT-SESSIONS-1] answers the 101st session/open on one connection with 4120 and opens nothing", () => {
+    const h = new Harness();
+    const c = h.connect();
+    const watcher = h.connect();
+    watcher.open("watcher", ["p100"]);
+    watcher.drain();
+    for (let k = 0; k < 100; k++) c.open(`p${k}`);
+    c.drain();
+    expect(h.engine.stats().sessions).toBe(101);
+    c.send({ cmd: "session", op: "open", appId: "app1", peerId: "p100", i: 7 });
+    expectError(c, 4120, { i: 7, peerId: "p100" });
+    expect(h.engine.stats().sessions).toBe(101);
+    watcher.expectNothing(); // p100 never came online
+    // A re-open is not a new session, and a slot freed by a close can be used again.
+    expect(c.open("p0")).toMatchObject({ op: "opened" });
+    c.send({ cmd: "session", op: "close", appId: "app1", peerId: "p1" });
+    expect(c.open("p100")).toMatchObject({ op: "opened" });
+    expect(watcher.expectOne("presence")).toMatchObject({ status: "on", sessionPeerIds: ["p100"] });
+    expect(DEFAULT_LIMITS.maxSessionsPerConnection).toBe(100);
+  });
+});
