@@ -40,14 +40,17 @@ for (const [, pkg] of Object.entries(lock.packages)) {
       console.error(`cannot infer platform of ${name}; left out`);
       continue;
     }
+    // Keys in the order npm itself writes them, so a later `npm install` leaves the file as is.
+    const libc =
+      os === "linux" ? [parts.some((p) => p.startsWith("musl")) ? "musl" : "glibc"] : undefined;
     const entry = {
       version,
       cpu: [cpu],
       ...(pkg.dev ? { dev: true } : {}),
+      ...(libc ? { libc } : {}),
       optional: true,
       os: [os],
     };
-    if (os === "linux") entry.libc = [parts.some((p) => p.startsWith("musl")) ? "musl" : "glibc"];
     lock.packages[key] = entry;
     added++;
   }
