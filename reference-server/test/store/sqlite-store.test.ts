@@ -18,23 +18,8 @@ import {
   SqliteStore,
   STATEMENTS,
 } from "../../src/store/sqlite-store.js";
-import type { Store, StoredMessage } from "../../src/store/store.js";
-
-const APP = "app1";
-
-function message(over: Partial<StoredMessage> & { id: string }): StoredMessage {
-  return {
-    appId: APP,
-    cid: "c1",
-    fromPeerId: "alice",
-    toPeerIds: ["bob"],
-    roomId: undefined,
-    msg: `text of ${over.id}`,
-    timestamp: 1000,
-    receipt: false,
-    ...over,
-  };
-}
+import type { Store } from "../../src/store/store.js";
+import { APP, message } from "./support-store.js";
 
 let dir: string;
 let dbPath: string;

@@ -5,24 +5,11 @@ import { describe, expect, it } from "vitest";
 import { MemoryStore } from "../../src/store/memory-store.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store, StoredMessage } from "../../src/store/store.js";
+import { APP, message } from "./support-store.js";
 
-const APP = "app1";
 const OTHER_APP = "app2";
 
 /** A peer message, with defaults for what a test does not care about. */
-function message(over: Partial<StoredMessage> & { id: string }): StoredMessage {
-  return {
-    appId: APP,
-    cid: "c1",
-    fromPeerId: "alice",
-    toPeerIds: ["bob"],
-    roomId: undefined,
-    msg: `text of ${over.id}`,
-    timestamp: 1000,
-    receipt: false,
-    ...over,
-  };
-}
 
 /** A group message of room `roomId` (its cid is the room id, it has no recipients). */
 function groupMessage(
