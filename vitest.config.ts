@@ -7,8 +7,7 @@ const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 export default defineConfig({
   resolve: {
     alias: [
-      { find: /^@confab\/schemas$/, replacement: src("./schemas/src/index.ts") },
-      { find: /^@confab\/schemas\/crypto$/, replacement: src("./schemas/src/crypto.ts") },
+      { find: /^@confab\/protocol$/, replacement: src("./schemas/src/index.ts") },
       {
         find: /^@confab\/reference-server$/,
         replacement: src("./reference-server/src/index.ts"),

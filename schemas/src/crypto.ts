@@ -1,9 +1,13 @@
 /**
- * Signatures and conversation ids (spec/06-signatures.md, spec/05-history.md). Node-only
- * (uses node:crypto), hence a separate entry point `@confab/schemas/crypto`.
+ * Signatures, conversation ids and constant-time comparison (spec/06-signatures.md,
+ * spec/05-history.md). Pure JavaScript (`@noble/hashes`), synchronous, and the same in
+ * Node and in browsers, so the client SDK signs and derives conversation ids exactly as
+ * the server checks them.
  * @module
  */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { hmac } from "@noble/hashes/hmac.js";
+import { md5, sha1 } from "@noble/hashes/legacy.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
 /** Sorts ids by UTF-16 code unit order, the order the spec fixes for signed strings. */
 function sorted(ids: readonly string[]): string[] {
@@ -65,14 +69,26 @@ export function groupSignedString(args: {
 
 /** HMAC-SHA1 of `signed` keyed with the master key, lowercase hex. */
 export function sign(masterKey: string, signed: string): string {
-  return createHmac("sha1", masterKey).update(signed, "utf8").digest("hex");
+  return bytesToHex(hmac(sha1, utf8ToBytes(masterKey), utf8ToBytes(signed)));
 }
 
-/** Compares a received signature with the expected one in constant time. */
+/**
+ * Compares two secrets (a signature, a master key) in time that does not depend on where
+ * they differ, only on their lengths; `undefined` never matches.
+ */
+export function sameSecret(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = utf8ToBytes(given);
+  const b = utf8ToBytes(expected);
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
+}
+
+/** Compares a received signature with the expected one in constant time [SIG-ALG-3]. */
 export function signatureMatches(masterKey: string, signed: string, received: string): boolean {
-  const expected = Buffer.from(sign(masterKey, signed), "utf8");
-  const got = Buffer.from(received, "utf8");
-  return expected.length === got.length && timingSafeEqual(expected, got);
+  return sameSecret(received, sign(masterKey, signed));
 }
 
 /**
@@ -80,5 +96,5 @@ export function signatureMatches(masterKey: string, signed: string, received: st
  * (sender and recipients), deduplicated, sorted, joined with `:`.
  */
 export function conversationId(participants: readonly string[]): string {
-  return createHash("md5").update(sorted(participants).join(":"), "utf8").digest("hex");
+  return bytesToHex(md5(utf8ToBytes(sorted(participants).join(":"))));
 }

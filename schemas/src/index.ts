@@ -1,10 +1,12 @@
 /**
- * `@confab/schemas`: the Confab protocol's message schemas (TypeBox, the source of truth),
- * the registry they derive from, and compiled validators. Signatures and conversation ids
- * live in `@confab/schemas/crypto` (Node-only).
+ * `@confab/protocol`: the Confab protocol's message schemas (TypeBox, the source of truth),
+ * the registry they derive from, compiled validators, and the protocol facts every package
+ * shares: error codes, id rules, signatures and conversation ids. Works in Node and in
+ * browsers.
  * @module
  */
 export type { Static } from "@sinclair/typebox";
+export * from "./crypto.js";
 export * from "./messages/control.js";
 export * from "./messages/direct.js";
 export * from "./messages/history.js";

@@ -2,10 +2,12 @@
 import {
   conversationId,
   groupSignedString,
+  sameSecret,
   sessionSignedString,
   sign,
   signatureMatches,
-} from "@confab/schemas/crypto";
+} from "@confab/protocol";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
 const KEY = "masterkey";
@@ -79,6 +81,41 @@ describe("signatures [SIG]", () => {
     expect(signatureMatches(KEY, s, "E9CEB17F10C1FA3C348000863F7E6332AA2C897D")).toBe(false);
     expect(signatureMatches("other", s, "e9ceb17f10c1fa3c348000863f7e6332aa2c897d")).toBe(false);
     expect(signatureMatches(KEY, s, "e9ce")).toBe(false);
+  });
+});
+
+describe("sameSecret [SIG-ALG-3]", () => {
+  it("matches equal secrets only, and never undefined", () => {
+    expect(sameSecret("abc", "abc")).toBe(true);
+    expect(sameSecret("xbc", "abc")).toBe(false);
+    expect(sameSecret("abx", "abc")).toBe(false);
+    expect(sameSecret("ab", "abc")).toBe(false);
+    expect(sameSecret(undefined, "abc")).toBe(false);
+    expect(sameSecret("é", "e\u0301")).toBe(false);
+  });
+
+  it("agrees with string equality for any pair of strings", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (a, b) => {
+        expect(sameSecret(a, b)).toBe(a === b);
+        expect(sameSecret(a, a)).toBe(true);
+      }),
+    );
+  });
+
+  it("matches Node's HMAC-SHA1 and md5, so the pure implementation is the standard one", async () => {
+    const { createHash, createHmac } = await import("node:crypto");
+    fc.assert(
+      fc.property(fc.string(), fc.string({ unit: "grapheme" }), (key, text) => {
+        expect(sign(key, text)).toBe(createHmac("sha1", key).update(text, "utf8").digest("hex"));
+      }),
+    );
+    const parts = ["u1", "ü2", "😀"];
+    expect(conversationId(parts)).toBe(
+      createHash("md5")
+        .update([...parts].sort().join(":"), "utf8")
+        .digest("hex"),
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 // The fixture corpus: every message has valid and invalid examples, tested both ways.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DIRECTIONS, type Direction, fileName, REGISTRY, validate } from "@confab/schemas";
+import { DIRECTIONS, type Direction, fileName, REGISTRY, validate } from "@confab/protocol";
 import { describe, expect, it } from "vitest";
 
 interface Fixture {

@@ -1,7 +1,7 @@
 // The committed JSON Schema files are fresh and usable by any draft-07 validator.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createAjv, fileName, REGISTRY } from "@confab/schemas";
+import { createAjv, fileName, REGISTRY } from "@confab/protocol";
 import { describe, expect, it } from "vitest";
 import { renderJsonSchemas } from "../src/render.js";
 

@@ -1,5 +1,5 @@
 // Unit and property tests of the validators: lookup by cmd/op, error paths, byte limits.
-import { classify, formatErrors, MAX_MSG_BYTES, REGISTRY, validate } from "@confab/schemas";
+import { classify, formatErrors, MAX_MSG_BYTES, REGISTRY, validate } from "@confab/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 

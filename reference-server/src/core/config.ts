@@ -11,7 +11,7 @@ import {
   MAX_SESSIONS_PER_CONNECTION,
   MAX_WATCHED_PER_SESSION,
   OFFLINE_TTL_MS,
-} from "@confab/schemas";
+} from "@confab/protocol";
 
 /** One application. */
 export interface AppConfig {

@@ -10,8 +10,8 @@
  * can reach a socket before the message is durable [ACK-DURABLE-1, ACK-DURABLE-2].
  * @module
  */
-import type { ClientAck, DirectSend } from "@confab/schemas";
-import { conversationId } from "@confab/schemas/crypto";
+import type { ClientAck, DirectSend } from "@confab/protocol";
+import { conversationId } from "@confab/protocol";
 import type { StoredMessage } from "../store/store.js";
 import type { CommandContext } from "./context.js";
 import { ERRORS } from "./errors.js";

@@ -24,7 +24,7 @@ import {
   type RestLogsQuery,
   type ValidationResult,
   validate,
-} from "@confab/schemas";
+} from "@confab/protocol";
 import type { Store } from "../store/store.js";
 import {
   type AppConfig,

@@ -5,7 +5,7 @@
  * `Engine.restLogs`, which pages with {@link page}.
  * @module
  */
-import { LOGS_DEFAULT_LIMIT, type LogItem, type LogsQuery } from "@confab/schemas";
+import { LOGS_DEFAULT_LIMIT, type LogItem, type LogsQuery } from "@confab/protocol";
 import type { HistoryQuery, Store, StoredMessage } from "../store/store.js";
 import type { CommandContext } from "./context.js";
 import { ERRORS } from "./errors.js";

@@ -9,7 +9,7 @@
  * error frame (ERROR-NOEFFECT-1) and, when its signature verified, its nonce (SIG-NONCE-2).
  * @module
  */
-import type { RoomInvite, RoomJoin, RoomKick, RoomLeave } from "@confab/schemas";
+import type { RoomInvite, RoomJoin, RoomKick, RoomLeave } from "@confab/protocol";
 import type { CommandContext } from "./context.js";
 import { ERRORS } from "./errors.js";
 import { unique } from "./session.js";

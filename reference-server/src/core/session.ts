@@ -15,7 +15,7 @@ import type {
   SessionOpen,
   SessionQuery,
   SessionRemove,
-} from "@confab/schemas";
+} from "@confab/protocol";
 import type { CommandContext } from "./context.js";
 import { deliverPending } from "./direct.js";
 import { ERRORS } from "./errors.js";

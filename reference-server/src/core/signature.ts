@@ -10,9 +10,10 @@
 import {
   type GroupAction,
   groupSignedString,
+  sameSecret,
   sessionSignedString,
-  signatureMatches,
-} from "@confab/schemas/crypto";
+  sign,
+} from "@confab/protocol";
 import type { CommandContext } from "./context.js";
 import { ERRORS } from "./errors.js";
 
@@ -55,7 +56,7 @@ function verify(ctx: CommandContext, frame: Signed, candidates: readonly string[
     ctx.fail(ERRORS.SIGNATURE_FAILED, `t ${t} is more than ${window} s from the server clock`);
   }
   // Exact, constant-time comparison with the lowercase hex HMAC-SHA1 [SIG-ALG-1..3].
-  if (!candidates.some((signed) => signatureMatches(key, signed, s))) {
+  if (!candidates.some((signed) => sameSecret(s, sign(key, signed)))) {
     ctx.fail(ERRORS.SIGNATURE_FAILED, "s does not match the signed string");
   }
   // Only now, after the HMAC matched, is the nonce recorded: nobody can burn another

@@ -1,4 +1,4 @@
-import { httpValidators } from "@confab/schemas";
+import { httpValidators } from "@confab/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RunningServer, type ServerOptions, startServer } from "../../src/server.js";
 import { httpRequest } from "./helpers.js";

@@ -2,7 +2,7 @@
  * History: conversation ids, items, order and paging, the socket `logs` command and the REST
  * endpoint through `Engine.restLogs` (spec/05-history.md, decision D9).
  */
-import { conversationId } from "@confab/schemas/crypto";
+import { conversationId } from "@confab/protocol";
 import { describe, expect, it } from "vitest";
 import { type Frame, nameOf } from "../support/harness.js";
 import {

@@ -2,7 +2,7 @@
  * Apps are isolated tenants (spec README, "App"): equal peer and group ids in two apps name
  * different peers and groups.
  */
-import { conversationId } from "@confab/schemas/crypto";
+import { conversationId } from "@confab/protocol";
 import { describe, expect, it } from "vitest";
 import { type FakeConn, Harness } from "../support/harness.js";
 

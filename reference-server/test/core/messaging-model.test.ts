@@ -14,7 +14,7 @@
  *
  * fast-check prints the seed and the shrunk command list of a failure.
  */
-import { conversationId } from "@confab/schemas/crypto";
+import { conversationId } from "@confab/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../../src/core/config.js";

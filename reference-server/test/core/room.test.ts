@@ -4,12 +4,7 @@
  * so a frame the spec does not call for fails it (ROOM-FANOUT-7, ERROR-NOEFFECT-1).
  */
 import { randomBytes } from "node:crypto";
-import {
-  type GroupAction,
-  groupSignedString,
-  sessionSignedString,
-  sign,
-} from "@confab/schemas/crypto";
+import { type GroupAction, groupSignedString, sessionSignedString, sign } from "@confab/protocol";
 import { describe, expect, it } from "vitest";
 import type { EngineConfig } from "../../src/core/config.js";
 import { Engine } from "../../src/core/engine.js";

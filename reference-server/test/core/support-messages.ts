@@ -3,7 +3,7 @@
  * with a master key or enforced signatures, signed opens, sends, groups, history queries,
  * and a store that records its writes and can be made to fail.
  */
-import { groupSignedString, sessionSignedString, sign } from "@confab/schemas/crypto";
+import { groupSignedString, sessionSignedString, sign } from "@confab/protocol";
 import { expect } from "vitest";
 import type { AppConfig, EngineConfig } from "../../src/core/config.js";
 import { MemoryStore } from "../../src/store/memory-store.js";

@@ -4,7 +4,7 @@
  * subprotocols, ping frames, binary frames at the socket, 1009) belong to the adapter tests.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { conversationId } from "@confab/schemas/crypto";
+import { conversationId } from "@confab/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { engineConfig, specViolations } from "../../src/core/config.js";

@@ -106,7 +106,7 @@ describe("durability of acknowledged messages", () => {
     // History has them too, in the one-to-one conversation and in the group.
     const a2 = await client(second.wsUrl);
     await call(a2, { cmd: "session", op: "open", peerId: "alice" }, 1);
-    const { conversationId } = await import("@confab/schemas/crypto");
+    const { conversationId } = await import("@confab/protocol");
     const cid = conversationId(["alice", "bob"]);
     const peerLogs = (await call(a2, { cmd: "logs", peerId: "alice", cid, limit: 1000 }, 2))
       .logs as Record<string, unknown>[];

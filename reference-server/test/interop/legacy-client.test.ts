@@ -1,6 +1,6 @@
 // The unmodified legacy client lean-cloud-chat@1.0.4 against the reference server over real
 // sockets: the wire-compatibility promise of VERSION-LEGACY-1, end to end.
-import { groupSignedString, sessionSignedString, sign } from "@confab/schemas/crypto";
+import { groupSignedString, sessionSignedString, sign } from "@confab/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   closeLegacyClient,

@@ -1,6 +1,6 @@
 // Arbitrary frames over a real socket never crash the server, never get an unspecified
 // answer, and never disturb a fresh connection (issue 3, "Bad input"; ERROR-ORDER-1).
-import { validate } from "@confab/schemas";
+import { validate } from "@confab/protocol";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";

@@ -3,7 +3,7 @@
  * the same commit-before-release rule as the ws adapter. Every frame the engine emits is
  * validated against the s2c schemas, so no test can pass on a malformed frame.
  */
-import { validate } from "@confab/schemas";
+import { validate } from "@confab/protocol";
 import { expect } from "vitest";
 import type { EngineConfig } from "../../src/core/config.js";
 import { Engine } from "../../src/core/engine.js";
