@@ -7,6 +7,8 @@
  */
 export type { Static } from "@sinclair/typebox";
 export * from "./crypto.js";
+export * from "./errors.js";
+export * from "./ids.js";
 export * from "./messages/control.js";
 export * from "./messages/direct.js";
 export * from "./messages/history.js";

@@ -55,11 +55,14 @@ export const RoomId = Type.String({
   description: "A group id: 1..64 Unicode code points, no control characters, no ':'.",
 });
 
+/** Pattern of app ids: ASCII letters, digits, `_`, `.` and `-` [LIMIT-APPID-1]. */
+export const APP_ID_PATTERN = "^[A-Za-z0-9_.-]+$";
+
 /** An app id: 1..64 characters of `[A-Za-z0-9_.-]`. */
 export const AppId = Type.String({
   minLength: 1,
   maxLength: MAX_ID_LENGTH,
-  pattern: "^[A-Za-z0-9_.-]+$",
+  pattern: APP_ID_PATTERN,
   description: "The application id: 1..64 characters of [A-Za-z0-9_.-].",
 });
 

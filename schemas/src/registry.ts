@@ -57,9 +57,20 @@ export interface MessageEntry {
   readonly legacy: boolean;
   /**
    * For a c2s command: the s2c message that answers it. `repliedWithoutSerial` says whether
-   * the reply is sent when the command carries no `i` (decision D1).
+   * the reply is sent when the command carries no `i` (decision D1); `exceptTransient` that
+   * a transient `direct` without `i` gets none all the same (TRANSIENT-ACK-1).
    */
-  readonly reply?: { readonly name: string; readonly repliedWithoutSerial: boolean };
+  readonly reply?: {
+    readonly name: string;
+    readonly repliedWithoutSerial: boolean;
+    readonly exceptTransient?: true;
+  };
+  /**
+   * For a c2s command: whether it carries a signature (`s`, `t`, `n`) when the app enforces
+   * signatures [SIG-ENFORCE-1]. An app that does not enforce them ignores the three fields
+   * of these commands [SIG-ENFORCE-3].
+   */
+  readonly signed: boolean;
   /** The TypeBox schema. */
   readonly schema: TObject;
 }
@@ -70,27 +81,39 @@ function entry(
   schema: TObject,
   legacy: boolean,
   reply?: MessageEntry["reply"],
+  signed = false,
 ): MessageEntry {
   const [cmd, op] = name === "keepalive" ? [undefined, undefined] : name.split("/");
-  return { name, cmd, op, direction, since: 1, legacy, schema, ...(reply ? { reply } : {}) };
+  return {
+    name,
+    cmd,
+    op,
+    direction,
+    since: 1,
+    legacy,
+    signed,
+    schema,
+    ...(reply ? { reply } : {}),
+  };
 }
 
 const replies = (name: string, repliedWithoutSerial = true) => ({ name, repliedWithoutSerial });
+const SIGNED = true;
 
 /** Every message of protocol v1, client→server first. */
 export const REGISTRY: readonly MessageEntry[] = [
   entry("c2s", "keepalive", Keepalive, true, replies("keepalive")),
-  entry("c2s", "session/open", SessionOpen, true, replies("session/opened")),
-  entry("c2s", "session/add", SessionAdd, true, replies("session/added")),
+  entry("c2s", "session/open", SessionOpen, true, replies("session/opened"), SIGNED),
+  entry("c2s", "session/add", SessionAdd, true, replies("session/added"), SIGNED),
   entry("c2s", "session/remove", SessionRemove, true, replies("session/removed", false)),
   entry("c2s", "session/query", SessionQuery, true, replies("session/query-result")),
   entry("c2s", "session/close", SessionClose, true, replies("session/closed", false)),
-  // A transient direct without i gets no ack (decision D1); the server decides per frame.
-  entry("c2s", "direct", DirectSend, true, replies("ack")),
+  // A transient direct without i gets no ack (decision D1): the one reply decided per frame.
+  entry("c2s", "direct", DirectSend, true, { ...replies("ack"), exceptTransient: true }),
   entry("c2s", "ack", ClientAck, true),
-  entry("c2s", "room/join", RoomJoin, true, replies("room/joined")),
-  entry("c2s", "room/invite", RoomInvite, true, replies("room/invited")),
-  entry("c2s", "room/kick", RoomKick, true, replies("room/kicked")),
+  entry("c2s", "room/join", RoomJoin, true, replies("room/joined"), SIGNED),
+  entry("c2s", "room/invite", RoomInvite, true, replies("room/invited"), SIGNED),
+  entry("c2s", "room/kick", RoomKick, true, replies("room/kicked"), SIGNED),
   entry("c2s", "room/leave", RoomLeave, true, replies("room/left")),
   entry("c2s", "logs", LogsQuery, false, replies("logs/result")),
 
@@ -124,9 +147,44 @@ export const HTTP_SCHEMAS: Readonly<Record<string, TSchema>> = {
   error: HttpError,
 };
 
+const BY_NAME = new Map(REGISTRY.map((e) => [`${e.direction}:${e.name}`, e]));
+
 /** Looks up a registry entry by direction and name (`session/open`, `direct`, ...). */
 export function findEntry(direction: Direction, name: string): MessageEntry | undefined {
-  return REGISTRY.find((e) => e.direction === direction && e.name === name);
+  return BY_NAME.get(`${direction}:${name}`);
+}
+
+/**
+ * The registry name a frame claims, `cmd/op` or `cmd`, without trusting its types: a `cmd`
+ * that is not a string yields `undefined` rather than running its `toString`
+ * [FRAME-SCHEMA-1].
+ */
+export function frameName(frame: Readonly<Record<string, unknown>>): string | undefined {
+  if (!Object.hasOwn(frame, "cmd")) return "keepalive";
+  const { cmd, op } = frame;
+  if (typeof cmd !== "string") return undefined;
+  return typeof op === "string" ? `${cmd}/${op}` : cmd;
+}
+
+/**
+ * Whether a client command gets a reply when it carries no `i`: the legacy client awaits
+ * replies to some commands only and matches them by order (Table 1 of spec 01, decision
+ * D1). Commands the registry does not know are answered (with an error) [SERIAL-LEGACY-2].
+ *
+ * @example
+ * answeredWithoutSerial({ cmd: "ack", ids: ["m1"] })              // false
+ * answeredWithoutSerial({ cmd: "direct", transient: true, msg: "" }) // false
+ * answeredWithoutSerial({ cmd: "session", op: "open" })           // true
+ */
+export function answeredWithoutSerial(frame: Readonly<Record<string, unknown>>): boolean {
+  const name = frameName(frame);
+  if (name === undefined) return true;
+  // A command without op keeps its rule whatever op a frame adds (`{cmd:"ack", op:…}` is
+  // still an ack to the legacy client, which awaits nothing for it).
+  const e = findEntry("c2s", name) ?? findEntry("c2s", String(frame.cmd));
+  if (!e) return true;
+  if (!e.reply || !e.reply.repliedWithoutSerial) return false;
+  return !(e.reply.exceptTransient === true && frame.transient === true);
 }
 
 /** File-system-safe name of an entry: `session/open` → `session-open`. */

@@ -51,6 +51,7 @@ export function renderJsonSchemas(): [string, string][] {
         since: e.since,
         legacy: e.legacy,
         reply: e.reply ?? null,
+        signed: e.signed,
         schema: `${e.direction}/${fileName(e.name)}.json`,
       })),
     ),
@@ -146,13 +147,15 @@ export function renderMessageReference(): string {
   ];
   for (const d of DIRECTIONS) {
     out.push(`## ${TITLES[d]} (\`${d}\`)`, "");
-    out.push("| message | legacy client | reply |", "|---|---|---|");
+    out.push("| message | legacy client | reply | signed |", "|---|---|---|---|");
     for (const e of REGISTRY.filter((x) => x.direction === d)) {
+      const only = e.reply?.exceptTransient ? " (without `i`: not when transient)" : "";
       const reply = e.reply
-        ? `\`${e.reply.name}\`${e.reply.repliedWithoutSerial ? "" : " (only with `i`)"}`
+        ? `\`${e.reply.name}\`${e.reply.repliedWithoutSerial ? only : " (only with `i`)"}`
         : "none";
+      const signed = d === "c2s" ? (e.signed ? "when enforced" : "no") : "—";
       out.push(
-        `| [\`${e.name}\`](#${d}-${fileName(e.name)}) | ${e.legacy ? "yes" : "no"} | ${d === "c2s" ? reply : "—"} |`,
+        `| [\`${e.name}\`](#${d}-${fileName(e.name)}) | ${e.legacy ? "yes" : "no"} | ${d === "c2s" ? reply : "—"} | ${signed} |`,
       );
     }
     out.push("");

@@ -61,16 +61,33 @@ export function createAjv(): Ajv {
   return ajv;
 }
 
-const ajv = createAjv();
+// Created and compiled on first use, one message at a time: importing the package (as a
+// browser bundle of the client does) costs no schema compilation, and a client that only
+// ever checks a few message kinds compiles only those.
+let shared: Ajv | undefined;
+const ajv = (): Ajv => {
+  shared ??= createAjv();
+  return shared;
+};
 
 const key = (direction: Direction, cmd: string | undefined, op: string | undefined) =>
   `${direction}:${cmd ?? ""}:${op ?? ""}`;
 
-const compiled = new Map<string, { entry: MessageEntry; validate: ValidateFunction }>();
+/** A registry entry and its validator, compiled the first time it is needed. */
+class Compiled {
+  #fn: ValidateFunction | undefined;
+  constructor(readonly entry: MessageEntry) {}
+  get validate(): ValidateFunction {
+    this.#fn ??= ajv().compile(this.entry.schema);
+    return this.#fn;
+  }
+}
+
+const compiled = new Map<string, Compiled>();
 /** cmd → the ops it has (empty set for commands without op), per direction. */
 const ops = new Map<string, Set<string>>();
 for (const e of REGISTRY) {
-  compiled.set(key(e.direction, e.cmd, e.op), { entry: e, validate: ajv.compile(e.schema) });
+  compiled.set(key(e.direction, e.cmd, e.op), new Compiled(e));
   if (e.cmd !== undefined) {
     const k = `${e.direction}:${e.cmd}`;
     const set = ops.get(k) ?? new Set<string>();
@@ -186,15 +203,25 @@ export function validate(direction: Direction, frame: unknown): ValidationResult
   const found = classify(direction, frame);
   if ("errors" in found) return fail(found.errors);
   const { entry } = found;
-  const v = compiled.get(key(direction, entry.cmd, entry.op)) as { validate: ValidateFunction };
-  if (v.validate(frame)) return { ok: true, name: entry.name, entry };
-  return fail(toFieldErrors(v.validate.errors), entry.name);
+  const v = (compiled.get(key(direction, entry.cmd, entry.op)) as Compiled).validate;
+  if (v(frame)) return { ok: true, name: entry.name, entry };
+  return fail(toFieldErrors(v.errors), entry.name);
 }
 
-/** Formats a failed result as one line per error, for logs and error frames. */
-export function formatErrors(result: ValidationResult): string {
-  if (result.ok) return "";
-  return result.errors.map((e) => `${e.message} (rule ${e.rule})`).join("; ");
+/** How many failures {@link formatErrors} names before it only counts the rest. */
+export const MAX_NAMED_ERRORS = 5;
+
+/**
+ * Formats a failed result for logs and error frames: the first {@link MAX_NAMED_ERRORS}
+ * failures, each naming its field and rule [ERROR-FRAME-4], then how many more there are,
+ * so that 500 bad ids cost a line, not 77 KB [ERROR-FRAME-5].
+ */
+export function formatErrors(result: ValidationResult | readonly FieldError[]): string {
+  const errors: readonly FieldError[] = "ok" in result ? (result.ok ? [] : result.errors) : result;
+  const named = errors.slice(0, MAX_NAMED_ERRORS).map((e) => `${e.message} (rule ${e.rule})`);
+  const more = errors.length - named.length;
+  if (more > 0) named.push(`and ${more} more`);
+  return named.join("; ");
 }
 
 /** A compiled validator for a non-frame schema (HTTP bodies), with field errors. */
@@ -204,11 +231,13 @@ export type SchemaValidator<T> = (
 
 /** Compiles any TypeBox schema with Confab's ajv settings. */
 export function compileSchema<S extends TSchema>(schema: S): SchemaValidator<Static<S>> {
-  const fn = ajv.compile(schema);
-  return (value) =>
-    fn(value)
+  let fn: ValidateFunction | undefined;
+  return (value) => {
+    fn ??= ajv().compile(schema);
+    return fn(value)
       ? { ok: true, value: value as Static<S> }
       : { ok: false, errors: toFieldErrors(fn.errors) };
+  };
 }
 
 /** Validators of the HTTP bodies in {@link HTTP_SCHEMAS}. */

@@ -19,8 +19,8 @@
 
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
+import { ERRORS } from "@confab/protocol";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
-import { ERRORS } from "../core/errors.js";
 import type { ConnectionInfo, ConnId, Output, ProtocolEngine } from "../core/types.js";
 import { errorFields, type Logger, logEngineEvents, silentLogger } from "../log.js";
 import type { Store } from "../store/store.js";

@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  isAppId,
   MAX_FRAME_BYTES,
   MAX_OFFLINE_PER_PEER,
   MAX_ROOM_MEMBERS,
@@ -135,14 +136,6 @@ export function specViolations(config: EngineConfig): string[] {
     out.push(`signatureWindowS ${config.signatureWindowS} is not ${SIGNATURE_WINDOW_S}`);
   }
   return out;
-}
-
-/** The app id alphabet and length [LIMIT-APPID-1]. */
-const APP_ID = /^[A-Za-z0-9_.-]{1,64}$/;
-
-/** Whether `appId` has the form of an app id; any other value names no app [LIMIT-APPID-1]. */
-export function isAppId(appId: unknown): appId is string {
-  return typeof appId === "string" && APP_ID.test(appId);
 }
 
 /**

@@ -3,9 +3,11 @@
  * and the ways to answer. Handlers never see sockets; they only append outputs.
  * @module
  */
+
+import { ERRORS, type ErrorSpec } from "@confab/protocol";
 import type { Store } from "../store/store.js";
 import type { AppConfig, EngineConfig } from "./config.js";
-import { CommandError, ERRORS, type ErrorSpec } from "./errors.js";
+import { CommandError } from "./errors.js";
 import type { AppState, Connection, Session } from "./state.js";
 import type { Output } from "./types.js";
 

@@ -11,10 +11,9 @@
  * @module
  */
 import type { ClientAck, DirectSend } from "@confab/protocol";
-import { conversationId } from "@confab/protocol";
+import { conversationId, ERRORS } from "@confab/protocol";
 import type { StoredMessage } from "../store/store.js";
 import type { CommandContext } from "./context.js";
-import { ERRORS } from "./errors.js";
 import { unique } from "./session.js";
 import type { Session } from "./state.js";
 

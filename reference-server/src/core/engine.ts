@@ -10,18 +10,23 @@
  * own rules, both inside the command's handler.
  * @module
  */
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import {
+  answeredWithoutSerial,
   type C2SMessages,
+  ERRORS,
+  type ErrorSpec,
+  errorFrame,
   type FieldError,
   findEntry,
   formatErrors,
+  frameName,
   httpValidators,
-  ID_PATTERN,
+  isValidId,
   LOGS_DEFAULT_LIMIT,
-  MAX_ID_LENGTH,
   MAX_SERIAL,
   type RestLogsQuery,
+  sameSecret,
   type ValidationResult,
   validate,
 } from "@confab/protocol";
@@ -35,7 +40,7 @@ import {
 } from "./config.js";
 import { CommandContext, type EngineServices } from "./context.js";
 import { handleClientAck, handleDirect } from "./direct.js";
-import { CommandError, ERRORS, type ErrorSpec, errorFrame } from "./errors.js";
+import { CommandError } from "./errors.js";
 import { handleLogs, page } from "./history.js";
 import { handleInvite, handleJoin, handleKick, handleLeave } from "./room.js";
 import { handleAdd, handleClose, handleOpen, handleQuery, handleRemove } from "./session.js";
@@ -69,15 +74,6 @@ const HANDLERS: HandlerTable = {
   "room/leave": handleLeave,
   logs: handleLogs,
 };
-
-/** Commands that carry a signature when the app enforces signatures [SIG-ENFORCE-1]. */
-const SIGNED_COMMANDS: ReadonlySet<string> = new Set([
-  "session/open",
-  "session/add",
-  "room/join",
-  "room/invite",
-  "room/kick",
-]);
 
 /** Options that tests set to make ids deterministic. */
 export interface EngineOptions {
@@ -119,33 +115,6 @@ const validSerial = (v: unknown): number | undefined =>
   Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_SERIAL
     ? (v as number)
     : undefined;
-
-const ID = new RegExp(ID_PATTERN, "u");
-
-/**
- * Whether `v` is a valid peer id, group id or nonce: 1 to 64 Unicode code points, none of
- * them U+0000–U+001F, U+007F or `:` [LIMIT-ID-1]. A string with an unpaired surrogate is
- * not a sequence of Unicode code points, so it is no valid id either [LIMIT-TEXT-1].
- */
-export function isValidId(v: unknown): v is string {
-  if (typeof v !== "string" || !v.isWellFormed() || !ID.test(v)) return false;
-  let points = 0;
-  for (const _ of v) if (++points > MAX_ID_LENGTH) return false;
-  return true;
-}
-
-/** `cmd/op` or `cmd` of a frame. */
-function commandName(frame: Record<string, unknown>): string {
-  const cmd = String(frame.cmd);
-  return typeof frame.op === "string" ? `${cmd}/${frame.op}` : cmd;
-}
-
-/** Commands that get no reply without `i` (Table 1 of spec 01). */
-function isSilentWithoutSerial(frame: Record<string, unknown>): boolean {
-  if (frame.cmd === "ack") return true;
-  if (frame.cmd === "direct") return frame.transient === true;
-  return frame.cmd === "session" && (frame.op === "remove" || frame.op === "close");
-}
 
 /**
  * Whether a connection may bind to `app` [FRAME-ORIGIN-2]. A handshake without `Origin`
@@ -237,14 +206,6 @@ function checkShape(
   if (size.length > 0) return { spec: ERRORS.MESSAGE_TOO_LONG, detail: detailOf(size) };
   if (errors.length > 0) return { spec: ERRORS.LIMIT_EXCEEDED, detail: detailOf(errors) };
   return undefined;
-}
-
-/** Compares a secret in time independent of where it differs. */
-function sameSecret(given: string | undefined, expected: string): boolean {
-  if (given === undefined) return false;
-  const a = Buffer.from(given, "utf8");
-  const b = Buffer.from(expected, "utf8");
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** The reference server's protocol engine. */
@@ -493,12 +454,14 @@ export class Engine implements ProtocolEngine {
       return;
     }
     const hasSerial = Object.hasOwn(frame, "i");
+    // Nothing here may throw on hostile input: a `cmd` that is not a string has no name
+    // rather than a `toString` to run [FRAME-SCHEMA-1, ERROR-SURVIVE-1].
     const cmd: Inbound = {
-      name: commandName(frame),
+      name: frameName(frame) ?? "(cmd not a string)",
       hasSerial,
       serial: validSerial(frame.i),
       peerId: isValidId(frame.peerId) ? frame.peerId : undefined,
-      silent: !hasSerial && isSilentWithoutSerial(frame),
+      silent: !hasSerial && !answeredWithoutSerial(frame),
     };
     try {
       this.handleCommand(c, frame, cmd, now);
@@ -540,7 +503,9 @@ export class Engine implements ProtocolEngine {
     // An app that does not enforce signatures ignores s, t and n, even malformed ones
     // [SIG-ENFORCE-3].
     const checked =
-      !app.enforceSignatures && SIGNED_COMMANDS.has(cmd.name) ? withoutSignature(frame) : frame;
+      !app.enforceSignatures && findEntry("c2s", cmd.name)?.signed === true
+        ? withoutSignature(frame)
+        : frame;
 
     // (4) to (6)
     const result = validate("c2s", checked);

@@ -5,10 +5,9 @@
  * `Engine.restLogs`, which pages with {@link page}.
  * @module
  */
-import { LOGS_DEFAULT_LIMIT, type LogItem, type LogsQuery } from "@confab/protocol";
+import { ERRORS, LOGS_DEFAULT_LIMIT, type LogItem, type LogsQuery } from "@confab/protocol";
 import type { HistoryQuery, Store, StoredMessage } from "../store/store.js";
 import type { CommandContext } from "./context.js";
-import { ERRORS } from "./errors.js";
 
 /**
  * A stored message as a history item [LOGS-ITEM-1]: its acceptance time, id, sender, text

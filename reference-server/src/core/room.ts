@@ -10,8 +10,8 @@
  * @module
  */
 import type { RoomInvite, RoomJoin, RoomKick, RoomLeave } from "@confab/protocol";
+import { ERRORS } from "@confab/protocol";
 import type { CommandContext } from "./context.js";
-import { ERRORS } from "./errors.js";
 import { unique } from "./session.js";
 import { verifyGroupSignature } from "./signature.js";
 

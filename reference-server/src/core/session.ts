@@ -16,9 +16,9 @@ import type {
   SessionQuery,
   SessionRemove,
 } from "@confab/protocol";
+import { ERRORS } from "@confab/protocol";
 import type { CommandContext } from "./context.js";
 import { deliverPending } from "./direct.js";
-import { ERRORS } from "./errors.js";
 import { verifySessionSignature } from "./signature.js";
 
 /**

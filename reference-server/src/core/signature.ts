@@ -8,6 +8,7 @@
  * @module
  */
 import {
+  ERRORS,
   type GroupAction,
   groupSignedString,
   sameSecret,
@@ -15,7 +16,6 @@ import {
   sign,
 } from "@confab/protocol";
 import type { CommandContext } from "./context.js";
-import { ERRORS } from "./errors.js";
 
 /** The signature fields of a command. */
 interface Signed {

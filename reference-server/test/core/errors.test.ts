@@ -2,10 +2,11 @@
  * Chapter 08: the codes, the error frame, closing, which check wins, and that a failed
  * command has no effect.
  */
+
+import { CODE_NAMES, ERRORS } from "@confab/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../../src/core/config.js";
-import { CODE_NAMES, ERRORS } from "../../src/core/errors.js";
 import {
   connectWith,
   expectAlive,

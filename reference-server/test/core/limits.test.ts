@@ -2,10 +2,11 @@
  * Chapter 07: the limits of message text, identifiers and arrays, and what a server does
  * when a client exceeds them.
  */
+
+import { isValidId } from "@confab/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS, engineConfig, specViolations } from "../../src/core/config.js";
-import { isValidId } from "../../src/core/engine.js";
 import {
   expectAlive,
   expectClosed,
@@ -226,6 +227,23 @@ describe("identifiers (7.2)", () => {
       i: 2,
     });
     expectError(c, 4100, { i: 2 });
+  });
+});
+
+describe("error detail (8.2)", () => {
+  it("[ERROR-FRAME-5] keeps the error frame of 500 invalid ids small, naming the first failures and counting the rest", () => {
+    const { a } = setup();
+    // 500 ids, each with a control character: 500 pattern failures (34 KB in).
+    const bad = Array.from({ length: 500 }, (_, k) => `bad\u0001${"x".repeat(60)}${k}`);
+    a.send({ cmd: "direct", peerId: "alice", appId: "app1", msg: "m", toPeerIds: bad, i: 9 });
+    const [err] = a.drain().filter((x) => x.i === 9);
+    expect(err?.code).toBe(4114);
+    const detail = String(err?.detail);
+    expect(detail.length).toBeLessThanOrEqual(1024);
+    expect(detail).toContain("/toPeerIds/0"); // names the field and rule [ERROR-FRAME-4]
+    expect(detail).toMatch(/and \d+ more/);
+    expect(JSON.stringify(err).length).toBeLessThan(2048);
+    expectAlive(a);
   });
 });
 
