@@ -41,3 +41,14 @@ export function isAppId(v: unknown): v is string {
 
 /** The rule an app id follows, as a sentence for error messages and usage lines. */
 export const APP_ID_RULE = "1..64 characters of [A-Za-z0-9_.-]";
+
+/**
+ * Deduplicates ids, keeping first occurrences in order: an id that occurs several times
+ * in one array counts once [LIMIT-DUP-1].
+ *
+ * @example
+ * uniqueIds(["b", "a", "b"]) // ["b", "a"]
+ */
+export function uniqueIds(ids: readonly string[] | undefined): string[] {
+  return [...new Set(ids ?? [])];
+}

@@ -185,7 +185,14 @@ export function toFieldErrors(errors: readonly ErrorObject[] | null | undefined)
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
       message = `${path} must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}`;
     } else if (e.keyword === "not" && e.instancePath === "") {
-      message = "the frame must not have cmd"; // only the keepalive schema uses `not` at the root
+      // `not: {required: [...]}` forbids those members together (one member: at all).
+      const names = ((e.schema as { required?: string[] } | undefined)?.required ?? []).map(
+        (n) => `/${n}`,
+      );
+      message =
+        names.length === 1
+          ? `${names[0]} must be absent`
+          : `${names.join(" and ")} must not be given together`;
     } else message = `${path || "the frame"} ${e.message ?? "is invalid"}`;
     out.push({ path, rule: e.keyword, message });
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import { APP_ID_RULE, ERRORS, type ErrorSpec, isAppId } from "@confab/protocol";
 import type { ProtocolEngine } from "../core/types.js";
 import { errorFields, type Logger, silentLogger } from "../log.js";
 
@@ -13,16 +14,52 @@ import { errorFields, type Logger, silentLogger } from "../log.js";
 export const ROUTE_TTL_S = 3600;
 
 /** Code of a malformed request (spec/08-errors.md, 4114). */
-const INVALID = 4114;
+const INVALID = ERRORS.INVALID_FRAME.code;
 /** Code of an unknown app (4100). */
-const APP_NOT_AVAILABLE = 4100;
+const APP_NOT_AVAILABLE = ERRORS.APP_NOT_AVAILABLE.code;
 /** Code of an internal failure (4200). */
-const INTERNAL_ERROR = 4200;
+const INTERNAL_ERROR = ERRORS.INTERNAL_ERROR.code;
+
+/**
+ * The HTTP status of a protocol error: an unknown app is not found [REST-APP-2], a missing
+ * or wrong master key unauthorised [REST-AUTH-1], a malformed query a bad request
+ * [REST-PARAM-1]; anything else is the server's own failure. The core knows nothing of
+ * HTTP: this is the only place its codes become statuses.
+ */
+export function httpStatusOf(error: ErrorSpec): number {
+  switch (error.code) {
+    case ERRORS.APP_NOT_AVAILABLE.code:
+      return 404;
+    case ERRORS.SIGNATURE_FAILED.code:
+      return 401;
+    case ERRORS.INVALID_FRAME.code:
+      return 400;
+    default:
+      return 500;
+  }
+}
+
+/** Query parameters of the history endpoint that the schema takes as integers. */
+const INTEGER_PARAMS: ReadonlySet<string> = new Set(["max_ts", "limit"]);
+
+/**
+ * The history query as JSON values: the first value of each parameter (a repeated
+ * parameter keeps its first value), `appId` left out (it names the app, not the query),
+ * and `max_ts` and `limit` as numbers when they are plain decimal digits. Anything else
+ * (`1e3`, `0x10`, `+5`, `-1`, the empty string) stays text, which the schema refuses with
+ * 400 [REST-PARAM-1].
+ */
+export function logsQueryOf(params: URLSearchParams): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of params) {
+    if (k === "appId" || Object.hasOwn(out, k)) continue;
+    out[k] = INTEGER_PARAMS.has(k) && /^\d{1,16}$/.test(v) ? Number(v) : v;
+  }
+  return out;
+}
 
 /** [ROUTER-JSONP-1] A JSONP callback name that cannot carry script. */
 const JSONP_CALLBACK = /^[A-Za-z_$][A-Za-z0-9_$.]*$/;
-/** App id format (decision D3). */
-const APP_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 /** A Host header we are willing to echo into a URL: host name or IP literal, optional port. */
 const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
@@ -69,11 +106,18 @@ function sendError(res: ServerResponse, status: number, code: number, error: str
   send(res, status, { code, error });
 }
 
-/** The first value of each query parameter. */
-function queryRecord(params: URLSearchParams): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of params) if (!Object.hasOwn(out, k)) out[k] = v;
-  return out;
+/**
+ * The request target as a URL, or `undefined` when it is none. The target is a path
+ * (origin form), so it is appended to a base rather than resolved against it: resolving
+ * would read `//x:99999/` as a host and port.
+ */
+function requestUrl(target: string | undefined): URL | undefined {
+  const path = target ?? "/";
+  try {
+    return path.startsWith("/") ? new URL(`http://localhost${path}`) : new URL(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -136,8 +180,8 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
       answer(400, { code: INVALID, error: "the appId query parameter is required" }); // [ROUTER-APP-2]
       return;
     }
-    if (!APP_ID.test(appId)) {
-      answer(400, { code: INVALID, error: "appId must be 1..64 characters of [A-Za-z0-9_.-]" });
+    if (!isAppId(appId)) {
+      answer(400, { code: INVALID, error: `appId must be ${APP_ID_RULE}` });
       return;
     }
     if (!engine.knowsApp(appId)) {
@@ -152,15 +196,20 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
   function logs(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
     const appId = header(req, "x-avoscloud-application-id") ?? params.get("appId") ?? undefined;
     const masterKey = header(req, "x-avoscloud-master-key");
-    const result = engine.restLogs(appId, masterKey, queryRecord(params));
+    const result = engine.restLogs(appId, masterKey, logsQueryOf(params));
     if (result.ok) send(res, 200, result.items);
-    else sendError(res, result.status, result.code, result.error);
+    else sendError(res, httpStatusOf(result.error), result.error.code, result.detail);
   }
 
   return (req, res) => {
     try {
       const method = req.method ?? "GET";
-      const url = new URL(req.url ?? "/", "http://localhost");
+      const url = requestUrl(req.url);
+      if (url === undefined) {
+        // A target that is no URL is the client's mistake, never the server's (`//[`).
+        sendError(res, 400, INVALID, "the request target is not a valid path");
+        return;
+      }
       if (method === "OPTIONS") {
         res.writeHead(204, {
           ...CORS_HEADERS,

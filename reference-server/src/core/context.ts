@@ -4,11 +4,13 @@
  * @module
  */
 
-import { ERRORS, type ErrorSpec } from "@confab/protocol";
+import { ERRORS, type ErrorSpec, type S2CBody } from "@confab/protocol";
 import type { Store } from "../store/store.js";
 import type { AppConfig, EngineConfig } from "./config.js";
 import { CommandError } from "./errors.js";
-import type { AppState, Connection, Session } from "./state.js";
+import type { MessageIds } from "./message-ids.js";
+import type { Presence } from "./presence.js";
+import type { AppState, ConnectionState, Session } from "./state.js";
 import type { Output } from "./types.js";
 
 /** Services a handler may use, provided by the engine. */
@@ -19,16 +21,12 @@ export interface EngineServices {
   readonly config: EngineConfig;
   /** Appends an output (frames for a connection that is closing are dropped). */
   emit(output: Output): void;
-  /** A fresh, monotonically increasing message id and a non-decreasing timestamp. */
-  nextMessage(now: number): { id: string; timestamp: number };
-  /** A fresh room id. */
-  nextRoomId(): string;
-  /** Opens a session; publishes presence `on` if it is the peer's first [PRESENCE-ON-1]. */
-  openSession(conn: Connection, app: AppState, peerId: string): Session;
-  /** Ends a session; publishes presence `off` if it was the peer's last [PRESENCE-OFF-1]. */
-  endSession(conn: Connection, app: AppState, session: Session, now: number): void;
+  /** Message ids (monotonic, with non-decreasing timestamps) and group ids. */
+  readonly ids: MessageIds;
+  /** Opens and ends sessions, publishing presence [PRESENCE-ON-1, PRESENCE-OFF-1]. */
+  readonly presence: Presence;
   /** Records a log event. */
-  log(event: string, fields: Record<string, unknown>): void;
+  record(event: string, fields: Record<string, unknown>): void;
 }
 
 /** Everything about one command being handled. */
@@ -51,7 +49,7 @@ export class CommandContext {
    */
   constructor(
     readonly services: EngineServices,
-    readonly conn: Connection,
+    readonly conn: ConnectionState,
     readonly appConfig: AppConfig,
     readonly app: AppState,
     readonly peerId: string,
@@ -93,15 +91,17 @@ export class CommandContext {
    * Sends the reply to this command, for the command's peer [FRAME-PEERID-1], echoing `i`
    * when the command had one; no other frame carries `i` [SERIAL-REPLY-1, SERIAL-ECHO-1].
    */
-  reply(frame: Record<string, unknown>): void {
-    const out: Record<string, unknown> = { ...frame, peerId: this.peerId };
-    if (this.serial !== undefined) out.i = this.serial;
+  reply(frame: S2CBody): void {
+    const out =
+      this.serial === undefined
+        ? { ...frame, peerId: this.peerId }
+        : { ...frame, peerId: this.peerId, i: this.serial };
     this.#replied = true;
     this.services.emit({ type: "send", conn: this.conn.id, frame: out });
   }
 
   /** Sends an event frame to one session, with its peer id [FRAME-PEERID-1] and no `i`. */
-  sendTo(session: Session, frame: Record<string, unknown>): void {
+  sendTo(session: Session, frame: S2CBody): void {
     this.services.emit({
       type: "send",
       conn: session.conn,
@@ -110,7 +110,7 @@ export class CommandContext {
   }
 
   /** Sends an event frame to every open session of a peer, except `except`. */
-  sendToPeer(peerId: string, frame: Record<string, unknown>, except?: Session): void {
+  sendToPeer(peerId: string, frame: S2CBody, except?: Session): void {
     for (const s of this.app.sessionsOf(peerId)) if (s !== except) this.sendTo(s, frame);
   }
 
@@ -128,7 +128,7 @@ export class CommandContext {
       return work();
     } catch (err) {
       if (err instanceof CommandError) throw err;
-      this.services.log("store-failed", {
+      this.services.record("store-failed", {
         conn: this.conn.id,
         peerId: this.peerId,
         what,

@@ -11,76 +11,11 @@
  * @module
  */
 import type { ClientAck, DirectSend } from "@confab/protocol";
-import { conversationId, ERRORS } from "@confab/protocol";
+import { conversationId, ERRORS, uniqueIds } from "@confab/protocol";
 import type { StoredMessage } from "../store/store.js";
 import type { CommandContext } from "./context.js";
-import { unique } from "./session.js";
+import { deliveryFrame } from "./delivery.js";
 import type { Session } from "./state.js";
-
-/** The fields of a message that a delivery carries. */
-type Deliverable = Pick<
-  StoredMessage,
-  "id" | "msg" | "fromPeerId" | "timestamp" | "roomId" | "toPeerIds"
->;
-
-/**
- * The s2c `direct` frame of a message (without `peerId`, which `sendTo` sets per session
- * [DIRECT-DELIVER-1]). `offline` is true only for deliveries from the offline store
- * [DIRECT-DELIVER-2, OFFLINE-OPEN-1]; a peer message carries its distinct recipients, a
- * group message its group [DIRECT-TO-1, ROOM-MSG-2].
- */
-function deliveryFrame(
-  m: Deliverable,
-  offline: boolean,
-  transient: boolean,
-): Record<string, unknown> {
-  const frame: Record<string, unknown> = {
-    cmd: "direct",
-    id: m.id, // [DIRECT-ID-1] transient messages too
-    msg: m.msg,
-    fromPeerId: m.fromPeerId,
-    timestamp: m.timestamp,
-    offline,
-  };
-  if (transient) frame.transient = true; // [TRANSIENT-DELIVER-1]
-  if (m.roomId !== undefined) frame.roomId = m.roomId;
-  else frame.toPeerIds = [...m.toPeerIds];
-  return frame;
-}
-
-/**
- * Sends a session the messages pending for its peer, oldest first, with `offline: true`
- * [OFFLINE-OPEN-1, OFFLINE-ORDER-1], to that session only [OFFLINE-SCOPE-1]. Messages
- * older than the offline age limit are not delivered (the store drops them)
- * [OFFLINE-AGE-1]. Delivering does not remove anything: only a client `ack` does
- * [OFFLINE-LIVE-1].
- *
- * Called by `session/open` right after its `session/opened` reply. The reply is already
- * out, so a store failure here cannot fail the command any more (a second frame with the
- * same `i` would break SERIAL-REPLY-1): it is logged and the messages stay pending for the
- * next open.
- */
-export function deliverPending(ctx: CommandContext, session: Session): void {
-  const { limits } = ctx.services.config;
-  const notBefore = ctx.now - limits.offlineTtlMs;
-  let pending: StoredMessage[];
-  try {
-    pending = ctx.store.pendingFor(ctx.appConfig.appId, session.peerId, notBefore);
-  } catch (err) {
-    ctx.services.log("store-failed", {
-      conn: session.conn,
-      peerId: session.peerId,
-      what: "read the offline store",
-      error: String(err instanceof Error ? err.message : err),
-    });
-    return;
-  }
-  for (const m of pending) {
-    // The store drops expired entries; this guard keeps OFFLINE-AGE-1 whatever it does.
-    if (m.timestamp < notBefore) continue;
-    ctx.sendTo(session, deliveryFrame(m, true, false));
-  }
-}
 
 /** Who a `direct` goes to, once its target is checked. */
 interface Target {
@@ -99,7 +34,7 @@ interface Target {
  * every one of them (all or nothing) [DIRECT-PERM-2, SUPERPEER-SEND-1, DIRECT-PERM-1].
  */
 function peerTarget(ctx: CommandContext, session: Session, toPeerIds: readonly string[]): Target {
-  const recipients = unique(toPeerIds).filter((p) => p !== ctx.peerId);
+  const recipients = uniqueIds(toPeerIds).filter((p) => p !== ctx.peerId);
   if (recipients.length === 0) {
     ctx.fail(ERRORS.INVALID_MESSAGING_TARGET, "toPeerIds names no peer other than the sender");
   }
@@ -153,7 +88,7 @@ export function handleDirect(ctx: CommandContext, frame: DirectSend): void {
       : peerTarget(ctx, session, frame.toPeerIds ?? []);
 
   // Every accepted message gets a fresh id and the acceptance time [ACK-ID-1].
-  const { id, timestamp } = ctx.services.nextMessage(ctx.now);
+  const { id, timestamp } = ctx.services.ids.next(ctx.now);
   const message: StoredMessage = {
     id,
     appId,
@@ -211,7 +146,7 @@ export function handleClientAck(ctx: CommandContext, frame: ClientAck): void {
   // ignored [ACK-IGNORE-1] (removing the dead entry changes nothing anyone can see).
   const notBefore = ctx.now - ctx.services.config.limits.offlineTtlMs;
   const receipts = ctx.storeWork("update the offline store", () => {
-    const removed = ctx.store.removePending(appId, ctx.peerId, unique(frame.ids));
+    const removed = ctx.store.removePending(appId, ctx.peerId, uniqueIds(frame.ids));
     const out: StoredMessage[] = [];
     for (const id of removed) {
       const m = ctx.store.getMessage(appId, id);

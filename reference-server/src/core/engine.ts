@@ -3,11 +3,13 @@
  * with storage behind the {@link Store} interface. No sockets, timers or clocks in here:
  * the adapter passes `now` and carries out the returned outputs.
  *
- * Every text frame is checked in the order of ERROR-ORDER-1 and answered with the code of
- * the first check that fails: (1) frame size, JSON, object (close); (2) keepalive; (3) the
- * app; (4) the `peerId` of a `session/open`; (5) schema, serial `i` and strings; (6) `msg`
- * size and id array counts; (7) an open session; (8) the signature and (9) the command's
- * own rules, both inside the command's handler.
+ * This module only sequences: the checks of ERROR-ORDER-1 that need no state are pure
+ * functions in admission.ts; sessions and presence are presence.ts; ids message-ids.ts;
+ * each command family has its handler module. Every text frame is answered with the code
+ * of the first check that fails: (1) frame size, JSON, object (close); (2) keepalive;
+ * (3) the app; (4) the `peerId` of a `session/open`; (5) schema, serial `i` and strings;
+ * (6) `msg` size and id array counts; (7) an open session; (8) the signature and (9) the
+ * command's own rules, both inside the command's handler.
  * @module
  */
 import { randomBytes } from "node:crypto";
@@ -17,20 +19,23 @@ import {
   ERRORS,
   type ErrorSpec,
   errorFrame,
-  type FieldError,
   findEntry,
-  formatErrors,
   frameName,
   httpValidators,
   isValidId,
   LOGS_DEFAULT_LIMIT,
-  MAX_SERIAL,
   type RestLogsQuery,
   sameSecret,
-  type ValidationResult,
   validate,
 } from "@confab/protocol";
 import type { Store } from "../store/store.js";
+import {
+  checkShape,
+  originAllowed,
+  parseFrame,
+  validSerial,
+  withoutSignature,
+} from "./admission.js";
 import {
   type AppConfig,
   type EngineConfig,
@@ -42,9 +47,11 @@ import { CommandContext, type EngineServices } from "./context.js";
 import { handleClientAck, handleDirect } from "./direct.js";
 import { CommandError } from "./errors.js";
 import { handleLogs, page } from "./history.js";
+import { MessageIds } from "./message-ids.js";
+import { Presence } from "./presence.js";
 import { handleInvite, handleJoin, handleKick, handleLeave } from "./room.js";
 import { handleAdd, handleClose, handleOpen, handleQuery, handleRemove } from "./session.js";
-import { AppState, type Connection, type Session } from "./state.js";
+import type { ConnectionState } from "./state.js";
 import type {
   ConnectionInfo,
   ConnId,
@@ -75,10 +82,21 @@ const HANDLERS: HandlerTable = {
   logs: handleLogs,
 };
 
+const isCommand = (name: string): name is keyof Commands => Object.hasOwn(HANDLERS, name);
+
+/** Runs the handler of `name`; the compiler ties the frame's type to the handler's. */
+function dispatch<K extends keyof Commands>(
+  name: K,
+  ctx: CommandContext,
+  frame: Commands[K],
+): void {
+  HANDLERS[name](ctx, frame);
+}
+
 /** Options that tests set to make ids deterministic. */
 export interface EngineOptions {
   /** Random bytes for ids (defaults to node:crypto). */
-  readonly random?: (size: number) => Buffer;
+  readonly random?: (size: number) => Uint8Array;
 }
 
 /** What the engine knows about a command (a frame with `cmd`) before it runs it. */
@@ -101,124 +119,14 @@ interface Inbound {
 /** Whom the `error` frame before a close names, or `null` for no such frame. */
 type Notice = { readonly serial?: number | undefined; readonly peerId?: string | undefined };
 
-/** A failed check: the error and the detail that names the field [ERROR-FRAME-4]. */
-interface Problem {
-  readonly spec: ErrorSpec;
-  readonly detail: string;
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** The serial `i` when it is an integer from 0 to 2147483647 [SERIAL-INVALID-1]. */
-const validSerial = (v: unknown): number | undefined =>
-  Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_SERIAL
-    ? (v as number)
-    : undefined;
-
-/**
- * Whether a connection may bind to `app` [FRAME-ORIGIN-2]. A handshake without `Origin`
- * does not come from a web page, which is all an origin check can protect.
- */
-function originAllowed(app: AppConfig, origin: string | undefined): boolean {
-  if (!app.allowedOrigins || app.allowedOrigins.length === 0) return true;
-  return origin === undefined || app.allowedOrigins.includes(origin);
-}
-
-/** A copy of `frame` without `s`, `t` and `n`, which an app without enforcement ignores. */
-function withoutSignature(frame: Record<string, unknown>): Record<string, unknown> {
-  const { s: _s, t: _t, n: _n, ...rest } = frame;
-  return rest;
-}
-
-/**
- * The path of the first string with an unpaired surrogate among the fields the command's
- * schema defines; unknown fields are ignored whatever they hold [VERSION-UNKNOWN-1].
- */
-function unpairedSurrogate(
-  frame: Record<string, unknown>,
-  fields: readonly string[],
-): string | undefined {
-  const scan = (v: unknown, path: string): string | undefined => {
-    if (typeof v === "string") return v.isWellFormed() ? undefined : path;
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        const hit = scan(v[i], `${path}/${i}`);
-        if (hit !== undefined) return hit;
-      }
-    } else if (isObject(v)) {
-      for (const [k, x] of Object.entries(v)) {
-        const hit = scan(x, `${path}/${k}`);
-        if (hit !== undefined) return hit;
-      }
-    }
-    return undefined;
-  };
-  for (const field of fields) {
-    if (!Object.hasOwn(frame, field)) continue;
-    const hit = scan(frame[field], `/${field}`);
-    if (hit !== undefined) return hit;
-  }
-  return undefined;
-}
-
-const detailOf = (errors: readonly FieldError[]) => formatErrors({ ok: false, errors });
-const isMsgSize = (e: FieldError) =>
-  e.path === "/msg" && (e.rule === "maxUtf8Bytes" || e.rule === "maxLength");
-const isCount = (e: FieldError) => e.rule === "maxItems";
-
-/**
- * Steps (4) to (6) of ERROR-ORDER-1 for one command: the `peerId` of a `session/open`
- * (4103), then the schema, the serial and the strings (4114), then the size of `msg`
- * (4109) and the item count of id arrays (4120). `undefined` when the command passes.
- */
-function checkShape(
-  name: string,
-  frame: Record<string, unknown>,
-  result: ValidationResult,
-): Problem | undefined {
-  const errors = result.ok ? [] : result.errors;
-  // (4) [SESSION-OPEN-1]
-  if (name === "session/open") {
-    const peer = errors.filter((e) => e.path === "/peerId");
-    if (peer.length > 0) return { spec: ERRORS.INVALID_LOGIN, detail: detailOf(peer) };
-    if (!isValidId(frame.peerId)) {
-      return {
-        spec: ERRORS.INVALID_LOGIN,
-        detail: "/peerId contains an unpaired surrogate (rule wellFormed)",
-      };
-    }
-  }
-  // (5) [FRAME-SCHEMA-1, FRAME-SCHEMA-2, SERIAL-INVALID-1, LIMIT-ID-2, LIMIT-EMPTY-1]
-  const other = errors.filter((e) => !isMsgSize(e) && !isCount(e));
-  if (other.length > 0) return { spec: ERRORS.INVALID_FRAME, detail: detailOf(other) };
-  const entry = findEntry("c2s", name);
-  const bad = entry && unpairedSurrogate(frame, Object.keys(entry.schema.properties));
-  if (bad !== undefined) {
-    // [LIMIT-TEXT-1]
-    return {
-      spec: ERRORS.INVALID_FRAME,
-      detail: `${bad} contains an unpaired surrogate (rule wellFormed)`,
-    };
-  }
-  // (6) [LIMIT-MSG-2, LIMIT-ARRAY-1]
-  const size = errors.filter(isMsgSize);
-  if (size.length > 0) return { spec: ERRORS.MESSAGE_TOO_LONG, detail: detailOf(size) };
-  if (errors.length > 0) return { spec: ERRORS.LIMIT_EXCEEDED, detail: detailOf(errors) };
-  return undefined;
-}
-
 /** The reference server's protocol engine. */
 export class Engine implements ProtocolEngine {
   /** The configuration in force, with the spec's defaults filled in. */
   readonly config: EngineConfig;
-  private readonly conns = new Map<ConnId, Connection>();
-  private readonly apps = new Map<string, AppState>();
+  private readonly conns = new Map<ConnId, ConnectionState>();
+  private readonly presence: Presence;
   private out: Output[] = [];
   private logBuffer: LogEvent[] = [];
-  private lastTimestamp = 0;
-  private seq = 0;
-  private readonly random: (size: number) => Buffer;
   private readonly services: EngineServices;
 
   /**
@@ -233,18 +141,21 @@ export class Engine implements ProtocolEngine {
     options: EngineOptions = {},
   ) {
     this.config = engineConfig(config);
-    this.random = options.random ?? randomBytes;
+    const host = {
+      emit: (o: Output) => this.push(o),
+      record: (event: string, fields: Record<string, unknown>) => this.record(event, fields),
+    };
+    this.presence = new Presence(host);
     this.services = {
       store,
       config: this.config,
-      emit: (o) => this.push(o),
-      nextMessage: (now) => this.nextMessage(now),
-      nextRoomId: () => this.random(12).toString("hex"),
-      openSession: (conn, app, peerId) => this.openSession(conn, app, peerId),
-      endSession: (conn, app, session, now) => this.endSession(conn, app, session, now),
-      log: (event, fields) => this.log(event, fields),
+      ids: new MessageIds(options.random ?? randomBytes),
+      presence: this.presence,
+      ...host,
     };
-    for (const problem of specViolations(this.config)) this.log("config-outside-spec", { problem });
+    for (const problem of specViolations(this.config)) {
+      this.record("config-outside-spec", { problem });
+    }
   }
 
   // ---- ProtocolEngine ------------------------------------------------------------------
@@ -262,7 +173,7 @@ export class Engine implements ProtocolEngine {
       lastRefill: now,
       closing: false,
     });
-    this.log("connect", { conn, remote: info.remoteAddress });
+    this.record("connect", { conn, remote: info.remoteAddress });
     return this.flush();
   }
 
@@ -271,7 +182,14 @@ export class Engine implements ProtocolEngine {
     const c = this.conns.get(conn);
     if (!c || c.closing) return [];
     c.lastSeen = now;
-    this.handleText(c, text, bytes, now);
+    try {
+      this.handleText(c, text, bytes, now);
+    } catch (err) {
+      // No input may end the process or another connection: a bug outside a command's own
+      // error handling costs this connection only [ERROR-INTERNAL-1].
+      this.record("internal-error", { conn, error: stackOf(err) });
+      this.closeConnection(c, ERRORS.CONNECTION_LOST_STATE, "internal error", now, null);
+    }
     return this.flush();
   }
 
@@ -302,9 +220,9 @@ export class Engine implements ProtocolEngine {
     const c = this.conns.get(conn);
     if (!c) return [];
     c.closing = true;
-    this.endAllSessions(c, now); // [SESSION-END-1]
+    this.presence.endAll(c, now); // [SESSION-END-1]
     this.conns.delete(conn);
-    this.log("disconnect", { conn });
+    this.record("disconnect", { conn });
     return this.flush();
   }
 
@@ -343,33 +261,26 @@ export class Engine implements ProtocolEngine {
   restLogs(
     appId: string | undefined,
     masterKey: string | undefined,
-    query: Record<string, string | undefined>,
+    query: Readonly<Record<string, unknown>>,
   ): RestLogsResult {
     // A missing or malformed app id names no app [LIMIT-APPID-1, REST-APP-2].
     const app = resolveApp(this.config, appId);
     if (!app) {
-      const error = appId === undefined ? "no app id given" : `unknown app ${appId}`;
-      return { ok: false, status: 404, code: 4100, error };
+      const detail = appId === undefined ? "no app id given" : `unknown app ${appId}`;
+      return { ok: false, error: ERRORS.APP_MISMATCH, detail };
     }
     if (app.masterKey !== undefined && !sameSecret(masterKey, app.masterKey)) {
       // [REST-AUTH-1]
-      return { ok: false, status: 401, code: 4102, error: "X-AVOSCloud-Master-Key is required" };
+      const detail = "X-AVOSCloud-Master-Key is required";
+      return { ok: false, error: ERRORS.SIGNATURE_FAILED, detail };
     }
-    const parsed: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(query)) {
-      if (v === undefined || k === "appId") continue;
-      if (k === "max_ts" || k === "limit") {
-        // Query strings are text; integers must be plain decimal (no 1e3, no 0x10).
-        parsed[k] = /^\d{1,16}$/.test(v) ? Number(v) : v;
-      } else parsed[k] = v;
-    }
-    const checked = httpValidators["logs-query"]?.(parsed);
+    const checked = httpValidators["logs-query"]?.(query);
     if (!checked?.ok) {
       // [REST-PARAM-1, REST-PARAM-2]
       const detail = checked ? checked.errors.map((e) => e.message).join("; ") : "invalid";
-      return { ok: false, status: 400, code: 4114, error: detail };
+      return { ok: false, error: ERRORS.INVALID_FRAME, detail };
     }
-    const q = parsed as RestLogsQuery;
+    const q = checked.value as RestLogsQuery;
     const items = page(this.store, {
       appId: app.appId,
       cid: q.convid,
@@ -402,51 +313,21 @@ export class Engine implements ProtocolEngine {
 
   // ---- frame handling ------------------------------------------------------------------
 
-  /** Steps (1) and (2) of ERROR-ORDER-1, then the command. */
-  private handleText(c: Connection, text: string, bytes: number, now: number): void {
+  /** The flood limit, steps (1) and (2) of ERROR-ORDER-1, then the command. */
+  private handleText(c: ConnectionState, text: string, bytes: number, now: number): void {
     if (!this.takeToken(c, now)) {
       const { perSecond } = this.config.rateLimit;
-      // [FLOOD-CLOSE-1]
-      this.closeConnection(
-        c,
-        ERRORS.MESSAGE_SENT_QUOTA_EXCEEDED,
-        `more than ${perSecond} frames per second`,
-        now,
-        {},
-      );
+      const detail = `more than ${perSecond} frames per second`;
+      this.closeConnection(c, ERRORS.MESSAGE_SENT_QUOTA_EXCEEDED, detail, now, {}); // [FLOOD-CLOSE-1]
       return;
     }
-    // (1) [FRAME-SIZE-1, FRAME-JSON-1, FRAME-JSON-2]: the connection cannot be trusted.
-    const max = this.config.limits.maxFrameBytes;
-    if (bytes > max) {
-      this.closeConnection(
-        c,
-        ERRORS.FRAME_TOO_LONG,
-        `a frame of ${bytes} bytes (max ${max})`,
-        now,
-        {},
-      );
+    // (1): a connection that sends a bad frame cannot be trusted.
+    const parsed = parseFrame(text, bytes, this.config.limits.maxFrameBytes);
+    if (!parsed.ok) {
+      this.closeConnection(c, parsed.problem.spec, parsed.problem.detail, now, {});
       return;
     }
-    let frame: unknown;
-    try {
-      frame = JSON.parse(text);
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      this.closeConnection(c, ERRORS.UNPARSEABLE_RAW_MESSAGE, `not JSON: ${why}`, now, {});
-      return;
-    }
-    if (!isObject(frame)) {
-      const kind = frame === null ? "null" : Array.isArray(frame) ? "an array" : typeof frame;
-      this.closeConnection(
-        c,
-        ERRORS.UNPARSEABLE_RAW_MESSAGE,
-        `JSON ${kind}, not an object`,
-        now,
-        {},
-      );
-      return;
-    }
+    const { frame } = parsed;
     // (2) any object without cmd is a keepalive, answered with exactly {}, whatever else it
     // holds and whatever the connection's state [KEEPALIVE-DEF-1, KEEPALIVE-REPLY-1, -2].
     if (!Object.hasOwn(frame, "cmd")) {
@@ -467,14 +348,16 @@ export class Engine implements ProtocolEngine {
       this.handleCommand(c, frame, cmd, now);
     } catch (err) {
       // A bug must cost one command, never the process or another connection.
-      this.log("internal-error", { conn: c.id, cmd: cmd.name, error: stackOf(err) });
-      this.fail(c, cmd, ERRORS.INTERNAL_ERROR, "the server failed to carry out the command", now);
+      this.presence.journal.rollback();
+      this.record("internal-error", { conn: c.id, cmd: cmd.name, error: stackOf(err) });
+      const detail = "the server failed to carry out the command";
+      this.answerError(c, cmd, ERRORS.INTERNAL_ERROR, detail, now);
     }
   }
 
   /** Steps (3) to (9) of ERROR-ORDER-1 for a command. */
   private handleCommand(
-    c: Connection,
+    c: ConnectionState,
     frame: Record<string, unknown>,
     cmd: Inbound,
     now: number,
@@ -494,9 +377,10 @@ export class Engine implements ProtocolEngine {
         return;
       }
       c.appId = app.appId;
-      this.log("bind", { conn: c.id, appId: app.appId });
+      this.record("bind", { conn: c.id, appId: app.appId });
     } else if (app?.appId !== c.appId) {
-      this.fail(c, cmd, ERRORS.APP_MISMATCH, `this connection belongs to app ${c.appId}`, now);
+      const detail = `this connection belongs to app ${c.appId}`;
+      this.answerError(c, cmd, ERRORS.APP_MISMATCH, detail, now);
       return;
     }
 
@@ -511,15 +395,19 @@ export class Engine implements ProtocolEngine {
     const result = validate("c2s", checked);
     const problem = checkShape(cmd.name, checked, result);
     if (problem) {
-      this.fail(c, cmd, problem.spec, problem.detail, now);
+      this.answerError(c, cmd, problem.spec, problem.detail, now);
       return;
     }
-    if (!result.ok) throw new Error("checkShape passed an invalid frame"); // unreachable
+    if (!result.ok || !isCommand(result.name)) {
+      throw new Error(`checkShape passed ${cmd.name}, which no handler takes`); // unreachable
+    }
+    const name = result.name;
     const peerId = checked.peerId as string;
 
     // (7) [SESSION-REQUIRED-1]
-    if (result.name !== "session/open" && !c.sessions.has(peerId)) {
-      this.fail(c, cmd, ERRORS.SESSION_REQUIRED, `${peerId} has no open session here`, now);
+    if (name !== "session/open" && !c.sessions.has(peerId)) {
+      const detail = `${peerId} has no open session here`;
+      this.answerError(c, cmd, ERRORS.SESSION_REQUIRED, detail, now);
       return;
     }
 
@@ -528,22 +416,22 @@ export class Engine implements ProtocolEngine {
       this.services,
       c,
       app,
-      this.appState(app),
+      this.presence.app(app.appId),
       peerId,
       cmd.serial,
       now,
     );
-    const handler = HANDLERS[result.name as keyof HandlerTable] as (
-      ctx: CommandContext,
-      f: unknown,
-    ) => void;
     const mark = this.out.length;
     let late: unknown;
+    const journal = this.presence.journal;
+    journal.begin();
     try {
-      // The command's writes happen all or not at all [ERROR-NOEFFECT-1, ACK-FAIL-1].
+      // The command's writes happen all or not at all, in storage and in memory
+      // [ERROR-NOEFFECT-1, ACK-FAIL-1, SESSION-OPEN-6].
       this.store.atomically(() => {
         try {
-          handler(ctx, checked);
+          // The frame passed the command's schema at step (5): it is a Commands[name].
+          dispatch(name, ctx, checked as Commands[typeof name]);
         } catch (err) {
           // Once the one reply is out [SERIAL-REPLY-1, SERIAL-LEGACY-1] it must stay true:
           // keep the writes it reports, and only log the failure.
@@ -551,13 +439,15 @@ export class Engine implements ProtocolEngine {
           late = err;
         }
       });
+      journal.commit();
     } catch (err) {
+      journal.rollback();
       // Rolled back. A nonce whose signature verified stays used all the same [SIG-NONCE-2].
       this.keepNonces(ctx);
-      // Nothing but the error frame [ERROR-NOEFFECT-1]. Handlers emit nothing before their
-      // checks pass, so this drops nothing unless a handler has a bug.
+      // Nothing but the error frame [ERROR-NOEFFECT-1]: whatever the command emitted before
+      // it failed (presence of a session it opened, say) is dropped with its state.
       if (this.out.length > mark) {
-        this.log("dropped-after-failure", {
+        this.record("dropped-after-failure", {
           conn: c.id,
           cmd: cmd.name,
           frames: this.out.length - mark,
@@ -565,16 +455,17 @@ export class Engine implements ProtocolEngine {
         this.out.length = mark;
       }
       if (err instanceof CommandError) {
-        this.fail(c, cmd, err.spec, err.detail, now);
+        this.answerError(c, cmd, err.spec, err.detail, now);
       } else {
         // [ERROR-INTERNAL-1]
-        this.log("internal-error", { conn: c.id, cmd: cmd.name, error: stackOf(err) });
-        this.fail(c, cmd, ERRORS.INTERNAL_ERROR, "the server failed to carry out the command", now);
+        this.record("internal-error", { conn: c.id, cmd: cmd.name, error: stackOf(err) });
+        const detail = "the server failed to carry out the command";
+        this.answerError(c, cmd, ERRORS.INTERNAL_ERROR, detail, now);
       }
       return;
     }
     if (late !== undefined) {
-      this.log("failed-after-reply", { conn: c.id, cmd: cmd.name, error: stackOf(late) });
+      this.record("failed-after-reply", { conn: c.id, cmd: cmd.name, error: stackOf(late) });
     }
   }
 
@@ -584,7 +475,7 @@ export class Engine implements ProtocolEngine {
       try {
         this.store.useNonce(n.appId, n.nonce, n.expiresAt, ctx.now);
       } catch (err) {
-        this.log("internal-error", {
+        this.record("internal-error", {
           conn: ctx.conn.id,
           what: "keep a nonce",
           error: stackOf(err),
@@ -599,7 +490,13 @@ export class Engine implements ProtocolEngine {
    * failed `session/open` without `i` on a connection without sessions, which closes with
    * the same code after the frame [SESSION-OPEN-4, SESSION-OPEN-5].
    */
-  private fail(c: Connection, cmd: Inbound, spec: ErrorSpec, detail: string, now: number): void {
+  private answerError(
+    c: ConnectionState,
+    cmd: Inbound,
+    spec: ErrorSpec,
+    detail: string,
+    now: number,
+  ): void {
     if (!cmd.silent) {
       this.push({
         type: "send",
@@ -607,7 +504,7 @@ export class Engine implements ProtocolEngine {
         frame: errorFrame(spec, detail, cmd.serial, cmd.peerId),
       });
     }
-    this.log("command-failed", { conn: c.id, cmd: cmd.name, code: spec.code, detail });
+    this.record("command-failed", { conn: c.id, cmd: cmd.name, code: spec.code, detail });
     if (cmd.name === "session/open" && !cmd.hasSerial && c.sessions.size === 0) {
       this.closeConnection(c, spec, detail, now, null);
     }
@@ -620,7 +517,7 @@ export class Engine implements ProtocolEngine {
    * [ERROR-CLOSE-2]. Its sessions end now [SESSION-END-1]; nothing more is sent on it.
    */
   private closeConnection(
-    c: Connection,
+    c: ConnectionState,
     spec: ErrorSpec,
     detail: string,
     now: number,
@@ -632,13 +529,13 @@ export class Engine implements ProtocolEngine {
       this.push({ type: "send", conn: c.id, frame });
     }
     c.closing = true;
-    this.log("close", { conn: c.id, code: spec.code, detail });
+    this.record("close", { conn: c.id, code: spec.code, detail });
     this.push({ type: "close", conn: c.id, code: spec.code, reason: spec.name });
-    this.endAllSessions(c, now);
+    this.presence.endAll(c, now);
   }
 
   /** Token bucket of the flood limit [FLOOD-RATE-1]. */
-  private takeToken(c: Connection, now: number): boolean {
+  private takeToken(c: ConnectionState, now: number): boolean {
     const { perSecond, burst } = this.config.rateLimit;
     if (perSecond <= 0) return true;
     c.tokens = Math.min(burst, c.tokens + (Math.max(0, now - c.lastRefill) * perSecond) / 1000);
@@ -654,84 +551,8 @@ export class Engine implements ProtocolEngine {
     this.out.push(o);
   }
 
-  // ---- sessions and presence -----------------------------------------------------------
-
-  private appState(app: AppConfig): AppState {
-    let s = this.apps.get(app.appId);
-    if (!s) {
-      s = new AppState();
-      this.apps.set(app.appId, s);
-    }
-    return s;
-  }
-
-  private openSession(c: Connection, app: AppState, peerId: string): Session {
-    // A fresh object: nothing of an earlier session of the peer survives [SESSION-END-2].
-    const session: Session = {
-      conn: c.id,
-      appId: c.appId as string,
-      peerId,
-      watch: new Set(),
-      sp: false,
-    };
-    c.sessions.set(peerId, session);
-    c.noSessionSince = undefined;
-    this.log("session-open", { conn: c.id, appId: session.appId, peerId });
-    // Only the peer's first session is news [PRESENCE-ON-1, PRESENCE-DEVICES-1].
-    if (app.addSession(session)) this.publishPresence(app, peerId, "on");
-    return session;
-  }
-
-  private endSession(c: Connection, app: AppState, session: Session, now: number): void {
-    if (c.sessions.get(session.peerId) !== session) return;
-    c.sessions.delete(session.peerId);
-    // The login timeout runs again from the end of the last session [TIMEOUT-LOGIN-1].
-    if (c.sessions.size === 0) c.noSessionSince = now;
-    this.log("session-close", { conn: c.id, appId: session.appId, peerId: session.peerId });
-    // Only the peer's last session is news [PRESENCE-OFF-1, PRESENCE-DEVICES-1].
-    if (app.removeSession(session)) this.publishPresence(app, session.peerId, "off");
-  }
-
-  private endAllSessions(c: Connection, now: number): void {
-    const app = c.appId !== undefined ? this.apps.get(c.appId) : undefined;
-    if (!app) return;
-    for (const s of [...c.sessions.values()]) this.endSession(c, app, s, now);
-  }
-
-  /**
-   * Tells every open session that watches `peerId`, and only those [PRESENCE-SCOPE-1], that
-   * it came online or went offline: one frame per watching session, for its own peer
-   * [FRAME-PEERID-1]. Transitions alternate, so each watcher hears on, off, on, …
-   * [PRESENCE-ALT-1].
-   */
-  private publishPresence(app: AppState, peerId: string, status: "on" | "off"): void {
-    for (const w of app.watchersOf(peerId)) {
-      this.push({
-        type: "send",
-        conn: w.conn,
-        frame: { cmd: "presence", peerId: w.peerId, status, sessionPeerIds: [peerId] },
-      });
-    }
-  }
-
-  // ---- ids, logging --------------------------------------------------------------------
-
-  /**
-   * Message ids sort like acceptance order: a base-36 time prefix, a process-wide sequence,
-   * then randomness. Timestamps never go backwards, so (timestamp, id) order is send order.
-   */
-  private nextMessage(now: number): { id: string; timestamp: number } {
-    const timestamp = Math.max(now, this.lastTimestamp);
-    this.lastTimestamp = timestamp;
-    this.seq = (this.seq + 1) % 36 ** 6;
-    const id =
-      timestamp.toString(36).padStart(9, "0") +
-      this.seq.toString(36).padStart(6, "0") +
-      this.random(6).toString("base64url");
-    return { id, timestamp };
-  }
-
-  private log(event: string, fields: Record<string, unknown>): void {
+  /** Buffers a log event for the adapter. */
+  private record(event: string, fields: Record<string, unknown>): void {
     // Bounded, so an adapter that never drains cannot leak memory.
     if (this.logBuffer.length < 10_000) this.logBuffer.push({ event, ...fields });
   }

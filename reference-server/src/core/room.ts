@@ -10,13 +10,13 @@
  * @module
  */
 import type { RoomInvite, RoomJoin, RoomKick, RoomLeave } from "@confab/protocol";
-import { ERRORS } from "@confab/protocol";
+import { ERRORS, type S2CBody, uniqueIds } from "@confab/protocol";
 import type { CommandContext } from "./context.js";
-import { unique } from "./session.js";
 import { verifyGroupSignature } from "./signature.js";
 
 /** A frame body, before `peerId` (and the reply's `i`) are added. */
-type Frame = Record<string, unknown>;
+/** A group event before it is addressed to a session. */
+type Frame = S2CBody;
 
 /** The alphabet and length of a server-made group id (ROOM-ID-1). */
 const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -32,7 +32,7 @@ const ROOM_ID_ATTEMPTS = 16;
  */
 function freshRoomId(ctx: CommandContext): string {
   for (let attempt = 0; attempt < ROOM_ID_ATTEMPTS; attempt++) {
-    const id = ctx.services.nextRoomId();
+    const id = ctx.services.ids.roomId();
     if (!ROOM_ID.test(id) || PEER_CONVERSATION_ID.test(id)) continue;
     if (!ctx.storeWork("read the groups", () => ctx.store.roomExists(ctx.appConfig.appId, id))) {
       return id;
@@ -114,7 +114,7 @@ export function handleJoin(ctx: CommandContext, frame: RoomJoin): void {
       ctx.store.createRoom(appId, roomId, ctx.now);
       ctx.store.addMembers(appId, roomId, [ctx.peerId]);
     });
-    ctx.services.log("room-created", { appId, roomId, by: ctx.peerId });
+    ctx.services.record("room-created", { appId, roomId, by: ctx.peerId });
     // Table 2, "new group": the actor's sessions only; nobody else is in the group.
     fanOut(ctx, { reply: { cmd: "room", op: "joined", roomId, byPeerId: ctx.peerId } });
     return;
@@ -122,7 +122,7 @@ export function handleJoin(ctx: CommandContext, frame: RoomJoin): void {
 
   const roomId = frame.roomId;
   const members = membersOf(ctx, roomId);
-  const reply = { cmd: "room", op: "joined", roomId, byPeerId: ctx.peerId };
+  const reply: Frame = { cmd: "room", op: "joined", roomId, byPeerId: ctx.peerId };
   if (members.includes(ctx.peerId)) {
     // ROOM-JOIN-3, ROOM-FANOUT-6: nothing changed, so the reply is the only frame.
     ctx.reply(reply);
@@ -157,14 +157,14 @@ export function handleInvite(ctx: CommandContext, frame: RoomInvite): void {
   const appId = ctx.appConfig.appId;
   const roomId = frame.roomId;
   // LIMIT-DUP-1: a peer named twice counts once, in the signature as in the change.
-  const requested = unique(frame.roomPeerIds);
+  const requested = uniqueIds(frame.roomPeerIds);
   verifyGroupSignature(ctx, frame, "invite", roomId, requested);
   const members = membersAsMember(ctx, roomId);
   const added = requested.filter((p) => !members.includes(p));
   // ROOM-LIMIT-1: an invite that would overflow fails whole, it never adds as many as fit.
   checkLimit(ctx, roomId, members.length + added.length);
 
-  const reply = { cmd: "room", op: "invited", roomId, roomPeerIds: added };
+  const reply: Frame = { cmd: "room", op: "invited", roomId, roomPeerIds: added };
   if (added.length === 0) {
     // ROOM-FANOUT-6: inviting only members changes nothing: the reply and nothing else.
     ctx.reply(reply);
@@ -200,12 +200,12 @@ export function handleKick(ctx: CommandContext, frame: RoomKick): void {
   ctx.requireSession();
   const appId = ctx.appConfig.appId;
   const roomId = frame.roomId;
-  const requested = unique(frame.roomPeerIds);
+  const requested = uniqueIds(frame.roomPeerIds);
   verifyGroupSignature(ctx, frame, "kick", roomId, requested);
   const members = membersAsMember(ctx, roomId);
   const removed = requested.filter((p) => p !== ctx.peerId && members.includes(p));
 
-  const reply = { cmd: "room", op: "kicked", roomId, roomPeerIds: removed };
+  const reply: Frame = { cmd: "room", op: "kicked", roomId, roomPeerIds: removed };
   if (removed.length === 0) {
     // ROOM-FANOUT-6: kicking only non-members (or oneself) changes nothing.
     ctx.reply(reply);

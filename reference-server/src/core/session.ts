@@ -1,7 +1,7 @@
 /**
  * Session family handlers: open, re-open, watch, unwatch, status query, close
- * (spec/02-sessions.md, decision D4). Presence fan-out lives in the engine's
- * openSession/endSession.
+ * (spec/02-sessions.md, decision D4). Opening and ending sessions, and the presence
+ * events they cause, live in presence.ts.
  *
  * The engine has already checked the app, the schema, the limits of chapter 07 and, for
  * every command but `session/open`, that the session is open (ERROR-ORDER-1 steps 1–7).
@@ -16,18 +16,10 @@ import type {
   SessionQuery,
   SessionRemove,
 } from "@confab/protocol";
-import { ERRORS } from "@confab/protocol";
+import { ERRORS, uniqueIds } from "@confab/protocol";
 import type { CommandContext } from "./context.js";
-import { deliverPending } from "./direct.js";
+import { deliverPending } from "./delivery.js";
 import { verifySessionSignature } from "./signature.js";
-
-/**
- * Deduplicates ids, keeping first occurrences in order: an id that occurs several times
- * counts once [LIMIT-DUP-1].
- */
-export function unique(ids: readonly string[] | undefined): string[] {
-  return [...new Set(ids ?? [])];
-}
 
 /** The distinct peers of `ids` that are online now [PRESENCE-ONLINE-1]. */
 function onlineAmong(ctx: CommandContext, ids: readonly string[]): string[] {
@@ -51,7 +43,7 @@ function checkWatchLimit(ctx: CommandContext, size: number): void {
  * failed re-open leaves the session as it was [SESSION-REOPEN-5].
  */
 export function handleOpen(ctx: CommandContext, frame: SessionOpen): void {
-  const watch = unique(frame.sessionPeerIds);
+  const watch = uniqueIds(frame.sessionPeerIds);
   const superPeer = frame.sp === true;
   verifySessionSignature(ctx, frame, watch, superPeer);
   checkWatchLimit(ctx, watch.length);
@@ -62,13 +54,13 @@ export function handleOpen(ctx: CommandContext, frame: SessionOpen): void {
   }
 
   // A re-open keeps the session: no presence change [SESSION-REOPEN-4].
-  const session = ctx.session ?? ctx.services.openSession(ctx.conn, ctx.app, ctx.peerId);
+  const session = ctx.session ?? ctx.services.presence.open(ctx.conn, ctx.app, ctx.peerId);
   // The watch set is exactly the open's distinct ids [SESSION-OPEN-3, SESSION-REOPEN-2].
   const keep = new Set(watch);
   for (const p of [...session.watch]) if (!keep.has(p)) ctx.app.unwatch(session, p);
   for (const p of watch) ctx.app.watch(session, p);
   // Signature verified above (or not enforced) [SUPERPEER-OPEN-1, SESSION-REOPEN-3].
-  session.sp = superPeer;
+  ctx.app.setSuperPeer(session, superPeer);
 
   // [SESSION-OPEN-2, SESSION-REOPEN-1]
   ctx.reply({ cmd: "session", op: "opened", onlineSessionPeerIds: onlineAmong(ctx, watch) });
@@ -82,7 +74,7 @@ export function handleOpen(ctx: CommandContext, frame: SessionOpen): void {
  */
 export function handleAdd(ctx: CommandContext, frame: SessionAdd): void {
   const session = ctx.requireSession();
-  const added = unique(frame.sessionPeerIds);
+  const added = uniqueIds(frame.sessionPeerIds);
   verifySessionSignature(ctx, frame, added, false);
   let size = session.watch.size;
   for (const p of added) if (!session.watch.has(p)) size++;
@@ -98,7 +90,7 @@ export function handleAdd(ctx: CommandContext, frame: SessionAdd): void {
  */
 export function handleRemove(ctx: CommandContext, frame: SessionRemove): void {
   const session = ctx.requireSession();
-  for (const p of unique(frame.sessionPeerIds)) ctx.app.unwatch(session, p);
+  for (const p of uniqueIds(frame.sessionPeerIds)) ctx.app.unwatch(session, p);
   if (ctx.serial !== undefined) ctx.reply({ cmd: "session", op: "removed" });
 }
 
@@ -108,7 +100,7 @@ export function handleRemove(ctx: CommandContext, frame: SessionRemove): void {
  */
 export function handleQuery(ctx: CommandContext, frame: SessionQuery): void {
   ctx.requireSession();
-  const ids = unique(frame.sessionPeerIds);
+  const ids = uniqueIds(frame.sessionPeerIds);
   ctx.reply({ cmd: "session", op: "query-result", onlineSessionPeerIds: onlineAmong(ctx, ids) });
 }
 
@@ -119,6 +111,6 @@ export function handleQuery(ctx: CommandContext, frame: SessionQuery): void {
  */
 export function handleClose(ctx: CommandContext, _frame: SessionClose): void {
   const session = ctx.requireSession();
-  ctx.services.endSession(ctx.conn, ctx.app, session, ctx.now);
+  ctx.services.presence.end(ctx.conn, ctx.app, session, ctx.now);
   if (ctx.serial !== undefined) ctx.reply({ cmd: "session", op: "closed" });
 }

@@ -23,8 +23,8 @@ export interface Session {
   sp: boolean;
 }
 
-/** A WebSocket connection. */
-export interface Connection {
+/** What the engine keeps about one WebSocket connection. */
+export interface ConnectionState {
   /** The adapter's id of the connection. */
   readonly id: ConnId;
   /** The `Origin` header of the upgrade request, if any (for the 4110 check). */
@@ -45,12 +45,48 @@ export interface Connection {
   closing: boolean;
 }
 
+/**
+ * The undo log of the command being handled. Every change to in-memory state inside a
+ * command records its inverse here; when the command fails, the engine rolls the changes
+ * back in reverse order, so that a failed command leaves no trace in memory, just as
+ * `Store.atomically` leaves none in storage [ERROR-NOEFFECT-1, SESSION-OPEN-6,
+ * SESSION-REOPEN-5]. Outside a command (disconnects, timeouts) nothing is recorded.
+ */
+export class Journal {
+  #undo: (() => void)[] | undefined;
+
+  /** Starts recording for one command. */
+  begin(): void {
+    this.#undo = [];
+  }
+
+  /** Records the inverse of a change just made, if a command is being handled. */
+  record(undo: () => void): void {
+    this.#undo?.push(undo);
+  }
+
+  /** Keeps the command's changes and stops recording. */
+  commit(): void {
+    this.#undo = undefined;
+  }
+
+  /** Undoes the command's changes, newest first, and stops recording. */
+  rollback(): void {
+    const undo = this.#undo ?? [];
+    this.#undo = undefined;
+    for (let k = undo.length - 1; k >= 0; k--) (undo[k] as () => void)();
+  }
+}
+
 /** Per-app indexes over the sessions of all connections. */
 export class AppState {
   /** peer → its open sessions, on any connection. */
   readonly online = new Map<string, Set<Session>>();
   /** peer → the sessions that watch it. */
   readonly watchers = new Map<string, Set<Session>>();
+
+  /** @param journal where changes made inside a command record their inverse. */
+  constructor(readonly journal: Journal = new Journal()) {}
 
   /** The open sessions of a peer (empty when offline). */
   sessionsOf(peerId: string): ReadonlySet<Session> {
@@ -69,15 +105,18 @@ export class AppState {
       set = new Set();
       this.online.set(s.peerId, set);
     }
+    if (set.has(s)) return false;
     set.add(s);
+    this.journal.record(() => this.removeSession(s));
     return set.size === 1;
   }
 
   /** Removes a session and its watches; returns true if it was the peer's last. */
   removeSession(s: Session): boolean {
-    for (const w of s.watch) this.unwatch(s, w);
+    for (const w of [...s.watch]) this.unwatch(s, w);
     const set = this.online.get(s.peerId);
     if (!set?.delete(s)) return false;
+    this.journal.record(() => this.addSession(s));
     if (set.size > 0) return false;
     this.online.delete(s.peerId);
     return true;
@@ -85,6 +124,7 @@ export class AppState {
 
   /** Records that `s` watches `peerId`. */
   watch(s: Session, peerId: string): void {
+    if (s.watch.has(peerId)) return;
     s.watch.add(peerId);
     let set = this.watchers.get(peerId);
     if (!set) {
@@ -92,15 +132,28 @@ export class AppState {
       this.watchers.set(peerId, set);
     }
     set.add(s);
+    this.journal.record(() => this.unwatch(s, peerId));
   }
 
   /** Records that `s` no longer watches `peerId`. */
   unwatch(s: Session, peerId: string): void {
-    s.watch.delete(peerId);
+    if (!s.watch.delete(peerId)) return;
     const set = this.watchers.get(peerId);
-    if (!set) return;
-    set.delete(s);
-    if (set.size === 0) this.watchers.delete(peerId);
+    if (set) {
+      set.delete(s);
+      if (set.size === 0) this.watchers.delete(peerId);
+    }
+    this.journal.record(() => this.watch(s, peerId));
+  }
+
+  /** Sets whether `s` is a super peer [SUPERPEER-OPEN-1]. */
+  setSuperPeer(s: Session, sp: boolean): void {
+    const was = s.sp;
+    if (was === sp) return;
+    s.sp = sp;
+    this.journal.record(() => {
+      s.sp = was;
+    });
   }
 
   /** The sessions watching a peer. */

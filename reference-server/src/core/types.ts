@@ -3,6 +3,7 @@
  * passes frames and the current time in, and carries the returned outputs out.
  * @module
  */
+import type { ErrorSpec, LogItem, S2CFrame } from "@confab/protocol";
 import type { HistoryQuery, StoredMessage } from "../store/store.js";
 
 /** Identifies one WebSocket connection; chosen by the adapter. */
@@ -18,7 +19,8 @@ export type Output =
   | {
       readonly type: "send";
       readonly conn: ConnId;
-      readonly frame: Readonly<Record<string, unknown>>;
+      /** A server frame of the registry, typed by it. */
+      readonly frame: Readonly<S2CFrame>;
     }
   | {
       readonly type: "close";
@@ -35,10 +37,13 @@ export interface ConnectionInfo {
   readonly origin?: string | undefined;
 }
 
-/** Result of a REST history query. */
+/**
+ * Result of a REST history query, in protocol terms: the page, or the error of Table 7
+ * that refuses it. The HTTP adapter maps the error to an HTTP status.
+ */
 export type RestLogsResult =
-  | { readonly ok: true; readonly items: readonly Record<string, unknown>[] }
-  | { readonly ok: false; readonly status: number; readonly code: number; readonly error: string };
+  | { readonly ok: true; readonly items: readonly LogItem[] }
+  | { readonly ok: false; readonly error: ErrorSpec; readonly detail: string };
 
 /** A significant event, for the JSON log. */
 export interface LogEvent {
@@ -60,11 +65,15 @@ export interface ProtocolEngine {
   disconnect(conn: ConnId, now: number): Output[];
   /** Timers: read and login timeouts [TIMEOUT-READ-1, TIMEOUT-LOGIN-1]. Call about once a second. */
   tick(now: number): Output[];
-  /** `GET /1.1/rtm/messages/logs`, after the adapter parsed the query string. */
+  /**
+   * `GET /1.1/rtm/messages/logs`: the app, the master key and the query as JSON values
+   * (the HTTP adapter turns the query string's text into integers where the schema wants
+   * them), checked against the `logs-query` schema [REST-AUTH-1, REST-PARAM-1].
+   */
   restLogs(
     appId: string | undefined,
     masterKey: string | undefined,
-    query: Record<string, string | undefined>,
+    query: Readonly<Record<string, unknown>>,
   ): RestLogsResult;
   /**
    * Whether an app id is served: well-formed [LIMIT-APPID-1], known (or development mode),

@@ -3,8 +3,10 @@
  * endpoint through `Engine.restLogs` (spec/05-history.md, decision D9).
  */
 import { conversationId } from "@confab/protocol";
+import { TEST_MASTER_KEY } from "@confab/test-support";
 import { describe, expect, it } from "vitest";
 import { type Frame, nameOf } from "../support/harness.js";
+import { restVia } from "../support/rest.js";
 import {
   APP,
   allLogs,
@@ -17,7 +19,6 @@ import {
   joinRoom,
   logItems,
   logs,
-  MASTER_KEY,
   RecordingStore,
   rest,
   restItems,
@@ -342,7 +343,7 @@ describe("REST history through Engine.restLogs (5.5)", () => {
 
   it("[REST-APP-2] answers 404 with code 4100 for an app the server does not serve", () => {
     const { h } = populated();
-    expect(h.engine.restLogs("other-app", MASTER_KEY, {})).toMatchObject({
+    expect(restVia(h.engine, "other-app", TEST_MASTER_KEY, {})).toMatchObject({
       ok: false,
       status: 404,
       code: 4100,
@@ -352,7 +353,7 @@ describe("REST history through Engine.restLogs (5.5)", () => {
   it("[REST-APP-2] [LIMIT-APPID-1] answers 404 with code 4100 for a missing or malformed app id, in development mode too", () => {
     const h = harness();
     for (const appId of [undefined, "", "bad id", "a:b", "x".repeat(65), "é"]) {
-      expect(h.engine.restLogs(appId, undefined, {}), String(appId)).toMatchObject({
+      expect(restVia(h.engine, appId, undefined, {}), String(appId)).toMatchObject({
         ok: false,
         status: 404,
         code: 4100,
@@ -362,12 +363,12 @@ describe("REST history through Engine.restLogs (5.5)", () => {
 
   it("[REST-AUTH-1] answers 401 with code 4102 without the master key of an app that has one", () => {
     const { h } = populated();
-    for (const key of [undefined, "", "wrong", `${MASTER_KEY} `]) {
-      const r = h.engine.restLogs(APP, key, {});
+    for (const key of [undefined, "", "wrong", `${TEST_MASTER_KEY} `]) {
+      const r = restVia(h.engine, APP, key, {});
       expect(r, String(key)).toMatchObject({ ok: false, status: 401, code: 4102 });
       if (!r.ok) expect(r.error).toEqual(expect.any(String));
     }
-    expect(h.engine.restLogs(APP, MASTER_KEY, {}).ok).toBe(true);
+    expect(restVia(h.engine, APP, TEST_MASTER_KEY, {}).ok).toBe(true);
   });
 
   it("[REST-OK-1] answers a valid authorized request with one page of history items", () => {
@@ -417,7 +418,7 @@ describe("REST history through Engine.restLogs (5.5)", () => {
     expect(out.map((i) => i["msg-id"])).toEqual([...ids].reverse());
     // Apps share nothing: another app's history is empty.
     const dev = harness();
-    expect(dev.engine.restLogs("another", undefined, {})).toEqual({ ok: true, items: [] });
+    expect(restVia(dev.engine, "another", undefined, {})).toEqual({ ok: true, items: [] });
   });
 
   it("[REST-PARAM-1] answers 400 with code 4114 to a request with both convid and from", () => {

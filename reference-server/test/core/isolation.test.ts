@@ -5,6 +5,7 @@
 import { conversationId } from "@confab/protocol";
 import { describe, expect, it } from "vitest";
 import { type FakeConn, Harness } from "../support/harness.js";
+import { restVia } from "../support/rest.js";
 
 function as(h: Harness, appId: string, f: (c: FakeConn) => void): FakeConn {
   const before = h.appId;
@@ -59,10 +60,10 @@ describe("app isolation", () => {
     expect(alice2.expectOne("error")).toMatchObject({ code: 4404, i: 4 });
     cmd(bob2b, "app2", "bob", "logs", undefined, { cid: conversationId(["alice", "bob"]), i: 5 });
     expect(bob2b.expectOne("error")).toMatchObject({ code: 4401, i: 5 });
-    const rest = h.engine.restLogs("app2", undefined, {});
+    const rest = restVia(h.engine, "app2", undefined, {});
     expect(rest).toMatchObject({ ok: true, items: [] });
     // …while app1 has them all.
-    const rest1 = h.engine.restLogs("app1", undefined, {});
+    const rest1 = restVia(h.engine, "app1", undefined, {});
     expect(rest1.ok && rest1.items.map((i) => i.data)).toEqual(["for bob of app1"]);
   });
 });

@@ -7,6 +7,7 @@ import { isValidId } from "@confab/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS, engineConfig, specViolations } from "../../src/core/config.js";
+import { restVia } from "../support/rest.js";
 import {
   expectAlive,
   expectClosed,
@@ -200,7 +201,7 @@ describe("identifiers (7.2)", () => {
     const bad = ["", "x".repeat(65), "app 1", "app/1", "äpp", "app:1", "app\n"];
     for (const appId of bad) {
       expect(h.engine.knowsApp(appId), appId).toBe(false);
-      expect(h.engine.restLogs(appId, undefined, {})).toMatchObject({
+      expect(restVia(h.engine, appId, undefined, {})).toMatchObject({
         ok: false,
         status: 404,
         code: 4100,
@@ -210,7 +211,7 @@ describe("identifiers (7.2)", () => {
       expect(c.drain()).toMatchObject([{ cmd: "error", code: 4100, i: 1 }]);
       expectClosed(c, 4100);
     }
-    expect(h.engine.restLogs(undefined, undefined, {})).toMatchObject({
+    expect(restVia(h.engine, undefined, undefined, {})).toMatchObject({
       ok: false,
       status: 404,
       code: 4100,

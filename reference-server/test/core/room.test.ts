@@ -4,24 +4,25 @@
  * so a frame the spec does not call for fails it (ROOM-FANOUT-7, ERROR-NOEFFECT-1).
  */
 import { randomBytes } from "node:crypto";
-import { type GroupAction, groupSignedString, sessionSignedString, sign } from "@confab/protocol";
+import type { GroupAction } from "@confab/protocol";
+import { groupSignature, sessionSignature, TEST_MASTER_KEY } from "@confab/test-support";
 import { describe, expect, it } from "vitest";
 import type { EngineConfig } from "../../src/core/config.js";
 import { Engine } from "../../src/core/engine.js";
 import { MemoryStore } from "../../src/store/memory-store.js";
 import { type FakeConn, type Frame, Harness } from "../support/harness.js";
+import { restVia } from "../support/rest.js";
 
 const A = "alice";
 const B = "bob";
 const C = "carol";
 const D = "dave";
 const E = "erin";
-const KEY = "k";
 
 /** An app that enforces signatures (SIG-ENFORCE-1). */
 const SIGNED: Partial<EngineConfig> = {
   devMode: false,
-  apps: new Map([["app1", { appId: "app1", masterKey: KEY, enforceSignatures: true }]]),
+  apps: new Map([["app1", { appId: "app1", masterKey: TEST_MASTER_KEY, enforceSignatures: true }]]),
 };
 
 /** Sessions of a small world: alice on two devices, bob, carol, and dave who stays outside. */
@@ -35,20 +36,10 @@ interface World {
   readonly all: readonly FakeConn[];
 }
 
-let nonceSeq = 0;
-
 /** The signature fields of a `session/open` of `peerId` watching nobody. */
 function sessionSig(h: Harness, peerId: string): Frame {
   const t = Math.floor(h.now / 1000);
-  const n = `n${++nonceSeq}`;
-  const signed = sessionSignedString({
-    appId: h.appId,
-    peerId,
-    watchPeerIds: [],
-    timestamp: t,
-    nonce: n,
-  });
-  return { s: sign(KEY, signed), t, n };
+  return sessionSignature({ appId: h.appId, peerId, watchPeerIds: [], t });
 }
 
 /** The signature fields of a group command (SIG-GROUP-1). */
@@ -60,17 +51,7 @@ function groupSig(
   roomPeerIds: readonly string[] = [],
 ): Frame {
   const t = Math.floor(h.now / 1000);
-  const n = `n${++nonceSeq}`;
-  const signed = groupSignedString({
-    appId: h.appId,
-    peerId,
-    roomId,
-    roomPeerIds,
-    timestamp: t,
-    nonce: n,
-    action,
-  });
-  return { s: sign(KEY, signed), t, n };
+  return groupSignature({ appId: h.appId, peerId, action, roomId, roomPeerIds, t });
 }
 
 /** Opens the world's five sessions (signed when the app enforces signatures). */
@@ -269,7 +250,7 @@ describe("group ids and lifetime", () => {
     drain(w.all);
     expect(members(w, roomId)).toEqual([]);
 
-    const rest = w.h.engine.restLogs("app1", undefined, { convid: roomId });
+    const rest = restVia(w.h.engine, "app1", undefined, { convid: roomId });
     expect(rest).toMatchObject({ ok: true, items: [{ "msg-id": ack.uid, "conv-id": roomId }] });
 
     w.c.cmd(C, "room", "join", { roomId, i: 2 });
@@ -917,7 +898,7 @@ describe("group messages", () => {
     expectFrames(w.d, [error(4401, D, 1)]);
     expectFrames(w.c, [error(4401, C, 2)]);
     expectQuiet(...w.all);
-    expect(w.h.engine.restLogs("app1", undefined, { convid: roomId })).toEqual({
+    expect(restVia(w.h.engine, "app1", undefined, { convid: roomId })).toEqual({
       ok: true,
       items: [],
     });

@@ -1,0 +1,115 @@
+/**
+ * Sessions and presence (spec/02-sessions.md): opening and ending sessions, and telling
+ * watchers when a peer comes online or goes offline. Every change goes through the app's
+ * {@link Journal}, so a command that fails after opening a session undoes it
+ * [SESSION-OPEN-6].
+ * @module
+ */
+import type { Presence as PresenceFrame } from "@confab/protocol";
+import { AppState, type ConnectionState, Journal, type Session } from "./state.js";
+import type { Output } from "./types.js";
+
+/** What presence needs from the engine. */
+export interface PresenceHost {
+  /** Appends an output. */
+  emit(output: Output): void;
+  /** Records a log event. */
+  record(event: string, fields: Record<string, unknown>): void;
+}
+
+/** The in-memory sessions of every app, and the presence events their changes cause. */
+export class Presence {
+  readonly #apps = new Map<string, AppState>();
+
+  /**
+   * @param host how to emit frames and log events.
+   * @param journal the engine's undo log, shared by every app.
+   */
+  constructor(
+    private readonly host: PresenceHost,
+    readonly journal: Journal = new Journal(),
+  ) {}
+
+  /** The state of an app, created on first use. */
+  app(appId: string): AppState {
+    let s = this.#apps.get(appId);
+    if (!s) {
+      s = new AppState(this.journal);
+      this.#apps.set(appId, s);
+    }
+    return s;
+  }
+
+  /** The state of an app if it has any. */
+  existing(appId: string): AppState | undefined {
+    return this.#apps.get(appId);
+  }
+
+  /** Opens a session; publishes presence `on` if it is the peer's first [PRESENCE-ON-1]. */
+  open(c: ConnectionState, app: AppState, peerId: string): Session {
+    // A fresh object: nothing of an earlier session of the peer survives [SESSION-END-2].
+    const session: Session = {
+      conn: c.id,
+      appId: c.appId as string,
+      peerId,
+      watch: new Set(),
+      sp: false,
+    };
+    const since = c.noSessionSince;
+    c.sessions.set(peerId, session);
+    c.noSessionSince = undefined;
+    this.journal.record(() => {
+      if (c.sessions.get(peerId) === session) c.sessions.delete(peerId);
+      c.noSessionSince = since;
+    });
+    this.host.record("session-open", { conn: c.id, appId: session.appId, peerId });
+    // Only the peer's first session is news [PRESENCE-ON-1, PRESENCE-DEVICES-1].
+    if (app.addSession(session)) this.publish(app, peerId, "on");
+    return session;
+  }
+
+  /** Ends a session; publishes presence `off` if it was the peer's last [PRESENCE-OFF-1]. */
+  end(c: ConnectionState, app: AppState, session: Session, now: number): void {
+    if (c.sessions.get(session.peerId) !== session) return;
+    const since = c.noSessionSince;
+    c.sessions.delete(session.peerId);
+    // The login timeout runs again from the end of the last session [TIMEOUT-LOGIN-1].
+    if (c.sessions.size === 0) c.noSessionSince = now;
+    this.journal.record(() => {
+      c.sessions.set(session.peerId, session);
+      c.noSessionSince = since;
+    });
+    this.host.record("session-close", {
+      conn: c.id,
+      appId: session.appId,
+      peerId: session.peerId,
+    });
+    // Only the peer's last session is news [PRESENCE-OFF-1, PRESENCE-DEVICES-1].
+    if (app.removeSession(session)) this.publish(app, session.peerId, "off");
+  }
+
+  /** Ends every session of a connection [SESSION-END-1]. */
+  endAll(c: ConnectionState, now: number): void {
+    const app = c.appId !== undefined ? this.#apps.get(c.appId) : undefined;
+    if (!app) return;
+    for (const s of [...c.sessions.values()]) this.end(c, app, s, now);
+  }
+
+  /**
+   * Tells every open session that watches `peerId`, and only those [PRESENCE-SCOPE-1], that
+   * it came online or went offline: one frame per watching session, for its own peer
+   * [FRAME-PEERID-1]. Transitions alternate, so each watcher hears on, off, on, …
+   * [PRESENCE-ALT-1].
+   */
+  publish(app: AppState, peerId: string, status: "on" | "off"): void {
+    for (const w of app.watchersOf(peerId)) {
+      const frame: PresenceFrame = {
+        cmd: "presence",
+        peerId: w.peerId,
+        status,
+        sessionPeerIds: [peerId],
+      };
+      this.host.emit({ type: "send", conn: w.conn, frame });
+    }
+  }
+}
