@@ -304,6 +304,30 @@ export class Engine implements ProtocolEngine {
     return { connections: this.conns.size, sessions };
   }
 
+  /**
+   * A plain, deterministic description of the engine's in-memory state: each connection's
+   * app, sessions (peer, watch set, super peer) and login-timeout clock, and each app's
+   * presence indexes. For tests (a failed command must leave it unchanged,
+   * ERROR-NOEFFECT-1) and for debugging; not part of {@link ProtocolEngine}.
+   */
+  inspect(): {
+    connections: unknown[];
+    apps: ReturnType<Presence["snapshot"]>;
+  } {
+    const connections = [...this.conns.values()]
+      .sort((a, b) => a.id - b.id)
+      .map((c) => ({
+        id: c.id,
+        appId: c.appId,
+        closing: c.closing,
+        noSessionSince: c.noSessionSince,
+        sessions: [...c.sessions.values()]
+          .map((s) => ({ peerId: s.peerId, sp: s.sp, watch: [...s.watch].sort() }))
+          .sort((a, b) => (a.peerId < b.peerId ? -1 : 1)),
+      }));
+    return { connections, apps: this.presence.snapshot() };
+  }
+
   /** {@inheritDoc ProtocolEngine.drainLog} */
   drainLog(): LogEvent[] {
     const events = this.logBuffer;

@@ -45,6 +45,25 @@ export class Presence {
     return this.#apps.get(appId);
   }
 
+  /**
+   * A plain, deterministic description of every app's in-memory indexes: who is online
+   * with how many sessions, and which sessions watch whom. For tests and debugging.
+   */
+  snapshot(): Record<string, { online: [string, number][]; watchers: [string, string[]][] }> {
+    const out: Record<string, { online: [string, number][]; watchers: [string, string[]][] }> = {};
+    for (const [appId, app] of [...this.#apps].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const online = [...app.online].map(([p, set]): [string, number] => [p, set.size]).sort();
+      const watchers = [...app.watchers]
+        .map(([p, set]): [string, string[]] => [
+          p,
+          [...set].map((w) => `${w.conn}:${w.peerId}`).sort(),
+        ])
+        .sort();
+      out[appId] = { online, watchers };
+    }
+    return out;
+  }
+
   /** Opens a session; publishes presence `on` if it is the peer's first [PRESENCE-ON-1]. */
   open(c: ConnectionState, app: AppState, peerId: string): Session {
     // A fresh object: nothing of an earlier session of the peer survives [SESSION-END-2].
