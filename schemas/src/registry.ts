@@ -4,7 +4,7 @@
  * the fixture coverage test.
  * @module
  */
-import type { TObject, TSchema } from "@sinclair/typebox";
+import type { Static, TObject, TSchema } from "@sinclair/typebox";
 import { AckReq, ErrorFrame, HttpError, Keepalive, RouteResponse } from "./messages/control.js";
 import { ClientAck, DirectAck, DirectDelivery, DirectSend, Receipt } from "./messages/direct.js";
 import { LogsQuery, LogsResult, RestLogsQuery, RestLogsResponse } from "./messages/history.js";
@@ -75,14 +75,24 @@ export interface MessageEntry {
   readonly schema: TObject;
 }
 
-function entry(
-  direction: Direction,
-  name: string,
-  schema: TObject,
+/** A registry entry that keeps its literal direction, name and schema type. */
+type Entry<D extends Direction, N extends string, S extends TObject> = Omit<
+  MessageEntry,
+  "direction" | "name" | "schema"
+> & {
+  readonly direction: D;
+  readonly name: N;
+  readonly schema: S;
+};
+
+function entry<const D extends Direction, const N extends string, S extends TObject>(
+  direction: D,
+  name: N,
+  schema: S,
   legacy: boolean,
   reply?: MessageEntry["reply"],
   signed = false,
-): MessageEntry {
+): Entry<D, N, S> {
   const [cmd, op] = name === "keepalive" ? [undefined, undefined] : name.split("/");
   return {
     name,
@@ -100,8 +110,12 @@ function entry(
 const replies = (name: string, repliedWithoutSerial = true) => ({ name, repliedWithoutSerial });
 const SIGNED = true;
 
-/** Every message of protocol v1, client→server first. */
-export const REGISTRY: readonly MessageEntry[] = [
+/**
+ * Every message of protocol v1, client→server first. Its static type keeps each entry's
+ * name and schema, so the message types ({@link C2SMessages}, {@link S2CMessages}) are
+ * derived from it: a message added here is typed everywhere, with nothing else to edit.
+ */
+export const REGISTRY = [
   entry("c2s", "keepalive", Keepalive, true, replies("keepalive")),
   entry("c2s", "session/open", SessionOpen, true, replies("session/opened"), SIGNED),
   entry("c2s", "session/add", SessionAdd, true, replies("session/added"), SIGNED),
@@ -137,7 +151,23 @@ export const REGISTRY: readonly MessageEntry[] = [
   entry("s2c", "ackreq", AckReq, false),
   entry("s2c", "logs/result", LogsResult, false),
   entry("s2c", "error", ErrorFrame, false),
-];
+] as const satisfies readonly MessageEntry[];
+
+type Entries = (typeof REGISTRY)[number];
+
+/** The schema type of each message of a direction, by registry name. */
+type SchemasOf<D extends Direction> = {
+  [E in Entries as E["direction"] extends D ? E["name"] : never]: E["schema"];
+};
+
+type C2SSchemas = SchemasOf<"c2s">;
+type S2CSchemas = SchemasOf<"s2c">;
+
+/** Client→server messages by registry name, typed by their schemas. */
+export type C2SMessages = { [K in keyof C2SSchemas]: Static<C2SSchemas[K]> };
+
+/** Server→client messages by registry name, typed by their schemas. */
+export type S2CMessages = { [K in keyof S2CSchemas]: Static<S2CSchemas[K]> };
 
 /** Schemas of the HTTP endpoints (not WebSocket frames), keyed by file name. */
 export const HTTP_SCHEMAS: Readonly<Record<string, TSchema>> = {
@@ -147,7 +177,7 @@ export const HTTP_SCHEMAS: Readonly<Record<string, TSchema>> = {
   error: HttpError,
 };
 
-const BY_NAME = new Map(REGISTRY.map((e) => [`${e.direction}:${e.name}`, e]));
+const BY_NAME = new Map<string, MessageEntry>(REGISTRY.map((e) => [`${e.direction}:${e.name}`, e]));
 
 /** Looks up a registry entry by direction and name (`session/open`, `direct`, ...). */
 export function findEntry(direction: Direction, name: string): MessageEntry | undefined {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ERRORS, type ErrorSpec, type S2CBody } from "@confab/protocol";
+import { type C2SMessages, ERRORS, type ErrorSpec, type S2CBody } from "@confab/protocol";
 import type { Store } from "../store/store.js";
 import type { AppConfig, EngineConfig } from "./config.js";
 import { CommandError } from "./errors.js";
@@ -12,6 +12,19 @@ import type { MessageIds } from "./message-ids.js";
 import type { Presence } from "./presence.js";
 import type { AppState, ConnectionState, Session } from "./state.js";
 import type { Output } from "./types.js";
+
+/** The commands a handler can take: every client message but the keepalive. */
+export type Commands = Omit<C2SMessages, "keepalive">;
+
+/** A handler for the command named `K`, given the frame its schema has checked. */
+export type Handler<K extends keyof Commands> = (ctx: CommandContext, frame: Commands[K]) => void;
+
+/**
+ * Handlers by registry name. A command family's module exports its own part of the table
+ * (`satisfies Handlers` refuses a name the registry does not know); the engine joins them,
+ * and its `HandlerTable` makes a missing one a compile error.
+ */
+export type Handlers = { readonly [K in keyof Commands]?: Handler<K> };
 
 /** Services a handler may use, provided by the engine. */
 export interface EngineServices {

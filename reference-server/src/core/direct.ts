@@ -13,7 +13,7 @@
 import type { ClientAck, DirectSend } from "@confab/protocol";
 import { conversationId, ERRORS, uniqueIds } from "@confab/protocol";
 import type { StoredMessage } from "../store/store.js";
-import type { CommandContext } from "./context.js";
+import type { CommandContext, Handlers } from "./context.js";
 import { deliveryFrame } from "./delivery.js";
 import type { Session } from "./state.js";
 
@@ -113,6 +113,12 @@ export function handleDirect(ctx: CommandContext, frame: DirectSend): void {
     ctx.storeWork("store the message", () => {
       ctx.store.insertMessage(message);
       for (const p of recipients) ctx.store.addPending(appId, p, id, timestamp, limit);
+      // [LIMIT-STORE-2] Counted after the writes, so that evictions count; the failure rolls
+      // them back: no ack, no history, no delivery [ERROR-NOEFFECT-1].
+      const maxPending = ctx.services.config.limits.maxPendingPerApp;
+      if (ctx.store.pendingCount(appId) > maxPending) {
+        ctx.fail(ERRORS.LIMIT_EXCEEDED, `the app holds its most pending messages (${maxPending})`);
+      }
     });
   }
 
@@ -169,3 +175,9 @@ export function handleClientAck(ctx: CommandContext, frame: ClientAck): void {
     ctx.sendToPeer(m.fromPeerId, { cmd: "rcp", id: m.id, t: Math.max(ctx.now, m.timestamp) });
   }
 }
+
+/** The handlers of the direct-message family, by registry name; the engine's table is the union of these. */
+export const DIRECT_HANDLERS = {
+  direct: handleDirect,
+  ack: handleClientAck,
+} satisfies Handlers;

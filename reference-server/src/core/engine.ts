@@ -15,7 +15,6 @@
 import { randomBytes } from "node:crypto";
 import {
   answeredWithoutSerial,
-  type C2SMessages,
   ERRORS,
   type ErrorSpec,
   errorFrame,
@@ -43,14 +42,14 @@ import {
   resolveApp,
   specViolations,
 } from "./config.js";
-import { CommandContext, type EngineServices } from "./context.js";
-import { handleClientAck, handleDirect } from "./direct.js";
+import { CommandContext, type Commands, type EngineServices, type Handler } from "./context.js";
+import { DIRECT_HANDLERS } from "./direct.js";
 import { CommandError } from "./errors.js";
-import { handleLogs, page } from "./history.js";
+import { HISTORY_HANDLERS, page } from "./history.js";
 import { MessageIds } from "./message-ids.js";
 import { Presence } from "./presence.js";
-import { handleInvite, handleJoin, handleKick, handleLeave } from "./room.js";
-import { handleAdd, handleClose, handleOpen, handleQuery, handleRemove } from "./session.js";
+import { ROOM_HANDLERS } from "./room.js";
+import { SESSION_HANDLERS } from "./session.js";
 import type { ConnectionState } from "./state.js";
 import type {
   ConnectionInfo,
@@ -61,25 +60,14 @@ import type {
   RestLogsResult,
 } from "./types.js";
 
-type Commands = Omit<C2SMessages, "keepalive">;
-/** One handler per command: a missing or extra handler is a compile error. */
-type HandlerTable = {
-  readonly [K in keyof Commands]: (ctx: CommandContext, frame: Commands[K]) => void;
-};
+/** One handler per command: a missing handler is a compile error. */
+type HandlerTable = { readonly [K in keyof Commands]: Handler<K> };
 
 const HANDLERS: HandlerTable = {
-  "session/open": handleOpen,
-  "session/add": handleAdd,
-  "session/remove": handleRemove,
-  "session/query": handleQuery,
-  "session/close": handleClose,
-  direct: handleDirect,
-  ack: handleClientAck,
-  "room/join": handleJoin,
-  "room/invite": handleInvite,
-  "room/kick": handleKick,
-  "room/leave": handleLeave,
-  logs: handleLogs,
+  ...SESSION_HANDLERS,
+  ...DIRECT_HANDLERS,
+  ...ROOM_HANDLERS,
+  ...HISTORY_HANDLERS,
 };
 
 const isCommand = (name: string): name is keyof Commands => Object.hasOwn(HANDLERS, name);

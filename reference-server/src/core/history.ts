@@ -7,7 +7,7 @@
  */
 import { ERRORS, LOGS_DEFAULT_LIMIT, type LogItem, type LogsQuery } from "@confab/protocol";
 import type { HistoryQuery, Store, StoredMessage } from "../store/store.js";
-import type { CommandContext } from "./context.js";
+import type { CommandContext, Handlers } from "./context.js";
 
 /**
  * A stored message as a history item [LOGS-ITEM-1]: its acceptance time, id, sender, text
@@ -85,3 +85,8 @@ export function handleLogs(ctx: CommandContext, frame: LogsQuery): void {
   );
   ctx.reply({ cmd: "logs", op: "result", logs });
 }
+
+/** The handlers of history, by registry name; the engine's table is the union of these. */
+export const HISTORY_HANDLERS = {
+  logs: handleLogs,
+} satisfies Handlers;

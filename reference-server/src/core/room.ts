@@ -11,7 +11,7 @@
  */
 import type { RoomInvite, RoomJoin, RoomKick, RoomLeave } from "@confab/protocol";
 import { ERRORS, type S2CBody, uniqueIds } from "@confab/protocol";
-import type { CommandContext } from "./context.js";
+import type { CommandContext, Handlers } from "./context.js";
 import { verifyGroupSignature } from "./signature.js";
 
 /** A frame body, before `peerId` (and the reply's `i`) are added. */
@@ -257,3 +257,11 @@ export function handleLeave(ctx: CommandContext, frame: RoomLeave): void {
     },
   });
 }
+
+/** The handlers of the group family, by registry name; the engine's table is the union of these. */
+export const ROOM_HANDLERS = {
+  "room/join": handleJoin,
+  "room/invite": handleInvite,
+  "room/kick": handleKick,
+  "room/leave": handleLeave,
+} satisfies Handlers;

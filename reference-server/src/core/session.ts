@@ -17,7 +17,7 @@ import type {
   SessionRemove,
 } from "@confab/protocol";
 import { ERRORS, uniqueIds } from "@confab/protocol";
-import type { CommandContext } from "./context.js";
+import type { CommandContext, Handlers } from "./context.js";
 import { deliverPending } from "./delivery.js";
 import { verifySessionSignature } from "./signature.js";
 
@@ -114,3 +114,12 @@ export function handleClose(ctx: CommandContext, _frame: SessionClose): void {
   ctx.services.presence.end(ctx.conn, ctx.app, session, ctx.now);
   if (ctx.serial !== undefined) ctx.reply({ cmd: "session", op: "closed" });
 }
+
+/** The handlers of the session family, by registry name; the engine's table is the union of these. */
+export const SESSION_HANDLERS = {
+  "session/open": handleOpen,
+  "session/add": handleAdd,
+  "session/remove": handleRemove,
+  "session/query": handleQuery,
+  "session/close": handleClose,
+} satisfies Handlers;
