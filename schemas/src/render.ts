@@ -189,3 +189,55 @@ export function renderMessageReference(): string {
   }
   return `${out.join("\n").trimEnd()}\n`;
 }
+
+/** The markers around Table 1 of spec/01-transport.md, which {@link renderReplyTable} fills. */
+export const REPLY_TABLE_MARKERS = {
+  begin: "<!-- generated: Table 1 from the registry by `npm run gen`; do not edit -->",
+  end: "<!-- end of generated Table 1 -->",
+} as const;
+
+/**
+ * Table 1 of spec/01-transport.md: each command's success reply and whether a command
+ * without `i` gets one, rendered from the registry so that the spec's table and the
+ * `reply` flags the server and the kit use are one fact.
+ */
+export function renderReplyTable(): string {
+  const rows: [string, string, string][] = [];
+  for (const e of REGISTRY) {
+    if (e.direction !== "c2s" || e.name === "keepalive") continue;
+    const reply = e.reply;
+    if (!reply) {
+      rows.push([`\`${e.name}\``, "none, even with `i`", "no"]);
+    } else if (reply.exceptTransient) {
+      rows.push([`\`${e.name}\` without \`transient: true\``, `\`${reply.name}\``, "yes"]);
+      rows.push([`\`${e.name}\` with \`transient: true\``, `\`${reply.name}\``, "no"]);
+    } else {
+      rows.push([`\`${e.name}\``, `\`${reply.name}\``, reply.repliedWithoutSerial ? "yes" : "no"]);
+    }
+  }
+  rows.push(["an unknown `cmd` or `cmd`/`op`", "none (it always fails with 4114)", "yes"]);
+  rows.push(["`keepalive`", "`keepalive`", "always, and never with `i`"]);
+  const head: [string, string, string] = [
+    "command (c2s)",
+    "success reply (s2c)",
+    "replied to without `i`",
+  ];
+  const width = [0, 1, 2].map((k) => Math.max(...[head, ...rows].map((r) => r[k]?.length ?? 0)));
+  const line = (r: readonly string[]) =>
+    `| ${r.map((c, k) => c.padEnd(width[k] as number)).join(" | ")} |`;
+  return [line(head), `| ${width.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.map(line)].join(
+    "\n",
+  );
+}
+
+/** `markdown` with the text between the markers replaced by `block` (markers kept). */
+export function replaceGenerated(
+  markdown: string,
+  markers: { readonly begin: string; readonly end: string },
+  block: string,
+): string {
+  const a = markdown.indexOf(markers.begin);
+  const b = markdown.indexOf(markers.end);
+  if (a < 0 || b < a) throw new Error(`markers ${markers.begin} … ${markers.end} not found`);
+  return `${markdown.slice(0, a + markers.begin.length)}\n${block}\n${markdown.slice(b)}`;
+}

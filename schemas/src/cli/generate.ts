@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Writes the generated artefacts from the registry: JSON Schema files under `schemas/json/`
- * and the message reference `docs/messages.md`. With `--check`, writes nothing and exits 1
+ * Writes the generated artefacts from the registry: JSON Schema files under `schemas/json/`,
+ * the message reference `docs/messages.md` and Table 1 of `spec/01-transport.md`. With `--check`, writes nothing and exits 1
  * when a committed file differs from what would be generated (the drift check behind
  * `npm run check:schemas`).
  * @module
@@ -9,7 +9,13 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { renderJsonSchemas, renderMessageReference } from "../render.js";
+import {
+  REPLY_TABLE_MARKERS,
+  renderJsonSchemas,
+  renderMessageReference,
+  renderReplyTable,
+  replaceGenerated,
+} from "../render.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../../..");
 const check = process.argv.includes("--check");
@@ -18,6 +24,12 @@ const outputs = new Map<string, string>();
 for (const [path, content] of renderJsonSchemas())
   outputs.set(join(root, "schemas/json", path), content);
 outputs.set(join(root, "docs/messages.md"), renderMessageReference());
+// Table 1 of the spec is generated in place, between its markers.
+const transport = join(root, "spec/01-transport.md");
+outputs.set(
+  transport,
+  replaceGenerated(readFileSync(transport, "utf8"), REPLY_TABLE_MARKERS, renderReplyTable()),
+);
 
 const problems: string[] = [];
 for (const [path, content] of outputs) {
