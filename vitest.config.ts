@@ -12,6 +12,7 @@ export default defineConfig({
         find: /^@confab\/reference-server$/,
         replacement: src("./reference-server/src/index.ts"),
       },
+      { find: /^@confab\/test-support$/, replacement: src("./test-support/index.ts") },
     ],
   },
   test: {

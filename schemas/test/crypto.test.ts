@@ -7,10 +7,10 @@ import {
   sign,
   signatureMatches,
 } from "@confab/protocol";
+import { TEST_MASTER_KEY } from "@confab/test-support";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
-const KEY = "masterkey";
 const T = 1417334400;
 
 describe("signatures [SIG]", () => {
@@ -23,7 +23,7 @@ describe("signatures [SIG]", () => {
       nonce: "n0nce",
     });
     expect(s).toBe("app1:alice:bob:carol:1417334400:n0nce");
-    expect(sign(KEY, s)).toBe("31f6a8f72209bcea2762f6e9344eb8c8f7c1ac9e");
+    expect(sign(TEST_MASTER_KEY, s)).toBe("31f6a8f72209bcea2762f6e9344eb8c8f7c1ac9e");
   });
 
   it("leaves the watch part empty when nothing is watched", () => {
@@ -35,7 +35,7 @@ describe("signatures [SIG]", () => {
       nonce: "n0nce",
     });
     expect(s).toBe("app1:alice::1417334400:n0nce");
-    expect(sign(KEY, s)).toBe("e9ceb17f10c1fa3c348000863f7e6332aa2c897d");
+    expect(sign(TEST_MASTER_KEY, s)).toBe("e9ceb17f10c1fa3c348000863f7e6332aa2c897d");
   });
 
   it("appends the super-peer suffix", () => {
@@ -61,7 +61,7 @@ describe("signatures [SIG]", () => {
       action: "invite",
     });
     expect(invite).toBe("app1:alice:g1:bob:carol:1417334400:n0nce:invite");
-    expect(sign(KEY, invite)).toBe("6ca832cbc9b3d7e358b962d652526e2d57e8b45c");
+    expect(sign(TEST_MASTER_KEY, invite)).toBe("6ca832cbc9b3d7e358b962d652526e2d57e8b45c");
     const join = groupSignedString({
       appId: "app1",
       peerId: "alice",
@@ -72,15 +72,19 @@ describe("signatures [SIG]", () => {
       action: "join",
     });
     expect(join).toBe("app1:alice:::1417334400:n0nce:join");
-    expect(sign(KEY, join)).toBe("5529070bf3eb8d624a3790296b697bed9c921d41");
+    expect(sign(TEST_MASTER_KEY, join)).toBe("5529070bf3eb8d624a3790296b697bed9c921d41");
   });
 
   it("compares signatures exactly, rejecting other keys, case and lengths", () => {
     const s = "app1:alice::1417334400:n0nce";
-    expect(signatureMatches(KEY, s, "e9ceb17f10c1fa3c348000863f7e6332aa2c897d")).toBe(true);
-    expect(signatureMatches(KEY, s, "E9CEB17F10C1FA3C348000863F7E6332AA2C897D")).toBe(false);
+    expect(signatureMatches(TEST_MASTER_KEY, s, "e9ceb17f10c1fa3c348000863f7e6332aa2c897d")).toBe(
+      true,
+    );
+    expect(signatureMatches(TEST_MASTER_KEY, s, "E9CEB17F10C1FA3C348000863F7E6332AA2C897D")).toBe(
+      false,
+    );
     expect(signatureMatches("other", s, "e9ceb17f10c1fa3c348000863f7e6332aa2c897d")).toBe(false);
-    expect(signatureMatches(KEY, s, "e9ce")).toBe(false);
+    expect(signatureMatches(TEST_MASTER_KEY, s, "e9ce")).toBe(false);
   });
 });
 

@@ -3,26 +3,26 @@
 // is pinned in schemas/fixtures/legacy/{c2s,s2c}/ (regenerate with UPDATE_FIXTURES=1), so
 // the fixtures are exactly what the real client sends and accepts, and every fixture is
 // validated with the protocol schemas.
-import { createHmac } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { validate } from "@confab/protocol";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   closeLegacyClient,
+  groupSignature,
   type LegacyClient,
   type LegacyClientEvents,
   type LegacyClientSettings,
   type LegacyModule,
   legacyClientSocket,
   loadLegacyClient,
-  rewriteRouterUrl,
-} from "../../test-support/legacy-client.js";
-import {
   type RecordedFrame,
   type Responder,
+  rewriteRouterUrl,
   ScriptedServer,
-} from "../../test-support/scripted-server.js";
+  sessionSignature,
+  signText,
+} from "@confab/test-support";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 type Direction = "c2s" | "s2c";
 type Frame = Record<string, unknown>;
@@ -42,7 +42,6 @@ const T0 = 1417334400000;
 /** Signature timestamp (s) and nonce of the test vectors in protocol-facts.md. */
 const SIGN_T = 1417334400;
 const SIGN_N = "n0nce";
-const MASTER_KEY = "masterkey";
 
 const isFrame = (v: unknown): v is Frame =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -54,12 +53,10 @@ function frameName(frame: unknown): string {
   return frame.op === undefined ? String(frame.cmd) : `${String(frame.cmd)}/${String(frame.op)}`;
 }
 
-const hmac = (s: string) => createHmac("sha1", MASTER_KEY).update(s).digest("hex");
-
 /** An auth hook that signs open and watch as a signing service would (sorted peer ids). */
 const signingAuth: NonNullable<LegacyClientSettings["auth"]> = async (peerId, watching) => ({
   watchingPeerIds: watching,
-  s: hmac([APP, peerId, [...watching].sort().join(":"), SIGN_T, SIGN_N].join(":")),
+  s: sessionSignature({ appId: APP, peerId, watchPeerIds: watching, t: SIGN_T, n: SIGN_N }).s,
   t: SIGN_T,
   n: SIGN_N,
 });
@@ -443,7 +440,7 @@ describe("the legacy client against a scripted Confab v1 server", () => {
     });
 
     it("sends sp only when the auth hook returns it", async () => {
-      const s = hmac(`${APP}:alice::${SIGN_T}:${SIGN_N}:sp`);
+      const s = signText(`${APP}:alice::${SIGN_T}:${SIGN_N}:sp`);
       const from = server.frames.length;
       const seen: unknown[] = [];
       await connect({
@@ -941,9 +938,16 @@ describe("the legacy client against a scripted Confab v1 server", () => {
         peerId: "alice",
         groupAuth: async (peerId, groupId, action, groupPeerIds) => {
           calls.push([peerId, groupId, action, groupPeerIds]);
-          const peers = [...groupPeerIds].sort().join(":");
-          const signed = [APP, peerId, groupId ?? "", peers, SIGN_T, SIGN_N, action].join(":");
-          return { groupPeerIds, s: hmac(signed), t: SIGN_T, n: SIGN_N };
+          const sig = groupSignature({
+            appId: APP,
+            peerId,
+            action,
+            roomId: groupId,
+            roomPeerIds: groupPeerIds,
+            t: SIGN_T,
+            n: SIGN_N,
+          });
+          return { groupPeerIds, ...sig };
         },
       });
       const sig = { t: SIGN_T, n: SIGN_N };
@@ -963,7 +967,7 @@ describe("the legacy client against a scripted Confab v1 server", () => {
       const join = await received(from, "room/join");
       expect(join).toMatchObject({
         roomId: "g1",
-        s: hmac(`${APP}:alice:g1::${SIGN_T}:${SIGN_N}:join`),
+        s: signText(`${APP}:alice:g1::${SIGN_T}:${SIGN_N}:join`),
       });
       from = server.frames.length;
       await client.inviteToGroup("g1", ["carol", "bob"]);
@@ -983,7 +987,7 @@ describe("the legacy client against a scripted Confab v1 server", () => {
       const kick = await received(from, "room/kick");
       expect(kick).toMatchObject({
         roomPeerIds: ["bob"],
-        s: hmac(`${APP}:alice:g1:bob:${SIGN_T}:${SIGN_N}:kick`),
+        s: signText(`${APP}:alice:g1:bob:${SIGN_T}:${SIGN_N}:kick`),
       });
       expect(calls).toEqual([
         ["alice", undefined, "join", []],

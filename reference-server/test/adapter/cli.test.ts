@@ -3,10 +3,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { connect, disconnect } from "@confab/test-support";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseCommandLine, UsageError } from "../../src/cli.js";
 import { runCli } from "../support/cli-process.js";
-import { connect, disconnect, httpRequest } from "./helpers.js";
+import { httpRequest } from "./helpers.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const cli = join(root, "reference-server/dist/src/cli.js");

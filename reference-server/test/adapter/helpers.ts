@@ -1,10 +1,9 @@
 /**
- * Helpers of the adapter tests: WebSocket clients that record what they receive, a fake
- * engine whose answers each test scripts, a store that records commits, and a logger that
- * records lines.
+ * Helpers of the adapter tests: a fake engine whose answers each test scripts, a store
+ * that records commits, a logger that records lines, and raw HTTP requests. The WebSocket
+ * client is the shared one of `@confab/test-support`.
  */
 import { request } from "node:http";
-import { type ClientOptions, WebSocket } from "ws";
 import type {
   ConnId,
   LogEvent,
@@ -14,67 +13,6 @@ import type {
 } from "../../src/core/types.js";
 import type { Logger, LogLevel } from "../../src/log.js";
 import { MemoryStore } from "../../src/store/memory-store.js";
-
-/** A connected test client. */
-export interface Client {
-  readonly ws: WebSocket;
-  /** Text frames received, parsed. */
-  readonly received: unknown[];
-  /** Resolves with the close code and reason. */
-  readonly closed: Promise<{ code: number; reason: string }>;
-  /** Resolves with the next received frame (or the first already received and not taken). */
-  next(): Promise<unknown>;
-}
-
-/** Opens a client and waits for the handshake. */
-export async function connect(
-  url: string,
-  protocols?: string | string[],
-  options?: ClientOptions,
-): Promise<Client> {
-  const ws = new WebSocket(url, protocols, options);
-  const received: unknown[] = [];
-  let taken = 0;
-  const waiters: (() => void)[] = [];
-  ws.on("message", (data, isBinary) => {
-    received.push(isBinary ? data : JSON.parse(String(data)));
-    for (const w of waiters.splice(0)) w();
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-    ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() }));
-  });
-  ws.on("error", () => {
-    // Surfaced through `closed` or the open promise.
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", () => resolve());
-    ws.once("error", reject);
-  });
-  return {
-    ws,
-    received,
-    closed,
-    next() {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (taken < received.length) resolve(received[taken++]);
-          else if (ws.readyState >= WebSocket.CLOSING) reject(new Error("closed"));
-          else waiters.push(check);
-        };
-        check();
-      });
-    },
-  };
-}
-
-/** Closes a client if it is still open, and waits for the close. */
-export async function disconnect(client: Client | undefined): Promise<void> {
-  if (client === undefined) return;
-  if (client.ws.readyState === WebSocket.OPEN || client.ws.readyState === WebSocket.CONNECTING) {
-    client.ws.terminate();
-  }
-  await client.closed;
-}
 
 /** A GET (or other method) with raw control of the headers. */
 export function httpRequest(

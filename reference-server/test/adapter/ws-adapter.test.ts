@@ -1,24 +1,16 @@
 import { createServer, type Server } from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
+import { connect, disconnect, type WireClient } from "@confab/test-support";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { WebSocket } from "ws";
 import { outputsAfterFailedCommit, WsAdapter } from "../../src/adapter/ws-adapter.js";
 import type { Engine } from "../../src/core/engine.js";
 import type { Output } from "../../src/core/types.js";
 import { type RunningServer, type ServerOptions, startServer } from "../../src/server.js";
-import {
-  type Client,
-  connect,
-  disconnect,
-  FakeEngine,
-  RecordingLogger,
-  RecordingStore,
-  sleep,
-  waitFor,
-} from "./helpers.js";
+import { FakeEngine, RecordingLogger, RecordingStore, sleep, waitFor } from "./helpers.js";
 
 let server: RunningServer | undefined;
-const clients: Client[] = [];
+const clients: WireClient[] = [];
 const rawSockets: Socket[] = [];
 
 afterEach(async () => {
@@ -34,7 +26,7 @@ async function start(options: ServerOptions = {}): Promise<RunningServer> {
   return server;
 }
 
-async function open(url: string, protocols?: string | string[]): Promise<Client> {
+async function open(url: string, protocols?: string | string[]): Promise<WireClient> {
   const c = await connect(url, protocols);
   clients.push(c);
   return c;

@@ -1,9 +1,11 @@
 /**
- * Chapter 06: signatures. The tests compute HMACs and signed strings themselves (see
- * support-core.ts) and use the vectors of Tables 4 and 5, so they do not trust the server's
- * own helpers.
+ * Chapter 06: signatures. The tests build signed strings by hand where the string is the
+ * point, sign with the shared test signer (the protocol package's HMAC-SHA1, which
+ * schemas/test/crypto.test.ts checks against Node's and the spec's vectors) and use the
+ * vectors of Tables 4 and 5, so they do not trust the server's own code.
  */
 import * as protocol from "@confab/protocol";
+import { signText, TEST_MASTER_KEY } from "@confab/test-support";
 import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import {
@@ -13,8 +15,6 @@ import {
   freshNonce,
   groupSig,
   type Harness,
-  hmac,
-  MASTER_KEY,
   nameOf,
   plainHarness,
   sessionSig,
@@ -204,7 +204,7 @@ describe("enforcement (6.2)", () => {
   });
 
   it("[SIG-ENFORCE-3] ignores s, t and n, however malformed, when the app does not enforce signatures", () => {
-    const h = plainHarness({}, { masterKey: MASTER_KEY });
+    const h = plainHarness({}, { masterKey: TEST_MASTER_KEY });
     h.store.createRoom("app1", "g1", h.now);
     h.store.addMembers("app1", "g1", ["alice"]);
     const c = h.connect();
@@ -239,7 +239,7 @@ describe("session signatures (6.3)", () => {
     const h = signedHarness();
     const c = h.connect();
     const sign = (watchText: string, t: number, n: string) =>
-      hmac(MASTER_KEY, `app1:alice:${watchText}:${t}:${n}`);
+      signText(`app1:alice:${watchText}:${t}:${n}`);
     const t = T0;
     const open = (watch: string[], s: string, n: string) =>
       outcome(c, "alice", "session", "open", { sessionPeerIds: watch, s, t, n });
@@ -260,9 +260,9 @@ describe("session signatures (6.3)", () => {
     expect(add(["d"], "a:c:d", "n8")).toBe(4102);
     expect(add(["d"], "d", "n9")).toBe("session/added");
     // Another peer or app in the string does not verify.
-    expect(open([], hmac(MASTER_KEY, `app1:bob::${t}:n10`), "n10")).toBe(4102);
-    expect(open([], hmac(MASTER_KEY, `app2:alice::${t}:n11`), "n11")).toBe(4102);
-    expect(open([], hmac("otherkey", `app1:alice::${t}:n12`), "n12")).toBe(4102);
+    expect(open([], signText(`app1:bob::${t}:n10`), "n10")).toBe(4102);
+    expect(open([], signText(`app2:alice::${t}:n11`), "n11")).toBe(4102);
+    expect(open([], signText(`app1:alice::${t}:n12`, "otherkey"), "n12")).toBe(4102);
   });
 
   it("[SIG-SP-1] verifies a session/open with sp: true against the signed string followed by :sp", () => {
@@ -311,7 +311,7 @@ describe("group signatures (6.4)", () => {
   it("[SIG-GROUP-1] signs app, peer, group id, the distinct sorted peer ids, t, n and the action", () => {
     const { h, c } = withAlice();
     const t = Math.floor(h.now / 1000);
-    const sign = (text: string) => hmac(MASTER_KEY, text);
+    const sign = (text: string) => signText(text);
     const room = (op: string, f: Frame, text: string, n = freshNonce()) =>
       outcome(c, "alice", "room", op, { ...f, t, n, s: sign(`${text}:${t}:${n}:${op}`) });
     // Creating a group signs an empty group id and an empty peer list.
@@ -358,8 +358,8 @@ describe("replay protection (6.5)", () => {
   it("[SIG-NONCE-2] answers with 4102 a nonce that an earlier verified signature of the app used within the window", () => {
     const h = signedHarness({
       apps: new Map([
-        ["app1", { appId: "app1", masterKey: MASTER_KEY, enforceSignatures: true }],
-        ["app2", { appId: "app2", masterKey: MASTER_KEY, enforceSignatures: true }],
+        ["app1", { appId: "app1", masterKey: TEST_MASTER_KEY, enforceSignatures: true }],
+        ["app2", { appId: "app2", masterKey: TEST_MASTER_KEY, enforceSignatures: true }],
       ]),
     });
     const c = h.connect();
@@ -447,21 +447,17 @@ describe("replay protection (6.5)", () => {
           const t = T0;
           const sorted = [...new Set(watch)].sort().join(":");
           const base = `app1:${peer}:${sorted}:${t}:${n}`;
-          const right = hmac(MASTER_KEY, suffix ? `${base}:${suffix}` : base);
+          const right = signText(suffix ? `${base}:${suffix}` : base);
           const wrong = new Set([
             right.toUpperCase(),
             right.replace(/.$/, (ch) => (ch === "f" ? "e" : "f")),
-            hmac(MASTER_KEY, suffix ? base : `${base}:sp`),
-            hmac(
-              MASTER_KEY,
-              `app1:${peer}:${watch.join(":")}:${t}:${n}${suffix ? `:${suffix}` : ""}`,
-            ),
-            hmac(
-              MASTER_KEY,
+            signText(suffix ? base : `${base}:sp`),
+            signText(`app1:${peer}:${watch.join(":")}:${t}:${n}${suffix ? `:${suffix}` : ""}`),
+            signText(
               `app1:${peer}:${[...watch].sort().join(":")}:${t}:${n}${suffix ? `:${suffix}` : ""}`,
             ),
-            hmac("masterkey2", suffix ? `${base}:${suffix}` : base),
-            hmac(MASTER_KEY, `${suffix ? `${base}:${suffix}` : base}:`),
+            signText(suffix ? `${base}:${suffix}` : base, "masterkey2"),
+            signText(`${suffix ? `${base}:${suffix}` : base}:`),
           ]);
           wrong.delete(right); // a "mutation" that changes nothing is no mutation
           const sp = suffix ? { sp: true } : {};

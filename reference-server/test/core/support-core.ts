@@ -1,47 +1,35 @@
 /**
  * Helpers of the protocol-core tests of chapters 01, 02, 06, 07, 08 and 09: harnesses with
- * and without signature enforcement, independent signing (the test recomputes signed
- * strings rather than calling the server's code), and checks on error frames and closes.
+ * and without signature enforcement, signing through the shared test signer (the protocol
+ * package's signed strings, checked against the spec's vectors, never the server's code),
+ * and checks on error frames and closes.
  */
-import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { parseErrorTable } from "@confab/protocol";
+import {
+  freshNonce,
+  groupSignature,
+  type Signature,
+  sessionSignature,
+  TEST_MASTER_KEY,
+} from "@confab/test-support";
 import { expect } from "vitest";
 import type { AppConfig, EngineConfig } from "../../src/core/config.js";
 import type { ConnectionInfo } from "../../src/core/types.js";
 import { FakeConn, type Frame, Harness, nameOf } from "../support/harness.js";
 
-export { FakeConn, type Frame, Harness, nameOf };
+export { FakeConn, type Frame, freshNonce, Harness, nameOf };
 
-/** The master key of the spec's test vectors. */
-export const MASTER_KEY = "masterkey";
 /** The `t` of the spec's test vectors (Unix seconds). */
 export const T0 = 1417334400;
 
 /**
- * Table 7 of spec/08-errors.md, parsed from the Markdown so that these tests and the spec
- * cannot drift: code → name and the forms it is sent in.
+ * Table 7 of spec/08-errors.md, parsed from the Markdown (by the protocol package's parser,
+ * which a conformance kit uses too) so that these tests and the spec cannot drift: code →
+ * name and the forms it is sent in.
  */
 export const TABLE7: ReadonlyMap<number, { name: string; forms: readonly ("frame" | "close")[] }> =
-  parseTable7(readFileSync(new URL("../../../spec/08-errors.md", import.meta.url), "utf8"));
-
-function parseTable7(markdown: string) {
-  const table = new Map<number, { name: string; forms: ("frame" | "close")[] }>();
-  for (const line of markdown.split("\n")) {
-    const cells = line.split("|").map((c) => c.trim());
-    const code = Number(cells[1]);
-    if (!/^\d{4}$/.test(cells[1] ?? "") || cells[2] === undefined) continue;
-    const sentAs = cells[4] ?? "";
-    const entry = table.get(code) ?? { name: cells[2], forms: [] };
-    if (sentAs.includes("close code") && !entry.forms.includes("close")) entry.forms.push("close");
-    if (/^error frame/.test(sentAs) || sentAs.includes("after an error frame")) {
-      if (!entry.forms.includes("frame")) entry.forms.push("frame");
-    }
-    if (entry.forms.length > 0) table.set(code, entry);
-  }
-  if (table.size < 20)
-    throw new Error(`Table 7 not found in spec/08-errors.md (${table.size} rows)`);
-  return table;
-}
+  parseErrorTable(readFileSync(new URL("../../../spec/08-errors.md", import.meta.url), "utf8"));
 
 /** A harness of app `app1` without signatures, outside development mode. */
 export function plainHarness(extra: Partial<EngineConfig> = {}, app: Partial<AppConfig> = {}) {
@@ -53,36 +41,19 @@ export function plainHarness(extra: Partial<EngineConfig> = {}, app: Partial<App
 }
 
 /**
- * A harness of app `app1` that enforces signatures with master key `masterkey`, its clock
- * at the vectors' time {@link T0}.
+ * A harness of app `app1` that enforces signatures with the test master key, its clock at
+ * the vectors' time {@link T0}.
  */
 export function signedHarness(extra: Partial<EngineConfig> = {}, app: Partial<AppConfig> = {}) {
   const h = new Harness({
     devMode: false,
     apps: new Map([
-      ["app1", { appId: "app1", masterKey: MASTER_KEY, enforceSignatures: true, ...app }],
+      ["app1", { appId: "app1", masterKey: TEST_MASTER_KEY, enforceSignatures: true, ...app }],
     ]),
     ...extra,
   });
   h.now = T0 * 1000;
   return h;
-}
-
-let nonces = 0;
-/** A fresh nonce. */
-export function freshNonce(): string {
-  nonces++;
-  return `nonce-${nonces}`;
-}
-
-/** Lowercase hex HMAC-SHA1, computed here independently of the server. */
-export function hmac(key: string, text: string): string {
-  return createHmac("sha1", Buffer.from(key, "utf8")).update(text, "utf8").digest("hex");
-}
-
-/** Distinct ids in UTF-16 code unit order, joined with `:` (spec 6.3). */
-export function sortedIds(ids: readonly string[]): string {
-  return [...new Set(ids)].sort().join(":");
 }
 
 /** Options of a test signature. */
@@ -94,18 +65,22 @@ export interface SigOptions {
   readonly appId?: string;
 }
 
-/** `s`, `t` and `n` of a `session/open` or `session/add` (SIG-SESSION-1). */
+/** `s`, `t` and `n` of a `session/open` or `session/add` (SIG-SESSION-1), at the harness's time. */
 export function sessionSig(
   h: Harness,
   peerId: string,
   watch: readonly string[],
   o: SigOptions = {},
-): { s: string; t: number; n: string } {
-  const t = o.t ?? Math.floor(h.now / 1000);
-  const n = o.n ?? freshNonce();
-  let text = [o.appId ?? h.appId, peerId, sortedIds(watch), String(t), n].join(":");
-  if (o.suffix) text += `:${o.suffix}`;
-  return { s: hmac(o.key ?? MASTER_KEY, text), t, n };
+): Signature {
+  return sessionSignature({
+    appId: o.appId ?? h.appId,
+    peerId,
+    watchPeerIds: watch,
+    superPeer: o.suffix,
+    t: o.t ?? Math.floor(h.now / 1000),
+    n: o.n,
+    key: o.key,
+  });
 }
 
 /** `s`, `t` and `n` of a `room/join`, `room/invite` or `room/kick` (SIG-GROUP-1). */
@@ -116,11 +91,17 @@ export function groupSig(
   roomId: string | undefined,
   roomPeerIds: readonly string[],
   o: SigOptions = {},
-): { s: string; t: number; n: string } {
-  const t = o.t ?? Math.floor(h.now / 1000);
-  const n = o.n ?? freshNonce();
-  const text = [h.appId, peerId, roomId ?? "", sortedIds(roomPeerIds), String(t), n, action];
-  return { s: hmac(o.key ?? MASTER_KEY, text.join(":")), t, n };
+): Signature {
+  return groupSignature({
+    appId: h.appId,
+    peerId,
+    action,
+    roomId,
+    roomPeerIds,
+    t: o.t ?? Math.floor(h.now / 1000),
+    n: o.n,
+    key: o.key,
+  });
 }
 
 /** Opens a session in a harness that enforces signatures. */

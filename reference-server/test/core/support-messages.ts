@@ -3,28 +3,27 @@
  * with a master key or enforced signatures, signed opens, sends, groups, history queries,
  * and a store that records its writes and can be made to fail.
  */
-import { groupSignedString, sessionSignedString, sign } from "@confab/protocol";
+import { groupSignature, sessionSignature, TEST_MASTER_KEY } from "@confab/test-support";
 import { expect } from "vitest";
 import type { AppConfig, EngineConfig } from "../../src/core/config.js";
 import { MemoryStore } from "../../src/store/memory-store.js";
 import type { Store } from "../../src/store/store.js";
 import { type FakeConn, type Frame, Harness, nameOf } from "../support/harness.js";
+import { restVia } from "../support/rest.js";
 
 /** The app of every test. */
 export const APP = "app1";
-/** Its master key, when it has one. */
-export const MASTER_KEY = "mk";
 /** Seven days in milliseconds (OFFLINE-AGE-1). */
 export const WEEK_MS = 604_800_000;
 /** Server-made message ids (ACK-ID-1). */
 export const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** A config serving only {@link APP}, with a master key, enforcing signatures or not. */
+/** A config serving only {@link APP}, with the test master key, enforcing signatures or not. */
 export function appConfig(
   enforceSignatures = false,
   overrides: Partial<EngineConfig> = {},
 ): Partial<EngineConfig> {
-  const app: AppConfig = { appId: APP, masterKey: MASTER_KEY, enforceSignatures };
+  const app: AppConfig = { appId: APP, masterKey: TEST_MASTER_KEY, enforceSignatures };
   return { apps: new Map([[APP, app]]), devMode: false, ...overrides };
 }
 
@@ -37,20 +36,14 @@ let nonce = 0;
 
 /** Opens a signed session (app with enforced signatures); returns the `opened` reply. */
 export function signedOpen(conn: FakeConn, peerId: string, watch: string[] = [], sp = false) {
-  const t = Math.floor(conn.h.now / 1000);
-  const n = `n${++nonce}`;
-  const s = sign(
-    MASTER_KEY,
-    sessionSignedString({
-      appId: APP,
-      peerId,
-      watchPeerIds: watch,
-      timestamp: t,
-      nonce: n,
-      superPeer: sp ? "sp" : undefined,
-    }),
-  );
-  return conn.open(peerId, watch, sp ? { s, t, n, sp: true } : { s, t, n });
+  const sig = sessionSignature({
+    appId: APP,
+    peerId,
+    watchPeerIds: watch,
+    superPeer: sp ? "sp" : undefined,
+    t: Math.floor(conn.h.now / 1000),
+  });
+  return conn.open(peerId, watch, sp ? { ...sig, sp: true } : sig);
 }
 
 /** Sends a `direct` from `from` to `toPeerIds`; the fields override (`i`, `transient`, `r`). */
@@ -80,21 +73,15 @@ export function createRoom(conn: FakeConn, creator: string): string {
 
 /** Creates a group in an app that enforces signatures (a signed `room/join`). */
 export function signedCreateRoom(conn: FakeConn, creator: string): string {
-  const t = Math.floor(conn.h.now / 1000);
-  const n = `n${++nonce}`;
-  const s = sign(
-    MASTER_KEY,
-    groupSignedString({
-      appId: APP,
-      peerId: creator,
-      roomId: undefined,
-      roomPeerIds: [],
-      timestamp: t,
-      nonce: n,
-      action: "join",
-    }),
-  );
-  conn.cmd(creator, "room", "join", { s, t, n });
+  const sig = groupSignature({
+    appId: APP,
+    peerId: creator,
+    action: "join",
+    roomId: undefined,
+    roomPeerIds: [],
+    t: Math.floor(conn.h.now / 1000),
+  });
+  conn.cmd(creator, "room", "join", sig);
   return String(conn.expectOne("room/joined").roomId);
 }
 
@@ -139,7 +126,7 @@ export function allLogs(conn: FakeConn, peerId: string, cid: string, limit: numb
 
 /** Queries the REST endpoint of the engine with the app's master key. */
 export function rest(h: Harness, query: Record<string, string | undefined> = {}) {
-  return h.engine.restLogs(APP, MASTER_KEY, query);
+  return restVia(h.engine, APP, TEST_MASTER_KEY, query);
 }
 
 /** The items of a successful REST query. */

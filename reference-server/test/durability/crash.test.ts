@@ -5,8 +5,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { connect, disconnect, type WireClient } from "@confab/test-support";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Client, connect, disconnect, waitFor } from "../adapter/helpers.js";
+import { waitFor } from "../adapter/helpers.js";
 import { runCli } from "../support/cli-process.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -15,7 +16,7 @@ const APP = "durable";
 
 let tmp: string;
 const procs: ReturnType<typeof runCli>[] = [];
-const clients: Client[] = [];
+const clients: WireClient[] = [];
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), "confab-crash-"));
@@ -34,18 +35,18 @@ async function start(db: string) {
   return { p, wsUrl: String(listening.wsUrl), url: String(listening.url) };
 }
 
-async function client(wsUrl: string): Promise<Client> {
+async function client(wsUrl: string): Promise<WireClient> {
   const c = await connect(wsUrl, "confab.v1");
   clients.push(c);
   return c;
 }
 
-const frames = (c: Client) => c.received as Record<string, unknown>[];
-const send = (c: Client, frame: Record<string, unknown>) =>
+const frames = (c: WireClient) => c.received as Record<string, unknown>[];
+const send = (c: WireClient, frame: Record<string, unknown>) =>
   c.ws.send(JSON.stringify({ appId: APP, ...frame }));
 
 /** Sends a command with `i` and waits for the frame echoing it. */
-async function call(c: Client, frame: Record<string, unknown>, i: number) {
+async function call(c: WireClient, frame: Record<string, unknown>, i: number) {
   send(c, { ...frame, i });
   await waitFor(() => frames(c).some((f) => f.i === i));
   const reply = frames(c).find((f) => f.i === i) as Record<string, unknown>;

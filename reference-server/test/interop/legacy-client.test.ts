@@ -1,14 +1,16 @@
 // The unmodified legacy client lean-cloud-chat@1.0.4 against the reference server over real
 // sockets: the wire-compatibility promise of VERSION-LEGACY-1, end to end.
-import { groupSignedString, sessionSignedString, sign } from "@confab/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   closeLegacyClient,
+  groupSignature,
   type LegacyClient,
   type LegacyClientEvents,
   type LegacyModule,
   loadLegacyClient,
-} from "../../../test-support/legacy-client.js";
+  sessionSignature,
+  TEST_MASTER_KEY,
+} from "@confab/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../../src/server.js";
 
 type EventName = keyof LegacyClientEvents;
@@ -203,7 +205,6 @@ describe("legacy client lean-cloud-chat@1.0.4 against the reference server", () 
 });
 
 describe("legacy client with signatures enforced", () => {
-  const KEY = "legacy-master-key";
   let server: RunningServer;
   let chat: LegacyModule;
 
@@ -212,7 +213,7 @@ describe("legacy client with signatures enforced", () => {
       host: "127.0.0.1",
       port: 0,
       db: ":memory:",
-      apps: [{ appId: APP, masterKey: KEY, enforceSignatures: true }],
+      apps: [{ appId: APP, masterKey: TEST_MASTER_KEY, enforceSignatures: true }],
     });
     chat = loadLegacyClient({ routerUrl: server.url });
   });
@@ -221,21 +222,9 @@ describe("legacy client with signatures enforced", () => {
     await server?.close();
   });
 
-  let nonce = 0;
   const auth = async (peerId: string, watchingPeerIds: string[]) => {
-    const t = Math.floor(Date.now() / 1000);
-    const n = `n${++nonce}`;
-    const s = sign(
-      KEY,
-      sessionSignedString({
-        appId: APP,
-        peerId,
-        watchPeerIds: watchingPeerIds,
-        timestamp: t,
-        nonce: n,
-      }),
-    );
-    return { watchingPeerIds, s, t, n };
+    const sig = sessionSignature({ appId: APP, peerId, watchPeerIds: watchingPeerIds });
+    return { watchingPeerIds, ...sig };
   };
   const groupAuth = async (
     peerId: string,
@@ -243,21 +232,14 @@ describe("legacy client with signatures enforced", () => {
     action: "join" | "invite" | "kick",
     groupPeerIds: string[],
   ) => {
-    const t = Math.floor(Date.now() / 1000);
-    const n = `g${++nonce}`;
-    const s = sign(
-      KEY,
-      groupSignedString({
-        appId: APP,
-        peerId,
-        roomId: groupId,
-        roomPeerIds: groupPeerIds,
-        timestamp: t,
-        nonce: n,
-        action,
-      }),
-    );
-    return { groupPeerIds, s, t, n };
+    const sig = groupSignature({
+      appId: APP,
+      peerId,
+      action,
+      roomId: groupId,
+      roomPeerIds: groupPeerIds,
+    });
+    return { groupPeerIds, ...sig };
   };
 
   it("[SIG-SESSION-1, SIG-GROUP-1, VERSION-LEGACY-1] opens, watches and creates a group with signatures from its auth hooks", async () => {

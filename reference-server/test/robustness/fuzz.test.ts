@@ -1,9 +1,9 @@
 // Arbitrary frames over a real socket never crash the server, never get an unspecified
 // answer, and never disturb a fresh connection (issue 3, "Bad input"; ERROR-ORDER-1).
 import { validate } from "@confab/protocol";
+import { connect } from "@confab/test-support";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WebSocket } from "ws";
 import { type RunningServer, startServer } from "../../src/server.js";
 
 /**
@@ -18,38 +18,19 @@ interface Outcome {
 }
 
 /** Sends the frames on one connection and collects what comes back until quiet or closed. */
-function session(url: string, frames: (string | Buffer)[]): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    const out: Outcome = { frames: [], close: undefined };
-    let quiet: NodeJS.Timeout | undefined;
-    const finish = () => {
-      clearTimeout(quiet);
-      if (ws.readyState === WebSocket.OPEN) ws.terminate();
-      resolve(out);
-    };
-    const arm = () => {
-      clearTimeout(quiet);
-      quiet = setTimeout(finish, 150);
-    };
-    ws.on("error", () => undefined);
-    ws.on("open", () => {
-      for (const f of frames) {
-        if (ws.readyState !== WebSocket.OPEN) break;
-        ws.send(f, { binary: Buffer.isBuffer(f) });
-      }
-      arm();
-    });
-    ws.on("message", (data, isBinary) => {
-      if (isBinary) return reject(new Error("server sent a binary frame"));
-      out.frames.push(JSON.parse(data.toString()));
-      arm();
-    });
-    ws.on("close", (code) => {
-      out.close = { code };
-      finish();
-    });
-  });
+async function session(url: string, frames: (string | Buffer)[]): Promise<Outcome> {
+  const client = await connect<unknown>(url);
+  for (const f of frames) {
+    if (!client.isOpen) break;
+    if (Buffer.isBuffer(f)) client.sendBinary(f);
+    else client.sendText(f);
+  }
+  await client.quiet(150);
+  // Read before disconnecting: our own terminate would show up as a close.
+  const close = client.closeInfo;
+  await client.disconnect();
+  if (client.malformed.length > 0) throw new Error("server sent a binary or non-JSON frame");
+  return { frames: client.received, close: close && { code: close.code } };
 }
 
 /** A fresh connection opens a session, sends itself nothing and gets the keepalive back. */
