@@ -79,28 +79,46 @@ export class RecordingStore extends MemoryStore {
   }
 }
 
+/**
+ * An output as the adapter tests script it. The adapter sends a frame without looking
+ * inside it, so these tests use frames of any shape (`{ ok: true }`, a `direct` without
+ * its timestamp), which the core's registry-typed {@link Output} rightly refuses.
+ */
+export type ScriptedOutput =
+  | {
+      readonly type: "send";
+      readonly conn: ConnId;
+      readonly frame: Readonly<Record<string, unknown>>;
+    }
+  | Exclude<Output, { readonly type: "send" }>;
+
+/** Hands scripted outputs to the adapter, which takes the core's {@link Output}. */
+export function asOutputs(outputs: readonly ScriptedOutput[]): Output[] {
+  return outputs as Output[];
+}
+
 /** A scripted {@link ProtocolEngine}: every method can be replaced by the test. */
 export class FakeEngine implements ProtocolEngine {
   readonly calls: string[] = [];
   readonly connected = new Set<ConnId>();
-  onConnect: (conn: ConnId) => Output[] = () => [];
-  onText: (conn: ConnId, text: string, bytes: number) => Output[] = () => [];
-  onBinary: (conn: ConnId, bytes: number) => Output[] = () => [];
-  onTick: () => Output[] = () => [];
+  onConnect: (conn: ConnId) => ScriptedOutput[] = () => [];
+  onText: (conn: ConnId, text: string, bytes: number) => ScriptedOutput[] = () => [];
+  onBinary: (conn: ConnId, bytes: number) => ScriptedOutput[] = () => [];
+  onTick: () => ScriptedOutput[] = () => [];
   log: LogEvent[] = [];
 
   connect(conn: ConnId): Output[] {
     this.calls.push(`connect:${conn}`);
     this.connected.add(conn);
-    return this.onConnect(conn);
+    return asOutputs(this.onConnect(conn));
   }
   receiveText(conn: ConnId, text: string, bytes: number): Output[] {
     this.calls.push(`text:${conn}`);
-    return this.onText(conn, text, bytes);
+    return asOutputs(this.onText(conn, text, bytes));
   }
   receiveBinary(conn: ConnId, bytes: number): Output[] {
     this.calls.push(`binary:${conn}`);
-    return this.onBinary(conn, bytes);
+    return asOutputs(this.onBinary(conn, bytes));
   }
   activity(conn: ConnId): void {
     this.calls.push(`activity:${conn}`);
@@ -111,7 +129,7 @@ export class FakeEngine implements ProtocolEngine {
     return [];
   }
   tick(): Output[] {
-    return this.onTick();
+    return asOutputs(this.onTick());
   }
   restLogs(): RestLogsResult {
     return { ok: true, items: [] };

@@ -7,7 +7,15 @@ import { outputsAfterFailedCommit, WsAdapter } from "../../src/adapter/ws-adapte
 import type { Engine } from "../../src/core/engine.js";
 import type { Output } from "../../src/core/types.js";
 import { type RunningServer, type ServerOptions, startServer } from "../../src/server.js";
-import { FakeEngine, RecordingLogger, RecordingStore, sleep, waitFor } from "./helpers.js";
+import {
+  asOutputs,
+  FakeEngine,
+  RecordingLogger,
+  RecordingStore,
+  type ScriptedOutput,
+  sleep,
+  waitFor,
+} from "./helpers.js";
 
 let server: RunningServer | undefined;
 const clients: WireClient[] = [];
@@ -364,7 +372,7 @@ describe("failures", () => {
     });
     const big = "y".repeat(512 * 1024);
     engine.onText = (conn) => {
-      const out: Output[] = [];
+      const out: ScriptedOutput[] = [];
       for (let i = 0; i < 32; i++) out.push({ type: "send", conn, frame: { big } });
       return out;
     };
@@ -444,7 +452,7 @@ describe("graceful close", () => {
 
 describe("outputsAfterFailedCommit", () => {
   it("keeps closes, keepalives and error frames, turns acks into errors, drops deliveries", () => {
-    const outputs: Output[] = [
+    const outputs: ScriptedOutput[] = [
       { type: "send", conn: 1, frame: {} },
       { type: "send", conn: 1, frame: { cmd: "ack", uid: "m", t: 1, peerId: "p" } },
       { type: "send", conn: 2, frame: { cmd: "direct", id: "m", msg: "x", peerId: "q" } },
@@ -452,7 +460,7 @@ describe("outputsAfterFailedCommit", () => {
       { type: "close", conn: 4, code: 4107, reason: "READ_TIMEOUT" },
       { type: "send", conn: 5, frame: { cmd: "room", op: "joined", roomId: "r", peerId: "z" } },
     ];
-    const { released, unsafe, dropped } = outputsAfterFailedCommit(outputs);
+    const { released, unsafe, dropped } = outputsAfterFailedCommit(asOutputs(outputs));
     expect(released).toEqual([
       outputs[0],
       {

@@ -314,7 +314,7 @@ describe("acceptance and the server ack (3.2)", () => {
     );
     const ack = out.find((o) => o.type === "send" && o.frame.cmd === "ack");
     expect(ack).toBeDefined();
-    const uid = String(ack?.type === "send" ? ack.frame.uid : "");
+    const uid = String(ack?.type === "send" && "uid" in ack.frame ? ack.frame.uid : "");
     expect(h.store.getMessage(APP, uid)).toBeDefined();
     expect(h.store.pendingFor(APP, "carol", 0).map((m) => m.id)).toContain(uid);
     h.run(out);
