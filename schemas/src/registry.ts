@@ -19,6 +19,8 @@ import {
   RoomLeft,
   RoomMembersJoined,
   RoomMembersLeft,
+  RoomQuery,
+  RoomQueryResult,
   RoomReject,
 } from "./messages/room.js";
 import {
@@ -129,6 +131,7 @@ export const REGISTRY = [
   entry("c2s", "room/invite", RoomInvite, true, replies("room/invited"), SIGNED),
   entry("c2s", "room/kick", RoomKick, true, replies("room/kicked"), SIGNED),
   entry("c2s", "room/leave", RoomLeave, true, replies("room/left")),
+  entry("c2s", "room/query", RoomQuery, false, replies("room/query-result")),
   entry("c2s", "logs", LogsQuery, false, replies("logs/result")),
 
   entry("s2c", "keepalive", Keepalive, true),
@@ -148,6 +151,7 @@ export const REGISTRY = [
   entry("s2c", "room/members-joined", RoomMembersJoined, true),
   entry("s2c", "room/members-left", RoomMembersLeft, true),
   entry("s2c", "room/reject", RoomReject, false),
+  entry("s2c", "room/query-result", RoomQueryResult, false),
   entry("s2c", "ackreq", AckReq, false),
   entry("s2c", "logs/result", LogsResult, false),
   entry("s2c", "error", ErrorFrame, false),

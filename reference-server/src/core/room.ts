@@ -9,7 +9,7 @@
  * error frame (ERROR-NOEFFECT-1) and, when its signature verified, its nonce (SIG-NONCE-2).
  * @module
  */
-import type { RoomInvite, RoomJoin, RoomKick, RoomLeave } from "@confab/protocol";
+import type { RoomInvite, RoomJoin, RoomKick, RoomLeave, RoomQuery } from "@confab/protocol";
 import { ERRORS, type S2CBody, uniqueIds } from "@confab/protocol";
 import type { CommandContext, Handlers } from "./context.js";
 import { verifyGroupSignature } from "./signature.js";
@@ -258,10 +258,27 @@ export function handleLeave(ctx: CommandContext, frame: RoomLeave): void {
   });
 }
 
+/**
+ * `room/query`: the members of a group, for a member [ROOM-QUERY-1]; 4404 for an unknown
+ * group, 4401 for a non-member [ROOM-QUERY-2]. Reads only, so it changes nothing and
+ * tells nobody else [ROOM-QUERY-3].
+ */
+export function handleRoomQuery(ctx: CommandContext, frame: RoomQuery): void {
+  ctx.requireSession();
+  const members = membersAsMember(ctx, frame.roomId);
+  ctx.reply({
+    cmd: "room",
+    op: "query-result",
+    roomId: frame.roomId,
+    roomPeerIds: uniqueIds(members),
+  });
+}
+
 /** The handlers of the group family, by registry name; the engine's table is the union of these. */
 export const ROOM_HANDLERS = {
   "room/join": handleJoin,
   "room/invite": handleInvite,
   "room/kick": handleKick,
   "room/leave": handleLeave,
+  "room/query": handleRoomQuery,
 } satisfies Handlers;

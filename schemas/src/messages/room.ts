@@ -69,6 +69,29 @@ export const RoomLeave = Type.Object(
   { description: "Leaves a group. Never signed." },
 );
 
+/** c2s `room/query`: asks a group's members; only a member may ask [ROOM-QUERY-1]. */
+export const RoomQuery = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("query"),
+    ...CommandEnvelope,
+    roomId: RoomId,
+  },
+  { description: "Asks the members of a group the caller is a member of. Not signed." },
+);
+
+/** s2c `room/query-result`: the members of a group, answering `room/query`. */
+export const RoomQueryResult = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("query-result"),
+    ...EventEnvelope,
+    roomId: RoomId,
+    roomPeerIds: IdList(PeerId, "Every member of the group, each once, the caller included."),
+  },
+  { description: "The members of a group when the query was handled." },
+);
+
 /** s2c `room/joined`: the caller joined/created a group, or was invited into one. */
 export const RoomJoined = Type.Object(
   {
@@ -186,3 +209,7 @@ export type RoomMembersJoined = Static<typeof RoomMembersJoined>;
 export type RoomMembersLeft = Static<typeof RoomMembersLeft>;
 /** Static type of the RoomReject schema. */
 export type RoomReject = Static<typeof RoomReject>;
+/** Static type of the RoomQuery schema. */
+export type RoomQuery = Static<typeof RoomQuery>;
+/** Static type of the RoomQueryResult schema. */
+export type RoomQueryResult = Static<typeof RoomQueryResult>;
