@@ -52,8 +52,18 @@ export interface ServerOptions {
   readonly logger?: Logger | undefined;
   /** Largest WebSocket message read before `ws` closes with 1009. Default 1 MiB. */
   readonly maxPayloadBytes?: number | undefined;
-  /** Bound on a socket's send buffer before it is closed with 4200. Default 4 MiB. */
+  /**
+   * Soft bound on a socket's send buffer: past it, a client from which no frame leaves for
+   * `sendStallMs` is closed with 1008 [ERROR-BUFFER-1]. Default 4 MiB.
+   */
   readonly maxBufferedBytes?: number | undefined;
+  /** How long a buffer over that bound may go without a frame leaving it. Default 30 s. */
+  readonly sendStallMs?: number | undefined;
+  /**
+   * Hard bound: a frame due on a backlog already past it closes the connection with 1008 at
+   * once. Default 16 × `maxBufferedBytes`.
+   */
+  readonly hardMaxBufferedBytes?: number | undefined;
   /** Wait for a peer to finish a close handshake before destroying its socket. Default 5 s. */
   readonly closeGraceMs?: number | undefined;
   /** Period of the engine's timers. Default 1 s. */
@@ -139,6 +149,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     logger,
     maxPayloadBytes: options.maxPayloadBytes,
     maxBufferedBytes: options.maxBufferedBytes,
+    sendStallMs: options.sendStallMs,
+    hardMaxBufferedBytes: options.hardMaxBufferedBytes,
     closeGraceMs: options.closeGraceMs,
     tickIntervalMs: options.tickIntervalMs,
   });

@@ -14,6 +14,12 @@
  * the adapter does not close with it): 1001 on shutdown [ERROR-SHUTDOWN-1], 1011 (RFC 6455
  * "internal error") when the core threw or a failed commit lost frames of a connection, and
  * 1008 (RFC 6455 "policy violation") when a client does not read its frames (backpressure).
+ *
+ * Backpressure [ERROR-BUFFER-1] closes a client because it does not read, never because a
+ * reply the spec allows is large: a frame is always queued on a backlog at most the hard bound
+ * (whatever its own size), and a backlog over the soft bound closes the connection only if no
+ * frame leaves it for the stall time. A prompt reader drains in that time; one that never
+ * reads does not. See {@link WsAdapterOptions.maxBufferedBytes}.
  * @module
  */
 
@@ -43,8 +49,20 @@ export const ERROR_INTERNAL = ERRORS.INTERNAL_ERROR.code;
 
 /** Default `maxPayload`: `ws` closes with 1009 above it [FRAME-SIZE-2]. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
-/** Default bound on a socket's send buffer before the connection is closed with 1008. */
+/** Default soft bound on a socket's send buffer: above it the client must show it reads. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/**
+ * Default time a send buffer may stay over the soft bound with no frame leaving it before the
+ * connection is closed with 1008 [ERROR-BUFFER-1]. Long enough for a client on a slow link to
+ * take a multi-megabyte history page; a client that does not read never makes progress.
+ */
+export const DEFAULT_SEND_STALL_MS = 30_000;
+/**
+ * Default hard bound, as a multiple of the soft one (64 MiB by default): a frame is not queued
+ * on a backlog already past it. Caps what a client that does not read costs during the stall
+ * time, and sits well above the largest reply plus the frames of the same turn.
+ */
+export const DEFAULT_HARD_BUFFER_FACTOR = 16;
 /** Default wait for the peer's half of the close handshake before the socket is destroyed. */
 export const DEFAULT_CLOSE_GRACE_MS = 5000;
 /** Default period of the core's timers (`engine.tick`). */
@@ -58,10 +76,20 @@ export interface WsAdapterOptions {
   /** Largest message `ws` reads; larger ones are closed with 1009. Default 1 MiB. */
   readonly maxPayloadBytes?: number | undefined;
   /**
-   * Bound on a socket's unsent bytes. A client that does not read is closed with 1008
-   * instead of making the server buffer without limit. Default 4 MiB.
+   * Soft bound on a socket's unsent bytes [ERROR-BUFFER-1]. Past it, a connection from which
+   * no frame leaves for {@link WsAdapterOptions.sendStallMs} is closed with 1008: its client does not read.
+   * A single frame larger than the bound is sent as usual. Default 4 MiB.
    */
   readonly maxBufferedBytes?: number | undefined;
+  /** How long a buffer over the soft bound may go without a frame leaving it. Default 30 s. */
+  readonly sendStallMs?: number | undefined;
+  /**
+   * Hard bound on unsent bytes: a frame due on a connection whose backlog (before that frame)
+   * is already past it closes the connection with 1008 at once, so a client that does not
+   * read cannot make the server hold more than this plus one frame. Default 16 times
+   * {@link WsAdapterOptions.maxBufferedBytes}.
+   */
+  readonly hardMaxBufferedBytes?: number | undefined;
   /** How long a closing socket may take to finish the close handshake. Default 5 s. */
   readonly closeGraceMs?: number | undefined;
   /** Period of `engine.tick`; 0 disables the timer (tests call {@link WsAdapter.tick}). Default 1 s. */
@@ -79,6 +107,10 @@ interface Connection {
   /** Set once `ws` emitted `close` (and the core was told). */
   closed: boolean;
   graceTimer: NodeJS.Timeout | undefined;
+  /** Set while the send buffer is over the soft bound: checks the client still reads. */
+  stallTimer: NodeJS.Timeout | undefined;
+  /** When a frame last left the send buffer (`performance.now()`), while over the bound. */
+  lastSentAt: number;
   readonly closedPromise: Promise<void>;
   resolveClosed: () => void;
 }
@@ -161,6 +193,8 @@ export class WsAdapter {
   readonly #store: Store;
   readonly #logger: Logger;
   readonly #maxBufferedBytes: number;
+  readonly #hardMaxBufferedBytes: number;
+  readonly #sendStallMs: number;
   readonly #closeGraceMs: number;
   readonly #now: () => number;
   readonly #connections = new Map<ConnId, Connection>();
@@ -183,6 +217,9 @@ export class WsAdapter {
     this.#store = options.store;
     this.#logger = options.logger ?? silentLogger;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#hardMaxBufferedBytes =
+      options.hardMaxBufferedBytes ?? this.#maxBufferedBytes * DEFAULT_HARD_BUFFER_FACTOR;
+    this.#sendStallMs = options.sendStallMs ?? DEFAULT_SEND_STALL_MS;
     this.#closeGraceMs = options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
     this.#now = options.now ?? Date.now;
     this.wss = new WebSocketServer({
@@ -315,6 +352,8 @@ export class WsAdapter {
       closing: false,
       closed: false,
       graceTimer: undefined,
+      stallTimer: undefined,
+      lastSentAt: 0,
       closedPromise,
       resolveClosed,
     };
@@ -374,6 +413,7 @@ export class WsAdapter {
     if (conn.closed) return;
     conn.closed = true;
     if (conn.graceTimer !== undefined) clearTimeout(conn.graceTimer);
+    if (conn.stallTimer !== undefined) clearTimeout(conn.stallTimer);
     this.#connections.delete(conn.id);
     this.#logger.log("debug", "connection_closed", {
       conn: conn.id,
@@ -453,23 +493,71 @@ export class WsAdapter {
       return;
     }
     if (conn.ws.readyState !== conn.ws.OPEN) return;
-    conn.ws.send(JSON.stringify(output.frame));
-    // Backpressure: a peer that does not read would make us buffer without limit. Past the
-    // bound it is closed with 1008 (the close frame queues behind the data; the grace timer
-    // destroys the socket if it never drains). Its sessions end like any other close.
-    if (conn.ws.bufferedAmount > this.#maxBufferedBytes) {
-      this.#logger.log("warn", "send_buffer_full", {
-        conn: conn.id,
-        bufferedAmount: conn.ws.bufferedAmount,
-      });
-      this.#closeConnection(conn, CLOSE_SLOW_CONSUMER, ERRORS.SEND_BUFFER_FULL.name);
+    // [ERROR-BUFFER-1] Backpressure, judged on the backlog BEFORE this frame: however large a
+    // frame the spec allows (a history page), it never trips the bound by itself. Past the
+    // hard bound the peer has not read for a long while: close with 1008 rather than buffer
+    // more (the close frame queues behind the data; the grace timer destroys the socket if it
+    // never drains). Its sessions end like any other close.
+    const backlog = conn.ws.bufferedAmount;
+    if (backlog > this.#hardMaxBufferedBytes) {
+      this.#slowConsumer(conn, "hard_bound", backlog);
+      return;
     }
+    conn.ws.send(JSON.stringify(output.frame), () => this.#onFrameSent(conn));
+    // Over the soft bound, the peer must show that it reads: see #checkStall.
+    if (conn.stallTimer === undefined && conn.ws.bufferedAmount > this.#maxBufferedBytes) {
+      conn.lastSentAt = performance.now();
+      this.#watchStall(conn, this.#sendStallMs);
+    }
+  }
+
+  /** A frame left the send buffer (handed to the kernel): the peer is reading. */
+  #onFrameSent(conn: Connection): void {
+    if (conn.stallTimer === undefined) return;
+    if (conn.ws.bufferedAmount <= this.#maxBufferedBytes) {
+      clearTimeout(conn.stallTimer);
+      conn.stallTimer = undefined;
+    } else {
+      conn.lastSentAt = performance.now();
+    }
+  }
+
+  #watchStall(conn: Connection, delayMs: number): void {
+    conn.stallTimer = setTimeout(() => this.#checkStall(conn), delayMs);
+    conn.stallTimer.unref();
+  }
+
+  /**
+   * [ERROR-BUFFER-1] The buffer went over the soft bound: close with 1008 if it is still over
+   * it and no frame has left it for the stall time (the client does not read); otherwise look
+   * again when the stall time since the last frame that left has passed.
+   */
+  #checkStall(conn: Connection): void {
+    conn.stallTimer = undefined;
+    if (conn.closing || conn.closed) return;
+    const buffered = conn.ws.bufferedAmount;
+    if (buffered <= this.#maxBufferedBytes) return;
+    const idleMs = performance.now() - conn.lastSentAt;
+    if (idleMs >= this.#sendStallMs) this.#slowConsumer(conn, "stalled", buffered);
+    else this.#watchStall(conn, Math.max(1, this.#sendStallMs - idleMs));
+  }
+
+  /** Closes with 1008 a connection whose client does not read [ERROR-BUFFER-1]. */
+  #slowConsumer(conn: Connection, why: "stalled" | "hard_bound", buffered: number): void {
+    this.#logger.log("warn", "send_buffer_full", {
+      conn: conn.id,
+      bufferedAmount: buffered,
+      why,
+    });
+    this.#closeConnection(conn, CLOSE_SLOW_CONSUMER, ERRORS.SEND_BUFFER_FULL.name);
   }
 
   /** Starts the close handshake; destroys the socket if it does not finish in the grace. */
   #closeConnection(conn: Connection, code: number, reason: string): void {
     if (conn.closing || conn.closed) return;
     conn.closing = true;
+    if (conn.stallTimer !== undefined) clearTimeout(conn.stallTimer);
+    conn.stallTimer = undefined;
     try {
       conn.ws.close(code, closeReason(reason));
     } catch (err) {

@@ -365,9 +365,10 @@ describe("failures", () => {
     expect(await b.next()).toEqual({ ok: true });
   });
 
-  it("[ERROR-BUFFER-1] closes with 1008 a client whose send buffer passes the bound", async () => {
+  it("[ERROR-BUFFER-1] closes with 1008, at once, a client that does not read once its backlog passes the hard bound", async () => {
     const { s, engine, logger } = await startFake({
       maxBufferedBytes: 256 * 1024,
+      hardMaxBufferedBytes: 2 * 1024 * 1024,
       closeGraceMs: 200,
     });
     const big = "y".repeat(512 * 1024);
@@ -387,6 +388,59 @@ describe("failures", () => {
     // 1008 if the close frame got through before the grace ran out, 1006 otherwise.
     expect([1008, 1006]).toContain(code);
     expect(c.received.length).toBeLessThan(32);
+  });
+
+  it("[ERROR-BUFFER-1] keeps a client that reads promptly, however large a legal frame it is sent", async () => {
+    // Default bounds (4 MiB). The frames of one turn: a 5.3 MB page (the size of a legal
+    // logs/result of 1,000 plain-text messages), small frames behind it, a second page.
+    const { s, engine, logger } = await startFake();
+    const page = "p".repeat(5_300_000);
+    engine.onText = (conn, text) => {
+      if (text !== "pages") return [{ type: "send", conn, frame: { pong: text } }];
+      const out: ScriptedOutput[] = [{ type: "send", conn, frame: { n: 0, page } }];
+      for (let n = 1; n <= 20; n++) out.push({ type: "send", conn, frame: { n } });
+      out.push({ type: "send", conn, frame: { n: 21, page } });
+      return out;
+    };
+    const c = await open(s.wsUrl);
+    c.ws.send("pages");
+    for (let n = 0; n <= 21; n++) expect(await c.next(10_000)).toMatchObject({ n });
+    // Still open and served.
+    c.ws.send("after");
+    expect(await c.next()).toEqual({ pong: "after" });
+    expect(c.closeInfo).toBeUndefined();
+    expect(logger.events()).not.toContain("send_buffer_full");
+  });
+
+  it("[ERROR-BUFFER-1] closes with 1008 a client that never reads, once its buffer stays over the bound for the stall time", async () => {
+    const stallMs = 400;
+    const { s, engine, logger } = await startFake({
+      maxBufferedBytes: 256 * 1024,
+      hardMaxBufferedBytes: 64 * 1024 * 1024,
+      sendStallMs: stallMs,
+      closeGraceMs: 10_000,
+    });
+    const big = "z".repeat(1024 * 1024);
+    const frames = 12; // 12 MiB: more than the kernel's socket buffers take, under the hard bound
+    engine.onText = (conn) => {
+      const out: ScriptedOutput[] = [];
+      for (let i = 0; i < frames; i++) out.push({ type: "send", conn, frame: { i, big } });
+      return out;
+    };
+    const c = await open(s.wsUrl);
+    c.ws.pause(); // the client stops reading
+    const sentAt = Date.now();
+    c.ws.send("flood me");
+    await waitFor(() => logger.events().includes("send_buffer_full"), 5000);
+    // Closed because nothing left the buffer for the stall time, not at the first frame.
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(stallMs - 50);
+    expect(logger.lines.find((l) => l.event === "send_buffer_full")?.fields).toMatchObject({
+      why: "stalled",
+    });
+    // It reads now: every frame queued before the close, then the close frame itself.
+    c.ws.resume();
+    expect((await c.closed).code).toBe(1008);
+    expect(c.received).toHaveLength(frames);
   });
 
   it("destroys a socket that does not finish the close handshake within the grace", async () => {
