@@ -5,10 +5,12 @@
  * defaults (earlier wins). Logs one JSON line per event to stdout.
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { isIP } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { APP_ID_RULE, isAppId } from "@confab/protocol";
 import type { AppConfig } from "./core/config.js";
 import { createJsonLogger, errorFields } from "./log.js";
 import { type RunningServer, type ServerOptions, type SyncMode, startServer } from "./server.js";
@@ -21,8 +23,11 @@ Runs the Confab reference server: the router (GET /v1/route), the WebSocket endp
 REST history (GET /1.1/rtm/messages/logs) and GET /healthz, all on one port.
 
 Options:
-  --port N               Port to listen on; 0 picks a free one (env PORT; default 8080)
-  --host H               Interface to listen on (env HOST; default 0.0.0.0)
+  --port N               Port to listen on, 0 to 65535; 0 picks a free one
+                         (env PORT; default 8080)
+  --host H               Interface to listen on (env HOST). Default 127.0.0.1, this machine
+                         only, in development mode; 0.0.0.0, every interface, otherwise.
+                         --host 0.0.0.0 opens a development server to the network.
   --db PATH              SQLite database file, created with its folder if missing, or
                          :memory: for a store lost on exit
                          (env CONFAB_DB; default .confab-data/confab.db)
@@ -46,7 +51,40 @@ Options:
   -v, --version          Print the version and exit
 
 Flags win over environment variables, which win over the config file.
-SIGTERM or SIGINT closes every connection with 1001 and exits 0.`;
+SIGTERM or SIGINT closes every connection with 1001 and exits 0; a second signal
+exits at once with 1.
+
+Exit status:
+  0  stopped by SIGTERM or SIGINT
+  1  an unexpected error, while starting, running or stopping
+  2  a bad flag, environment variable or config file
+  3  the database cannot be opened, created or written
+  4  the server cannot listen on the host and port (in use, not allowed, unknown host)`;
+
+/** The exit statuses of `confab-server`, as {@link USAGE} and the README list them. */
+export const EXIT = {
+  /** Stopped by SIGTERM or SIGINT. */
+  OK: 0,
+  /** An unexpected error while starting, running or stopping. */
+  FAILED: 1,
+  /** A bad flag, environment variable or config file. */
+  USAGE: 2,
+  /** The database cannot be opened, created or written. */
+  DATABASE: 3,
+  /** The server cannot listen on its host and port. */
+  LISTEN: 4,
+} as const;
+
+/** A start-up failure whose cause is known: printed as one line, with its exit status. */
+export class StartupError extends Error {
+  /** @param status - the exit status, from {@link EXIT} */
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
 
 /** A command-line mistake: printed with a hint, exit status 2. */
 export class UsageError extends Error {}
@@ -57,7 +95,8 @@ export type CliCommand =
   | { readonly kind: "version" }
   | { readonly kind: "run"; readonly options: ServerOptions & { readonly db: string } };
 
-const APP_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+/** The longest timeout a flag takes: what a Node.js timer can wait (about 24.8 days). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 function integer(name: string, value: string, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(value) || Number(value) > max) {
@@ -70,8 +109,8 @@ function parseApp(spec: string, source: string): AppConfig {
   const colon = spec.indexOf(":");
   const appId = colon < 0 ? spec : spec.slice(0, colon);
   const masterKey = colon < 0 ? undefined : spec.slice(colon + 1);
-  if (!APP_ID.test(appId)) {
-    throw new UsageError(`${source}: app id "${appId}" must be 1..64 characters of [A-Za-z0-9_.-]`);
+  if (!isAppId(appId)) {
+    throw new UsageError(`${source}: app id "${appId}" must be ${APP_ID_RULE}`);
   }
   if (masterKey === "") throw new UsageError(`${source}: empty master key for app "${appId}"`);
   return masterKey === undefined
@@ -136,10 +175,8 @@ function readConfigFile(path: string): FileConfig {
       if (typeof a !== "object" || a === null || typeof app.appId !== "string") {
         throw new UsageError(`${where}: apps[${i}] needs a string appId`);
       }
-      if (!APP_ID.test(app.appId)) {
-        throw new UsageError(
-          `${where}: apps[${i}].appId must be 1..64 characters of [A-Za-z0-9_.-]`,
-        );
+      if (!isAppId(app.appId)) {
+        throw new UsageError(`${where}: apps[${i}].appId must be ${APP_ID_RULE}`);
       }
       if (
         app.masterKey !== undefined &&
@@ -184,9 +221,14 @@ function readConfigFile(path: string): FileConfig {
       out[k] = o[k] as number;
     }
   }
+  if (out.port !== undefined && out.port > 65535) {
+    throw new UsageError(`${where}: port must be an integer from 0 to 65535, not ${out.port}`);
+  }
   for (const k of ["host", "db", "publicUrl"] as const) {
     if (o[k] !== undefined) {
-      if (typeof o[k] !== "string") throw new UsageError(`${where}: ${k} must be a string`);
+      if (typeof o[k] !== "string" || o[k] === "") {
+        throw new UsageError(`${where}: ${k} must be a non-empty string`);
+      }
       out[k] = o[k] as string;
     }
   }
@@ -217,8 +259,70 @@ const FLAGS = {
   version: { type: "boolean", short: "v" },
 } as const;
 
+/** What each flag that takes a value accepts, for the message when the value is missing. */
+const FLAG_VALUES: Readonly<Record<string, string>> = {
+  port: "an integer from 0 to 65535",
+  host: "an interface address or name, such as 127.0.0.1 or 0.0.0.0",
+  db: "a file path, or :memory:",
+  app: "ID or ID:MASTERKEY",
+  config: "the path of a JSON file",
+  "public-url": "a ws:// or wss:// URL",
+  "read-timeout": `milliseconds, an integer from 0 to ${MAX_TIMEOUT_MS}`,
+  "login-timeout": `milliseconds, an integer from 0 to ${MAX_TIMEOUT_MS}`,
+  sync: "normal or full",
+};
+
+/** Whether `arg` is one of the flags (so not the value of the flag before it). */
+function isFlag(arg: string): boolean {
+  if (arg === "-h" || arg === "-v") return true;
+  return arg.startsWith("--") && Object.hasOwn(FLAGS, arg.slice(2).split("=")[0] ?? "");
+}
+
+/**
+ * Checks the shape of the command line and writes every value as `--flag=value`, so that
+ * `parseArgs` takes `--port -1` as the value "-1" (it would call it "ambiguous") and every
+ * mistake gets a one-line message that names the flag [issue 8, item 14].
+ */
+function normalizeArgs(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "-h" || arg === "-v") {
+      out.push(arg);
+      continue;
+    }
+    if (!arg.startsWith("-")) {
+      throw new UsageError(`unexpected argument "${arg}": every setting is a flag, like --port 80`);
+    }
+    if (!arg.startsWith("--")) throw new UsageError(`unknown flag ${arg}`);
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    if (!Object.hasOwn(FLAGS, name)) throw new UsageError(`unknown flag --${name}`);
+    const flag = FLAGS[name as keyof typeof FLAGS];
+    if (flag.type === "boolean") {
+      if (eq >= 0) throw new UsageError(`--${name} takes no value, not "${arg.slice(eq + 1)}"`);
+      out.push(arg);
+    } else if (eq >= 0) {
+      out.push(arg);
+    } else {
+      const value = argv[i + 1];
+      if (value === undefined || isFlag(value)) {
+        throw new UsageError(`--${name} needs a value: ${FLAG_VALUES[name] ?? "see --help"}`);
+      }
+      out.push(`--${name}=${value}`);
+      i++;
+    }
+  }
+  return out;
+}
+
 function parseFlags(argv: readonly string[]) {
-  return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options: FLAGS });
+  return parseArgs({
+    args: normalizeArgs(argv),
+    strict: true,
+    allowPositionals: false,
+    options: FLAGS,
+  });
 }
 
 /**
@@ -234,7 +338,8 @@ export function parseCommandLine(
   try {
     values = parseFlags(argv).values;
   } catch (err) {
-    throw new UsageError(errorFields(err).error);
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(errorFields(err).error); // not expected after normalizeArgs
   }
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
@@ -249,8 +354,9 @@ export function parseCommandLine(
     portText !== undefined
       ? integer(values.port !== undefined ? "--port" : "PORT", portText, 65535)
       : (file.port ?? 8080);
-  if (port > 65535) throw new UsageError("port must be at most 65535");
-  const host = values.host ?? envStr("HOST") ?? file.host ?? "0.0.0.0";
+  if (values.host === "") throw new UsageError(`--host must name an interface, not ""`);
+  const explicitHost = values.host ?? envStr("HOST") ?? file.host;
+  if (values.db === "") throw new UsageError(`--db must be a file path or :memory:, not ""`);
   const dbPath = values.db ?? envStr("CONFAB_DB") ?? file.db ?? ".confab-data/confab.db";
   const db = dbPath === ":memory:" ? dbPath : resolve(cwd, dbPath);
 
@@ -273,17 +379,20 @@ export function parseCommandLine(
   if (!devMode && apps.size === 0) {
     throw new UsageError("--no-dev needs at least one app (--app, CONFAB_APPS or --config)");
   }
+  // Development mode takes any app id without signatures, and its REST history has no
+  // credentials: reachable from this machine only unless a host is given [issue 8, item 10].
+  const host = explicitHost ?? (devMode ? "127.0.0.1" : "0.0.0.0");
   const publicUrl = values["public-url"] ?? file.publicUrl;
   if (publicUrl !== undefined && !/^wss?:\/\/[^\s]+$/.test(publicUrl)) {
     throw new UsageError(`--public-url must be a ws:// or wss:// URL, not "${publicUrl}"`);
   }
   const readTimeoutMs =
     values["read-timeout"] !== undefined
-      ? integer("--read-timeout", values["read-timeout"])
+      ? integer("--read-timeout", values["read-timeout"], MAX_TIMEOUT_MS)
       : file.readTimeoutMs;
   const loginTimeoutMs =
     values["login-timeout"] !== undefined
-      ? integer("--login-timeout", values["login-timeout"])
+      ? integer("--login-timeout", values["login-timeout"], MAX_TIMEOUT_MS)
       : file.loginTimeoutMs;
   const syncMode = values.sync !== undefined ? sync(values.sync, "--sync") : file.sync;
 
@@ -321,6 +430,106 @@ export function packageVersion(): string {
   return "0.0.0";
 }
 
+/** Plain words for the error codes a start-up meets: file system, SQLite, sockets. */
+const CAUSES: Readonly<Record<string, string>> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "the file system is read-only",
+  EEXIST: "a file that is not a folder is in the way",
+  ENOTDIR: "a part of the path is a file, not a folder",
+  ENOENT: "no such file or folder",
+  ENOSPC: "no space left on the device",
+  ENAMETOOLONG: "the path is too long",
+  ELOOP: "too many symbolic links in the path",
+  SQLITE_READONLY: "the file is read-only to this user, and the server must write it",
+  SQLITE_READONLY_DIRECTORY:
+    "its folder is read-only to this user, and SQLite must create the -wal and -shm files there",
+  SQLITE_CANTOPEN: "SQLite cannot open or create the file (is its folder writable?)",
+  SQLITE_NOTADB: "the file is not a SQLite database",
+  SQLITE_CORRUPT: "the database file is corrupt",
+  SQLITE_BUSY: "another process holds a lock on it",
+  SQLITE_LOCKED: "another process holds a lock on it",
+  SQLITE_FULL: "the disk is full",
+  SQLITE_IOERR: "an I/O error",
+  SQLITE_PERM: "permission denied",
+  EADDRINUSE: "the port is already in use",
+  EADDRNOTAVAIL: "the address is not one of this machine's",
+  ENOTFOUND: "the host name does not resolve",
+  EAI_AGAIN: "the host name does not resolve (the DNS lookup failed)",
+};
+
+/**
+ * Why `err` happened, in a few plain words and its code (`permission denied (EACCES)`), for
+ * a one-line start-up message. An error without a code gives its message.
+ */
+export function describeCause(err: unknown): string {
+  const raw = (err as { code?: unknown } | null)?.code;
+  if (typeof raw !== "string") return errorFields(err).error;
+  // SQLite's extended codes (SQLITE_READONLY_DBMOVED) fall back to their primary code.
+  const words = CAUSES[raw] ?? CAUSES[raw.split("_").slice(0, 2).join("_")];
+  return `${words ?? errorFields(err).error} (${raw})`;
+}
+
+/**
+ * Opens the SQLite database of `--db` for the server: creates its folder, opens or creates
+ * the file, and checks that it can be written, since SQLite opens a file it may not write
+ * read-only without a word and every `ack` would then fail with 4200 [issue 8, item 8].
+ * Throws a {@link StartupError} (exit 3) naming the path and the cause.
+ */
+export function openDatabase(path: string, sync?: SyncMode): SqliteStore {
+  const folder = dirname(path);
+  try {
+    mkdirSync(folder, { recursive: true });
+  } catch (err) {
+    throw new StartupError(
+      `cannot create the database folder ${folder}: ${describeCause(err)}`,
+      EXIT.DATABASE,
+    );
+  }
+  let isFolder = false;
+  try {
+    isFolder = statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    // SQLite reports what is wrong with the path below.
+  }
+  if (isFolder) {
+    throw new StartupError(
+      `cannot open the database ${path}: it is a folder, and --db takes a file path`,
+      EXIT.DATABASE,
+    );
+  }
+  let store: SqliteStore;
+  try {
+    store = SqliteStore.open(path, sync === undefined ? {} : { synchronous: sync });
+  } catch (err) {
+    throw new StartupError(
+      `cannot open the database ${path}: ${describeCause(err)}`,
+      EXIT.DATABASE,
+    );
+  }
+  try {
+    store.checkWritable();
+  } catch (err) {
+    store.close();
+    throw new StartupError(
+      `cannot write the database ${path}: ${describeCause(err)}`,
+      EXIT.DATABASE,
+    );
+  }
+  return store;
+}
+
+/** Whether clients on other machines cannot reach `host`. */
+function isLoopback(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  return isIP(host) === 4 && host.startsWith("127.");
+}
+
+/** `host:port` as in a URL (IPv6 in brackets), for messages. */
+function hostPort(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 /** Runs the command; resolves with the exit status (or never, while the server runs). */
 export async function main(
   argv: readonly string[] = process.argv.slice(2),
@@ -331,17 +540,18 @@ export async function main(
     command = parseCommandLine(argv, env);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`confab-server: ${err.message}\nTry 'confab-server --help'.\n`);
-    return 2;
+    // One line: the flag, the value and what it takes [issue 8, item 14].
+    process.stderr.write(`confab-server: ${err.message} (see confab-server --help)\n`);
+    return EXIT.USAGE;
   }
   if (command.kind === "help") {
     process.stdout.write(`${USAGE}\n`);
-    return 0;
+    return EXIT.OK;
   }
   const version = packageVersion();
   if (command.kind === "version") {
     process.stdout.write(`${version}\n`);
-    return 0;
+    return EXIT.OK;
   }
 
   const logger = createJsonLogger();
@@ -353,7 +563,6 @@ export async function main(
       minimum: 200_000,
     });
   }
-  if (options.db !== ":memory:") mkdirSync(dirname(options.db), { recursive: true });
 
   // Signal handlers go in before anything is logged: a supervisor that reads "listening"
   // and signals at once must get a graceful stop, not the default kill.
@@ -379,16 +588,47 @@ export async function main(
     process.exit(1);
   });
 
+  // Every start-up failure: one line on stderr naming what and why, and an exit status of
+  // its own (see USAGE); the log line on stdout says the same for log collectors.
+  const failStart = (err: unknown): number => {
+    const known = err instanceof StartupError;
+    const message = known ? err.message : `cannot start: ${errorFields(err).error}`;
+    const status = known ? err.status : EXIT.FAILED;
+    logger.log("error", "start_failed", {
+      error: message,
+      status,
+      ...(!known && errorFields(err)),
+    });
+    process.stderr.write(`confab-server: ${message}\n`);
+    return status;
+  };
   try {
-    server = await startServer({ ...options, logger });
+    const db = options.db === ":memory:" ? options.db : openDatabase(options.db, options.sync);
+    try {
+      server = await startServer({ ...options, db, logger });
+    } catch (err) {
+      const { syscall } = err as { syscall?: unknown };
+      if (syscall !== "listen" && syscall !== "getaddrinfo") throw err;
+      const where = hostPort(options.host ?? "", options.port ?? 0);
+      throw new StartupError(`cannot listen on ${where}: ${describeCause(err)}`, EXIT.LISTEN);
+    }
   } catch (err) {
-    logger.log("error", "start_failed", errorFields(err));
-    return 1;
+    return failStart(err);
+  }
+  const host = server.host;
+  if (options.devMode && !isLoopback(host)) {
+    logger.log("warn", "dev_mode_open_to_network", {
+      host,
+      detail:
+        "development mode accepts any app id without signatures, and serves REST history " +
+        "of every app without credentials, to anyone who can reach this port",
+    });
   }
   if (stopSignal === undefined) {
     const { store } = server;
     logger.log("info", "listening", {
       version,
+      pid: process.pid,
       url: server.url,
       wsUrl: server.wsUrl,
       host: server.host,
@@ -397,6 +637,10 @@ export async function main(
       storage: store instanceof SqliteStore ? store.settings() : { kind: "memory" },
       devMode: options.devMode,
       apps: (options.apps ?? []).map((a) => a.appId),
+      // [issue 8, item 10] Who can connect: a newcomer's first question about a dev server.
+      access: isLoopback(host)
+        ? `this machine only (${host}); --host 0.0.0.0 opens it to the network`
+        : `the network (${host})`,
     });
   }
 
@@ -405,10 +649,10 @@ export async function main(
     await server.close();
   } catch (err) {
     logger.log("error", "shutdown_failed", errorFields(err));
-    return 1;
+    return EXIT.FAILED;
   }
   logger.log("info", "stopped", {});
-  return 0;
+  return EXIT.OK;
 }
 
 /** Whether this module is the program being run (not imported by a test). */

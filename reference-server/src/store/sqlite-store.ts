@@ -315,6 +315,26 @@ export class SqliteStore implements Store {
   }
 
   /**
+   * Throws (an SQLITE_READONLY error) unless the database can be written. SQLite opens a file
+   * it may not write (mode 0444, a read-only mount) read-only without a word, and then every
+   * write, so every `ack`, fails: a server checks this at start-up and refuses to run. Writes
+   * `user_version` back to its own value in a transaction that is rolled back: no change.
+   */
+  checkWritable(): void {
+    const rollback = new Error("rollback");
+    const probe = this.db.transaction(() => {
+      const version = this.db.pragma("user_version", { simple: true }) as number;
+      this.db.pragma(`user_version = ${version}`);
+      throw rollback;
+    });
+    try {
+      probe();
+    } catch (err) {
+      if (err !== rollback) throw err;
+    }
+  }
+
+  /**
    * The connection settings in effect, read back from SQLite (for a startup log and tests):
    * a pragma that SQLite silently ignored would show here.
    */

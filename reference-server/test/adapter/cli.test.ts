@@ -177,7 +177,7 @@ describe("confab-server", () => {
     expect(await p.exited).toBe(0);
   });
 
-  it("exits 1 and logs when the port is taken", async () => {
+  it("exits 4 with one line naming the address, and logs, when the port is taken", async () => {
     const first = run(["--port", "0", "--host", "127.0.0.1", "--db", ":memory:"]);
     const listening = await first.waitFor("listening");
     const second = run([
@@ -188,8 +188,11 @@ describe("confab-server", () => {
       "--db",
       ":memory:",
     ]);
-    expect(await second.exited).toBe(1);
+    expect(await second.exited).toBe(4);
     expect(second.lines.map((l) => l.event)).toContain("start_failed");
+    expect(second.stderr().trim()).toBe(
+      `confab-server: cannot listen on 127.0.0.1:${String(listening.port)}: the port is already in use (EADDRINUSE)`,
+    );
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
   });
@@ -202,10 +205,10 @@ describe("parseCommandLine", () => {
     return command.options;
   };
 
-  it("uses the defaults with no flag: port 8080, every interface, the default db, dev mode", () => {
+  it("uses the defaults with no flag: port 8080, loopback only, the default db, dev mode", () => {
     expect(parse([])).toMatchObject({
       port: 8080,
-      host: "0.0.0.0",
+      host: "127.0.0.1",
       db: "/srv/.confab-data/confab.db",
       apps: [],
       devMode: true,
