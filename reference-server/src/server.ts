@@ -7,13 +7,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHttpHandler } from "./adapter/http.js";
 import { WsAdapter } from "./adapter/ws-adapter.js";
-import type { AppConfig, EngineConfig } from "./core/config.js";
+import { type AppConfig, type EngineConfig, engineConfig } from "./core/config.js";
 import { Engine } from "./core/engine.js";
 import type { ProtocolEngine } from "./core/types.js";
 import { errorFields, type Logger, silentLogger } from "./log.js";
 import { MemoryStore } from "./store/memory-store.js";
 import { SqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/store.js";
+import { DEFAULT_SWEEP_INTERVAL_MS, PendingSweeper } from "./store/sweeper.js";
 
 /** SQLite durability: `normal` (WAL; survives a process crash) or `full` (also power loss). */
 export type SyncMode = "normal" | "full";
@@ -68,6 +69,11 @@ export interface ServerOptions {
   readonly closeGraceMs?: number | undefined;
   /** Period of the engine's timers. Default 1 s. */
   readonly tickIntervalMs?: number | undefined;
+  /**
+   * Period of the sweep of expired pending messages, ms; 0 disables it. Default 60 000
+   * [OFFLINE-SWEEP-1].
+   */
+  readonly sweepIntervalMs?: number | undefined;
   /**
    * Builds the protocol engine. Default `new Engine(store, config)`. Tests use it to put a
    * fake engine behind the real I/O layer.
@@ -185,6 +191,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   }
   httpServer.on("error", (err) => logger.log("error", "http_server_error", errorFields(err)));
 
+  // Pending messages of peers that never return are removed in the background
+  // [OFFLINE-SWEEP-1]. Before each batch the adapter commits the turn's writes with their
+  // frames, so the batch's own commit holds its removals only.
+  const sweeper = new PendingSweeper({
+    store,
+    ttlMs: engineConfig(config).limits.offlineTtlMs,
+    intervalMs: options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS,
+    beforeBatch: () => adapter.flush(),
+    onSwept: (rows, ms) => logger.log("info", "pending_swept", { rows, ms }),
+    onError: (err) => logger.log("error", "pending_sweep_failed", errorFields(err)),
+  });
+  sweeper.start();
+
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://${urlHost(host)}:${port}`;
   const wsUrl = options.publicUrl ?? `ws://${urlHost(host)}:${port}/`;
@@ -192,6 +211,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      sweeper.stop(); // no batch after this, so the store can close
       // Stop accepting connections; in-flight HTTP requests finish.
       const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();

@@ -46,6 +46,14 @@ export interface Limits {
   readonly maxWatchedPerSession: number;
   /** Open sessions one connection may hold [LIMIT-SESSIONS-1]. */
   readonly maxSessionsPerConnection: number;
+  /**
+   * Pending messages one app may hold over all of its peers, one per message and recipient
+   * (expired ones until the sweep removes them); a `direct` that would exceed it gets 4120
+   * and stores nothing [LIMIT-STORE-1, LIMIT-STORE-2]. The deployment's choice, not the
+   * spec's: the default, 1 000 000, is about 150 MB of SQLite (150 bytes a row, measured),
+   * besides the messages themselves.
+   */
+  readonly maxPendingPerApp: number;
 }
 
 /** Everything the core needs to know that is not protocol state. */
@@ -80,6 +88,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxRoomMembers: MAX_ROOM_MEMBERS,
   maxWatchedPerSession: MAX_WATCHED_PER_SESSION,
   maxSessionsPerConnection: MAX_SESSIONS_PER_CONNECTION,
+  maxPendingPerApp: 1_000_000,
 };
 
 /** The read timeout the spec recommends, ms [TIMEOUT-READ-3]. */

@@ -27,12 +27,22 @@ interface AppData {
   readonly rooms: Map<string, Room>;
   /** nonce → expiry (ms). */
   readonly nonces: Map<string, number>;
+  /** Pending entries over all peers, kept with every change, as SQLite's pending_counts. */
+  pendingRows: number;
 }
 
 interface NonceExpiry {
   readonly expiresAt: number;
   readonly appId: string;
   readonly nonce: string;
+}
+
+/** A pending entry as the sweep orders them, like SQLite's pending_by_expiry index. */
+interface PendingExpiry {
+  readonly timestamp: number;
+  readonly appId: string;
+  readonly peerId: string;
+  readonly messageId: string;
 }
 
 /** The in-memory {@link Store}. `commit` and `close` do nothing: there is nothing to make durable. */
@@ -44,6 +54,13 @@ export class MemoryStore implements Store {
    * with a later expiry); the purge checks the map's current value before deleting.
    */
   private readonly nonceHeap: NonceExpiry[] = [];
+  /**
+   * A binary min-heap of pending entries by (timestamp, app, peer, message id), so a sweep
+   * finds the oldest without a scan, like SQLite's pending_by_expiry index. An entry is
+   * stale once its pending entry was removed (acked, evicted, expired): the sweep skips
+   * those, checking the maps [OFFLINE-SWEEP-1].
+   */
+  private readonly pendingHeap: PendingExpiry[] = [];
 
   private app(appId: string): AppData {
     let data = this.apps.get(appId);
@@ -54,6 +71,7 @@ export class MemoryStore implements Store {
         pending: new Map(),
         rooms: new Map(),
         nonces: new Map(),
+        pendingRows: 0,
       };
       this.apps.set(appId, data);
     }
@@ -95,11 +113,16 @@ export class MemoryStore implements Store {
       data.pending.set(peerId, pending);
     }
     // Already pending: unchanged (SQLite's INSERT OR IGNORE keeps the first timestamp).
-    if (!pending.has(messageId)) pending.set(messageId, timestamp);
+    if (!pending.has(messageId)) {
+      pending.set(messageId, timestamp);
+      data.pendingRows++;
+      heapPush(this.pendingHeap, { timestamp, appId, peerId, messageId }, pendingBefore);
+    }
     const keep = clampCount(limit);
     if (pending.size > keep) {
       const oldestFirst = sortedPending(pending);
       for (const [id] of oldestFirst.slice(0, pending.size - keep)) pending.delete(id);
+      data.pendingRows -= oldestFirst.length - keep;
     }
   }
 
@@ -109,7 +132,7 @@ export class MemoryStore implements Store {
     const pending = data?.pending.get(peerId);
     if (data === undefined || pending === undefined) return [];
     for (const [id, timestamp] of pending) {
-      if (timestamp < notBefore) pending.delete(id);
+      if (timestamp < notBefore && pending.delete(id)) data.pendingRows--;
     }
     const out: StoredMessage[] = [];
     for (const [id] of sortedPending(pending)) {
@@ -121,10 +144,37 @@ export class MemoryStore implements Store {
 
   /** {@inheritDoc Store.removePending} */
   removePending(appId: string, peerId: string, messageIds: readonly string[]): string[] {
-    const pending = this.apps.get(appId)?.pending.get(peerId);
-    if (pending === undefined) return [];
+    const data = this.apps.get(appId);
+    const pending = data?.pending.get(peerId);
+    if (data === undefined || pending === undefined) return [];
     // Map.delete is true only for the first of duplicate ids: each is reported once.
-    return messageIds.filter((id) => pending.delete(id));
+    const removed = messageIds.filter((id) => pending.delete(id));
+    data.pendingRows -= removed.length;
+    return removed;
+  }
+
+  /** {@inheritDoc Store.sweepExpired} */
+  sweepExpired(notBefore: number, maxRows: number): number {
+    const max = clampCount(maxRows);
+    let removed = 0;
+    while (removed < max) {
+      const top = this.pendingHeap[0];
+      if (top === undefined || top.timestamp >= notBefore) break;
+      heapPop(this.pendingHeap, pendingBefore);
+      const data = this.apps.get(top.appId);
+      const pending = data?.pending.get(top.peerId);
+      // Stale unless the very entry is still pending (same message, same timestamp).
+      if (data === undefined || pending?.get(top.messageId) !== top.timestamp) continue;
+      pending.delete(top.messageId);
+      data.pendingRows--;
+      removed++;
+    }
+    return removed;
+  }
+
+  /** {@inheritDoc Store.pendingCount} */
+  pendingCount(appId: string): number {
+    return this.apps.get(appId)?.pendingRows ?? 0;
   }
 
   /** {@inheritDoc Store.getMessage} */
@@ -202,7 +252,7 @@ export class MemoryStore implements Store {
     const fresh = recorded === undefined || recorded <= now;
     if (fresh) {
       nonces.set(nonce, expiresAt);
-      heapPush(this.nonceHeap, { expiresAt, appId, nonce });
+      heapPush(this.nonceHeap, { expiresAt, appId, nonce }, nonceBefore);
     }
     this.purgeNonces(now);
     return fresh;
@@ -213,7 +263,7 @@ export class MemoryStore implements Store {
     for (let i = 0; i < NONCE_PURGE_BATCH; i++) {
       const top = this.nonceHeap[0];
       if (top === undefined || top.expiresAt > now) return;
-      heapPop(this.nonceHeap);
+      heapPop(this.nonceHeap, nonceBefore);
       const nonces = this.apps.get(top.appId)?.nonces;
       const current = nonces?.get(top.nonce);
       if (current !== undefined && current <= now) nonces?.delete(top.nonce);
@@ -227,7 +277,11 @@ export class MemoryStore implements Store {
    */
   atomically<T>(fn: () => T): T {
     if (this.depth > 0) return fn();
-    const snapshot = structuredClone({ apps: this.apps, heap: this.nonceHeap });
+    const snapshot = structuredClone({
+      apps: this.apps,
+      heap: this.nonceHeap,
+      pendingHeap: this.pendingHeap,
+    });
     this.depth++;
     try {
       return fn();
@@ -235,6 +289,7 @@ export class MemoryStore implements Store {
       this.apps.clear();
       for (const [k, v] of snapshot.apps) this.apps.set(k, v);
       this.nonceHeap.splice(0, this.nonceHeap.length, ...snapshot.heap);
+      this.pendingHeap.splice(0, this.pendingHeap.length, ...snapshot.pendingHeap);
       throw err;
     } finally {
       this.depth--;
@@ -307,20 +362,37 @@ function clampCount(n: number): number {
   return n > 0 ? Math.floor(n) : 0;
 }
 
-function heapPush(heap: NonceExpiry[], item: NonceExpiry): void {
+/** Nonces by expiry. */
+function nonceBefore(a: NonceExpiry, b: NonceExpiry): boolean {
+  return a.expiresAt < b.expiresAt;
+}
+
+/** Pending entries in the order of SQLite's pending_by_expiry index. */
+function pendingBefore(a: PendingExpiry, b: PendingExpiry): boolean {
+  return (
+    (a.timestamp - b.timestamp ||
+      compareBinary(a.appId, b.appId) ||
+      compareBinary(a.peerId, b.peerId) ||
+      compareBinary(a.messageId, b.messageId)) < 0
+  );
+}
+
+/** Adds `item` to the binary min-heap `heap` ordered by `before`. */
+function heapPush<T>(heap: T[], item: T, before: (a: T, b: T) => boolean): void {
   heap.push(item);
   let i = heap.length - 1;
   while (i > 0) {
     const parent = (i - 1) >> 1;
-    const p = heap[parent] as NonceExpiry;
-    if (p.expiresAt <= item.expiresAt) break;
+    const p = heap[parent] as T;
+    if (!before(item, p)) break;
     heap[i] = p;
     i = parent;
   }
   heap[i] = item;
 }
 
-function heapPop(heap: NonceExpiry[]): void {
+/** Removes the first item of the binary min-heap `heap` ordered by `before`. */
+function heapPop<T>(heap: T[], before: (a: T, b: T) => boolean): void {
   const last = heap.pop();
   if (last === undefined || heap.length === 0) return;
   let i = 0;
@@ -328,11 +400,11 @@ function heapPop(heap: NonceExpiry[]): void {
     const left = 2 * i + 1;
     if (left >= heap.length) break;
     const right = left + 1;
-    const l = heap[left] as NonceExpiry;
+    const l = heap[left] as T;
     const r = heap[right];
-    const child = r !== undefined && r.expiresAt < l.expiresAt ? right : left;
-    const c = heap[child] as NonceExpiry;
-    if (c.expiresAt >= last.expiresAt) break;
+    const child = r !== undefined && before(r, l) ? right : left;
+    const c = heap[child] as T;
+    if (!before(c, last)) break;
     heap[i] = c;
     i = child;
   }

@@ -22,7 +22,7 @@ export const NONCE_PURGE_BATCH = 16;
  * The schema migrations: entry `i` takes a database from `user_version` i to i + 1. Append new
  * entries; never edit a released one (databases in the field already ran it).
  */
-const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
+export const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
   // 0 → 1: the initial schema.
   (db) => {
     db.exec(`
@@ -94,6 +94,24 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
       ) WITHOUT ROWID;
       -- The purge takes the soonest-expired nonces of any app.
       CREATE INDEX nonces_by_expiry ON nonces (expires_at);
+    `);
+  },
+  // 1 → 2: bounded storage [OFFLINE-SWEEP-1, LIMIT-STORE-2].
+  (db) => {
+    db.exec(`
+      -- The sweep takes the oldest pending rows of any app, in the order of this index, and
+      -- stops after its batch. (It holds the primary key anyway; naming it fixes the order.)
+      CREATE INDEX pending_by_expiry ON pending (timestamp, app, peer, msg_id);
+
+      -- Pending rows per app. A COUNT(*) over pending_by_age costs a read of every row of the
+      -- app (14 ms at 500000 rows), and it would run for every direct; the store keeps this
+      -- count with every change instead, in the same transaction. (Triggers would do it too
+      -- but measured twice the cost of an insert into pending.)
+      CREATE TABLE pending_counts (
+        app TEXT    NOT NULL PRIMARY KEY,
+        n   INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO pending_counts (app, n) SELECT app, count(*) FROM pending GROUP BY app;
     `);
   },
 ];
@@ -184,6 +202,14 @@ export const STATEMENTS = {
     WHERE p.app = @app AND p.peer = @peer
     ORDER BY p.timestamp, p.msg_id`,
   removePending: "DELETE FROM pending WHERE app = @app AND peer = @peer AND msg_id = @msgId",
+  // The sweep reads the keys of the oldest expired rows, then deletes each by key: it needs
+  // the app of each row for pending_counts, and measured as fast as a range DELETE.
+  expiredPending: `SELECT app, peer, msg_id AS msgId FROM pending WHERE timestamp < @notBefore
+    ORDER BY timestamp, app, peer, msg_id LIMIT @limit`,
+  // One statement makes the app's row or adds to it.
+  adjustPendingCount: `INSERT INTO pending_counts (app, n) VALUES (@app, @delta)
+    ON CONFLICT (app) DO UPDATE SET n = n + excluded.n`,
+  pendingCount: "SELECT n FROM pending_counts WHERE app = @app",
   createRoom: "INSERT INTO rooms (app, room_id, created_at) VALUES (@app, @roomId, @createdAt)",
   roomExists: "SELECT 1 FROM rooms WHERE app = @app AND room_id = @roomId",
   members: "SELECT peer FROM members WHERE app = @app AND room_id = @roomId ORDER BY seq",
@@ -380,21 +406,37 @@ export class SqliteStore implements Store {
     limit: number,
   ): void {
     this.write();
-    this.stmts.insertPending.run({ app: appId, peer: peerId, msgId: messageId, timestamp });
+    let delta = this.stmts.insertPending.run({
+      app: appId,
+      peer: peerId,
+      msgId: messageId,
+      timestamp,
+    }).changes;
     const boundary = this.stmts.evictionBoundary.get({
       app: appId,
       peer: peerId,
       limit: clampCount(limit),
     }) as { timestamp: number; msgId: string } | undefined;
     if (boundary !== undefined) {
-      this.stmts.evictUpTo.run({ app: appId, peer: peerId, ...boundary });
+      delta -= this.stmts.evictUpTo.run({ app: appId, peer: peerId, ...boundary }).changes;
     }
+    this.adjustPendingCount(appId, delta);
+  }
+
+  /**
+   * Adds `delta` to the app's pending row count [LIMIT-STORE-2]. Inside the caller's
+   * transaction, so it commits and rolls back with the rows it counts. A full offline store
+   * (an insert and an eviction) changes nothing and costs no write.
+   */
+  private adjustPendingCount(app: string, delta: number): void {
+    if (delta !== 0) this.stmts.adjustPendingCount.run({ app, delta });
   }
 
   /** {@inheritDoc Store.pendingFor} */
   pendingFor(appId: string, peerId: string, notBefore: number): StoredMessage[] {
     this.write();
-    this.stmts.expirePending.run({ app: appId, peer: peerId, notBefore });
+    const expired = this.stmts.expirePending.run({ app: appId, peer: peerId, notBefore }).changes;
+    this.adjustPendingCount(appId, -expired);
     const rows = this.stmts.pendingFor.all({ app: appId, peer: peerId }) as MessageRow[];
     return rows.map(toMessage);
   }
@@ -409,7 +451,36 @@ export class SqliteStore implements Store {
         removed.push(msgId);
       }
     }
+    this.adjustPendingCount(appId, -removed.length);
     return removed;
+  }
+
+  /** {@inheritDoc Store.sweepExpired} */
+  sweepExpired(notBefore: number, maxRows: number): number {
+    const limit = clampCount(maxRows);
+    if (limit === 0) return 0;
+    // The keys of the whole batch are read first (better-sqlite3 runs no other statement
+    // while one iterates), so maxRows also bounds the memory one call takes.
+    const keys = this.stmts.expiredPending.all({ notBefore, limit }) as {
+      app: string;
+      peer: string;
+      msgId: string;
+    }[];
+    if (keys.length === 0) return 0;
+    this.write();
+    const perApp = new Map<string, number>();
+    for (const key of keys) {
+      this.stmts.removePending.run(key);
+      perApp.set(key.app, (perApp.get(key.app) ?? 0) + 1);
+    }
+    for (const [app, n] of perApp) this.adjustPendingCount(app, -n);
+    return keys.length;
+  }
+
+  /** {@inheritDoc Store.pendingCount} */
+  pendingCount(appId: string): number {
+    const row = this.stmts.pendingCount.get({ app: appId }) as { n: number } | undefined;
+    return row?.n ?? 0;
   }
 
   /** {@inheritDoc Store.getMessage} */

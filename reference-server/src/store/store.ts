@@ -59,6 +59,20 @@ export interface Store {
   pendingFor(appId: string, peerId: string, notBefore: number): StoredMessage[];
   /** Removes acked messages from a peer's offline store; returns the ids that were pending. */
   removePending(appId: string, peerId: string, messageIds: readonly string[]): string[];
+  /**
+   * Removes up to `maxRows` pending entries, of any app and peer, whose timestamp is below
+   * `notBefore`, oldest first by (timestamp, app id, peer id, message id); returns how many
+   * it removed. Their messages stay in history. The server calls it in small batches, so that
+   * pending entries of peers that never return do not stay forever and one call never holds
+   * the event loop for long [OFFLINE-SWEEP-1, OFFLINE-HISTORY-1].
+   */
+  sweepExpired(notBefore: number, maxRows: number): number;
+  /**
+   * How many pending entries the app holds over all of its peers, expired ones included
+   * until they are removed. Cheap (a counter kept with every change), because it is read
+   * for every persistent `direct` [LIMIT-STORE-2].
+   */
+  pendingCount(appId: string): number;
   /** A stored message by id. */
   getMessage(appId: string, messageId: string): StoredMessage | undefined;
   /** Whether the peer sent or received a message of the conversation. */

@@ -21,6 +21,16 @@ import {
   signedHarness,
   signedOpen,
 } from "./support-core.js";
+import {
+  ackIds,
+  createRoom,
+  directs,
+  historyIds,
+  joinRoom,
+  send,
+  sendOk,
+  sendRoomOk,
+} from "./support-messages.js";
 
 /** alice (watching bob) and bob, each on a connection, and group g1 = [alice, bob]. */
 function setup(h: Harness = new Harness()) {
@@ -410,5 +420,88 @@ describe("sessions per connection (7.3)", () => {
     expect(c.open("p100")).toMatchObject({ op: "opened" });
     expect(watcher.expectOne("presence")).toMatchObject({ status: "on", sessionPeerIds: ["p100"] });
     expect(DEFAULT_LIMITS.maxSessionsPerConnection).toBe(100);
+  });
+});
+
+describe("stored data (7.5)", () => {
+  /** A harness whose app may hold `maxPendingPerApp` pending messages; alice and bob open. */
+  function bounded(maxPendingPerApp: number, maxOfflinePerPeer = 50) {
+    const h = new Harness({ limits: { ...DEFAULT_LIMITS, maxPendingPerApp, maxOfflinePerPeer } });
+    const a = h.connect();
+    const b = h.connect();
+    a.open("alice");
+    b.open("bob");
+    a.drain();
+    b.drain();
+    return { h, a, b };
+  }
+
+  it("[LIMIT-STORE-1] bounds the pending messages of an app by default, at 1000000", () => {
+    expect(DEFAULT_LIMITS.maxPendingPerApp).toBe(1_000_000);
+    expect(plainHarness().engine.config.limits.maxPendingPerApp).toBe(1_000_000);
+  });
+
+  it("[LIMIT-STORE-2] [ERROR-NOEFFECT-1] answers with 4120 a direct that would take the app over its bound, and stores and delivers nothing", () => {
+    const { h, a, b } = bounded(5);
+    const first = sendOk(a, "alice", ["bob", "p1", "p2"]);
+    sendOk(a, "alice", ["p3", "p4"]); // 5 pending: at the bound, accepted
+    expect(directs(b)).toHaveLength(1);
+    expect(h.store.pendingCount("app1")).toBe(5);
+    const history = historyIds(h);
+    send(a, "alice", ["bob"], { i: 9 });
+    expectError(a, 4120, { i: 9, peerId: "alice", reason: "LIMIT_EXCEEDED" });
+    // A persistent message to many peers is refused whole, not in part.
+    send(a, "alice", ["p5", "p6"], { i: 10 });
+    expectError(a, 4120, { i: 10 });
+    b.expectNothing(); // no live delivery either
+    expect(historyIds(h)).toEqual(history);
+    expect(h.store.pendingCount("app1")).toBe(5);
+    // The connection survives; transient messages are never pending, so never refused.
+    expectAlive(a);
+    send(a, "alice", ["bob"], { transient: true, i: 11 });
+    expect(a.expectOne("ack").i).toBe(11);
+    expect(b.expectOne("direct").transient).toBe(true);
+    // An acknowledgement makes room again.
+    ackIds(b, "bob", [first.uid]);
+    sendOk(a, "alice", ["bob"]);
+    expect(h.store.pendingCount("app1")).toBe(5);
+  });
+
+  it("[LIMIT-STORE-2] refuses a group message that would take the app over its bound", () => {
+    const { h, a, b } = bounded(2);
+    const roomId = createRoom(a, "alice");
+    joinRoom(b, "bob", roomId);
+    a.drain();
+    sendRoomOk(a, "alice", roomId); // pending for bob: 1
+    b.drain();
+    sendOk(a, "alice", ["p1"]); // 2
+    a.cmd("alice", "direct", undefined, { msg: "to the group", roomId, i: 3 });
+    expectError(a, 4120, { i: 3 });
+    b.expectNothing();
+    expect(h.store.pendingCount("app1")).toBe(2);
+  });
+
+  it("[LIMIT-STORE-2] counts what a send evicts: a send to full offline stores is accepted at the bound", () => {
+    const { h, a } = bounded(4, 2);
+    sendOk(a, "alice", ["p1", "p2"]);
+    sendOk(a, "alice", ["p1", "p2"]); // 4 pending, p1 and p2 full
+    // Each new one evicts the oldest of its peer [OFFLINE-LIMIT-1]: still 4.
+    sendOk(a, "alice", ["p1", "p2"]);
+    expect(h.store.pendingCount("app1")).toBe(4);
+    send(a, "alice", ["p1", "p3"], { i: 4 }); // p1 evicts, p3 adds: 5
+    expectError(a, 4120, { i: 4 });
+    expect(h.store.pendingCount("app1")).toBe(4);
+  });
+
+  it("[LIMIT-STORE-2] bounds each app on its own: an app at its bound does not refuse another's messages", () => {
+    const { h, a } = bounded(1);
+    sendOk(a, "alice", ["p1"]);
+    send(a, "alice", ["p2"], { i: 1 });
+    expectError(a, 4120, { i: 1 });
+    const z = h.connect();
+    z.open("zed", [], { appId: "app2" });
+    sendOk(z, "zed", ["p1"], { appId: "app2" });
+    expect(h.store.pendingCount("app2")).toBe(1);
+    expect(h.store.pendingCount("app1")).toBe(1);
   });
 });

@@ -423,3 +423,22 @@ describe("redelivery (3.8)", () => {
     expectQuiet(h);
   });
 });
+
+describe("the sweep of expired pending messages (3.7)", () => {
+  it("[OFFLINE-SWEEP-1] [LIMIT-STORE-2] gives an app back the room that expired messages of peers who never return took", () => {
+    const h = harness({ limits: { ...DEFAULT_LIMITS, maxPendingPerApp: 2 } });
+    const a = h.connect();
+    a.open("alice");
+    const old = sendOk(a, "alice", ["gone1", "gone2"]);
+    send(a, "alice", ["carol"], { i: 1 });
+    expectOnlyError(h, a, 4120, { i: 1 });
+    // Expired messages still count until they are removed; nobody opens to purge them.
+    h.now += WEEK_MS + 1;
+    send(a, "alice", ["carol"], { i: 2 });
+    expectOnlyError(h, a, 4120, { i: 2 });
+    expect(h.store.sweepExpired(h.now - WEEK_MS, 100)).toBe(2);
+    const fresh = sendOk(a, "alice", ["carol"]);
+    // History keeps the swept message [OFFLINE-HISTORY-1].
+    expect(historyIds(h)).toEqual([fresh.uid, old.uid]);
+  });
+});

@@ -12,6 +12,7 @@ import ts from "typescript";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MemoryStore } from "../../src/store/memory-store.js";
 import {
+  MIGRATIONS,
   migrate,
   NONCE_PURGE_BATCH,
   SCHEMA_VERSION,
@@ -250,6 +251,7 @@ describe("SqliteStore query plans", () => {
     nonce: "n1",
     expiresAt: 2,
     now: 1,
+    delta: 1,
   };
 
   function plan(db: Database.Database, sql: string): string[] {
@@ -308,6 +310,120 @@ describe("SqliteStore query plans", () => {
       /SEARCH p USING COVERING INDEX pending_by_age \(app=\? AND peer=\?\)/,
     );
   });
+
+  it("[OFFLINE-SWEEP-1] finds expired pending rows of every app by a range of pending_by_expiry, in its order", () => {
+    // One range seek from the oldest row, stopping after LIMIT, whatever the table holds; the
+    // ORDER BY is the index order, so no sort (the generic test above rules one out).
+    expect(plan(db, STATEMENTS.expiredPending)).toEqual([
+      "SEARCH pending USING COVERING INDEX pending_by_expiry (timestamp<?)",
+    ]);
+    // Each selected row is then deleted by its primary key.
+    expect(plan(db, STATEMENTS.removePending)).toEqual([
+      "SEARCH pending USING PRIMARY KEY (app=? AND peer=? AND msg_id=?)",
+    ]);
+  });
+
+  it("[LIMIT-STORE-2] reads and keeps the pending count of an app by its key", () => {
+    expect(plan(db, STATEMENTS.pendingCount)).toEqual([
+      "SEARCH pending_counts USING PRIMARY KEY (app=?)",
+    ]);
+    // An upsert: a seek in the primary key, which SQLite does not print.
+    expect(plan(db, STATEMENTS.adjustPendingCount)).toEqual([]);
+  });
+});
+
+describe("SqliteStore bounded storage", () => {
+  /** Stores `messages` messages at timestamps 0, 1, …, each pending for `peers` peers. */
+  function fill(store: SqliteStore, messages: number, peers: number, app = APP): void {
+    for (let m = 0; m < messages; m++) {
+      const id = `m${String(m).padStart(4, "0")}`;
+      store.insertMessage(message({ id, appId: app, timestamp: m }));
+      for (let p = 0; p < peers; p++) store.addPending(app, `p${p}`, id, m, 50);
+    }
+    store.commit();
+  }
+
+  it("[OFFLINE-SWEEP-1] sweeps a backlog in batches of maxRows, each committed on its own", () => {
+    const store = SqliteStore.open(dbPath);
+    fill(store, 20, 30); // 600 rows at timestamps 0..19, 30 per timestamp
+    const other = new Database(dbPath, { readonly: true });
+    const rows = () =>
+      (other.prepare("SELECT count(*) AS n FROM pending").get() as { n: number }).n;
+    const batches: number[] = [];
+    for (;;) {
+      const n = store.sweepExpired(10, 64);
+      store.commit();
+      batches.push(n);
+      // Another connection sees each batch once it is committed.
+      expect(rows()).toBe(600 - batches.reduce((a, b) => a + b, 0));
+      if (n < 64) break;
+    }
+    expect(batches).toEqual([64, 64, 64, 64, 44]); // the 300 rows below timestamp 10
+    const left = other.prepare("SELECT min(timestamp) AS t FROM pending").get() as { t: number };
+    expect(left.t).toBe(10);
+    expect(store.pendingCount(APP)).toBe(300);
+    expect(other.prepare("SELECT count(*) AS n FROM messages").get()).toEqual({ n: 20 });
+    other.close();
+    store.close();
+  });
+
+  it("[OFFLINE-SWEEP-1] opens no write transaction when nothing has expired", () => {
+    const store = SqliteStore.open(dbPath);
+    fill(store, 3, 2);
+    // Another writer could not begin while this store held the write lock.
+    const other = new Database(dbPath, { timeout: 0 });
+    expect(store.sweepExpired(0, 100)).toBe(0);
+    expect(() => other.exec("BEGIN IMMEDIATE; ROLLBACK")).not.toThrow();
+    other.close();
+    store.close();
+  });
+
+  it("[LIMIT-STORE-2] keeps the pending count across close and reopen, equal to the rows it counts", () => {
+    const first = SqliteStore.open(dbPath);
+    fill(first, 4, 5);
+    first.close();
+    const second = SqliteStore.open(dbPath);
+    expect(second.pendingCount(APP)).toBe(20);
+    second.removePending(APP, "p0", ["m0000", "m0001"]);
+    expect(second.pendingCount(APP)).toBe(18);
+    second.close(); // commits
+    const db = new Database(dbPath, { readonly: true });
+    const counted = db.prepare("SELECT n FROM pending_counts WHERE app = ?").get(APP);
+    const actual = db.prepare("SELECT count(*) AS n FROM pending WHERE app = ?").get(APP);
+    expect(counted).toEqual(actual);
+    expect(actual).toEqual({ n: 18 });
+    db.close();
+  });
+
+  it("[LIMIT-STORE-2] [OFFLINE-SWEEP-1] migrates a version 1 database: counts its pending rows per app and indexes them for the sweep", () => {
+    const db = new Database(dbPath);
+    db.pragma("foreign_keys = ON");
+    (MIGRATIONS[0] as (d: Database.Database) => void)(db);
+    db.pragma("user_version = 1");
+    const insertMessage = db.prepare(
+      `INSERT INTO messages (app, id, cid, from_peer, to_peers, room_id, msg, timestamp, receipt)
+       VALUES (?, ?, 'c1', 'alice', '[]', NULL, 'hi', ?, 0)`,
+    );
+    const insertPending = db.prepare("INSERT INTO pending VALUES (?, ?, ?, ?)");
+    for (const [app, id, t, peers] of [
+      [APP, "m1", 1, ["bob", "carol"]],
+      [APP, "m2", 2, ["bob"]],
+      ["app2", "m1", 1, ["zed"]],
+    ] as const) {
+      insertMessage.run(app, id, t);
+      for (const peer of peers) insertPending.run(app, peer, id, t);
+    }
+    db.close();
+
+    const store = SqliteStore.open(dbPath);
+    expect(store.settings().schemaVersion).toBe(2);
+    expect(store.pendingCount(APP)).toBe(3);
+    expect(store.pendingCount("app2")).toBe(1);
+    expect(store.sweepExpired(2, 10)).toBe(3);
+    expect(store.pendingCount(APP)).toBe(1);
+    expect(store.pendingCount("app2")).toBe(0);
+    store.close();
+  });
 });
 
 describe("SqliteStore housekeeping", () => {
@@ -349,6 +465,8 @@ describe("SqliteStore against MemoryStore", () => {
     | { op: "removeMembers"; room: string; peers: string[] }
     | { op: "members"; room: string }
     | { op: "useNonce"; app: string; nonce: string; expiresAt: number; now: number }
+    | { op: "sweep"; notBefore: number; maxRows: number }
+    | { op: "pendingCount" }
     | { op: "commit" };
 
   const id = fc.constantFrom("a", "b", "c", "d", "e", "B", "_");
@@ -409,6 +527,12 @@ describe("SqliteStore against MemoryStore", () => {
       expiresAt: fc.integer({ min: 0, max: 6 }),
       now: t,
     }),
+    fc.record({
+      op: fc.constant("sweep" as const),
+      notBefore: fc.integer({ min: 0, max: 4 }),
+      maxRows: fc.integer({ min: 0, max: 3 }),
+    }),
+    fc.record({ op: fc.constant("pendingCount" as const) }),
     fc.record({ op: fc.constant("commit" as const) }),
   );
 
@@ -452,6 +576,10 @@ describe("SqliteStore against MemoryStore", () => {
         return [store.roomExists(APP, o.room), store.members(APP, o.room)];
       case "useNonce":
         return store.useNonce(o.app, o.nonce, o.expiresAt, o.now);
+      case "sweep":
+        return store.sweepExpired(o.notBefore, o.maxRows);
+      case "pendingCount":
+        return store.pendingCount(APP);
       case "commit":
         return store.commit();
     }

@@ -402,6 +402,131 @@ function storeContract(name: string, open: () => Store): void {
       }));
   });
 
+  describe(`${name}: bounded storage`, () => {
+    /** Stores message `id` at `t` and makes it pending for each of `peers` of `app`. */
+    function pend(store: Store, id: string, t: number, peers: string[], app = APP): void {
+      store.insertMessage(message({ id, appId: app, timestamp: t, toPeerIds: peers }));
+      for (const p of peers) store.addPending(app, p, id, t, 50);
+    }
+
+    /** Every pending id of `peer`, whatever its age. */
+    const pendingIds = (store: Store, peer: string, app = APP) =>
+      ids(store.pendingFor(app, peer, Number.NEGATIVE_INFINITY));
+
+    it("[OFFLINE-SWEEP-1] removes the pending entries older than notBefore of every app and peer, and no others", () =>
+      withStore((store) => {
+        pend(store, "m1", 1, ["bob", "carol"]);
+        pend(store, "m2", 2, ["bob"]);
+        pend(store, "m3", 3, ["bob", "carol"]);
+        pend(store, "x1", 1, ["zed"], OTHER_APP);
+        // notBefore is exclusive, as for pendingFor: an entry exactly that old stays.
+        expect(store.sweepExpired(3, 100)).toBe(4);
+        expect(pendingIds(store, "bob")).toEqual(["m3"]);
+        expect(pendingIds(store, "carol")).toEqual(["m3"]);
+        expect(pendingIds(store, "zed", OTHER_APP)).toEqual([]);
+        expect(store.sweepExpired(3, 100)).toBe(0);
+      }));
+
+    it("[OFFLINE-SWEEP-1] removes at most maxRows per call, oldest first by (timestamp, app, peer, id)", () =>
+      withStore((store) => {
+        pend(store, "b", 2, ["bob"]);
+        pend(store, "a", 2, ["bob", "amy"]);
+        pend(store, "old", 1, ["carol"]);
+        pend(store, "x", 2, ["bob"], OTHER_APP);
+        // Oldest first: old@carol; then at 2, app1 before app2, amy before bob, a before b.
+        expect(store.sweepExpired(10, 2)).toBe(2);
+        expect(pendingIds(store, "carol")).toEqual([]);
+        expect(pendingIds(store, "amy")).toEqual([]);
+        expect(pendingIds(store, "bob")).toEqual(["a", "b"]);
+        expect(store.sweepExpired(10, 1)).toBe(1);
+        expect(pendingIds(store, "bob")).toEqual(["b"]);
+        expect(store.sweepExpired(10, 0)).toBe(0);
+        expect(store.sweepExpired(10, -5)).toBe(0);
+        expect(store.sweepExpired(10, 1.9)).toBe(1);
+        expect(pendingIds(store, "bob")).toEqual([]);
+        expect(pendingIds(store, "bob", OTHER_APP)).toEqual(["x"]);
+        expect(store.sweepExpired(10, 5)).toBe(1);
+        expect(store.sweepExpired(10, 5)).toBe(0);
+      }));
+
+    it("[OFFLINE-SWEEP-1] [OFFLINE-HISTORY-1] keeps swept messages in history", () =>
+      withStore((store) => {
+        pend(store, "m1", 1, ["bob"]);
+        expect(store.sweepExpired(2, 10)).toBe(1);
+        expect(store.getMessage(APP, "m1")?.id).toBe("m1");
+        expect(ids(store.history({ appId: APP, limit: 10 }))).toEqual(["m1"]);
+        expect(store.isParticipant(APP, "c1", "bob")).toBe(true);
+      }));
+
+    it("[OFFLINE-SWEEP-1] counts only entries still pending: acked, evicted and expired ones are gone already", () =>
+      withStore((store) => {
+        pend(store, "acked", 1, ["bob"]);
+        pend(store, "expired", 1, ["carol"]);
+        store.insertMessage(message({ id: "evicted", timestamp: 1 }));
+        store.addPending(APP, "dan", "evicted", 1, 1);
+        pend(store, "kept", 1, ["eve"]);
+        store.insertMessage(message({ id: "newer", timestamp: 5 }));
+        store.addPending(APP, "dan", "newer", 5, 1); // evicts "evicted"
+        store.removePending(APP, "bob", ["acked"]);
+        expect(store.pendingFor(APP, "carol", 2)).toEqual([]);
+        // Made pending again after an ack: one entry, swept once.
+        store.addPending(APP, "bob", "acked", 1, 50);
+        expect(store.sweepExpired(2, 1)).toBe(1);
+        expect(store.sweepExpired(2, 1)).toBe(1);
+        expect(store.sweepExpired(2, 10)).toBe(0);
+        expect(pendingIds(store, "bob")).toEqual([]);
+        expect(pendingIds(store, "eve")).toEqual([]);
+        expect(pendingIds(store, "dan")).toEqual(["newer"]);
+      }));
+
+    it("[LIMIT-STORE-2] counts an app's pending entries through adds, duplicates, evictions, expiry, acks and sweeps", () =>
+      withStore((store) => {
+        expect(store.pendingCount(APP)).toBe(0);
+        pend(store, "m1", 1, ["bob", "carol", "dan"]);
+        expect(store.pendingCount(APP)).toBe(3);
+        store.addPending(APP, "bob", "m1", 1, 50); // already pending
+        expect(store.pendingCount(APP)).toBe(3);
+        store.insertMessage(message({ id: "m2", timestamp: 2 }));
+        store.addPending(APP, "bob", "m2", 2, 1); // evicts m1 for bob: no change
+        expect(store.pendingCount(APP)).toBe(3);
+        store.insertMessage(message({ id: "m3", timestamp: 3 }));
+        store.addPending(APP, "bob", "m3", 3, 0); // a limit of 0 keeps nothing
+        expect(store.pendingCount(APP)).toBe(2);
+        expect(store.removePending(APP, "carol", ["m1", "m1", "ghost"])).toEqual(["m1"]);
+        expect(store.pendingCount(APP)).toBe(1);
+        pend(store, "m4", 4, ["eve", "fay"]);
+        store.pendingFor(APP, "dan", 2); // expires m1 for dan
+        expect(store.pendingCount(APP)).toBe(2);
+        expect(store.sweepExpired(5, 1)).toBe(1);
+        expect(store.pendingCount(APP)).toBe(1);
+        pend(store, "x1", 1, ["zed"], OTHER_APP);
+        expect(store.pendingCount(OTHER_APP)).toBe(1);
+        expect(store.pendingCount(APP)).toBe(1);
+        expect(store.pendingCount("nobody")).toBe(0);
+        store.commit();
+        expect(store.pendingCount(APP)).toBe(1);
+      }));
+
+    it("[LIMIT-STORE-2] [ERROR-NOEFFECT-1] rolls the count back with the writes of a block that throws", () =>
+      withStore((store) => {
+        pend(store, "m1", 1, ["bob", "carol"]);
+        expect(() =>
+          store.atomically(() => {
+            pend(store, "m2", 2, ["dan", "eve"]);
+            store.removePending(APP, "bob", ["m1"]);
+            store.sweepExpired(2, 10);
+            expect(store.pendingCount(APP)).toBe(2);
+            throw new Error("half-way");
+          }),
+        ).toThrow("half-way");
+        expect(store.pendingCount(APP)).toBe(2);
+        expect(pendingIds(store, "bob")).toEqual(["m1"]);
+        // The rolled-back sweep removed nothing: a later one still finds both entries.
+        expect(store.sweepExpired(2, 10)).toBe(2);
+        expect(store.pendingCount(APP)).toBe(0);
+      }));
+  });
+
   describe(`${name}: groups`, () => {
     it("creates an empty group that then exists", () =>
       withStore((store) => {
