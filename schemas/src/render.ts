@@ -215,7 +215,7 @@ export function renderReplyTable(): string {
       rows.push([`\`${e.name}\``, `\`${reply.name}\``, reply.repliedWithoutSerial ? "yes" : "no"]);
     }
   }
-  rows.push(["an unknown `cmd` or `cmd`/`op`", "none (it always fails with 4114)", "yes"]);
+  rows.push(["an unknown `cmd` or `cmd`/`op`", "none: it fails (FRAME-SCHEMA-3)", "yes"]);
   rows.push(["`keepalive`", "`keepalive`", "always, and never with `i`"]);
   const head: [string, string, string] = [
     "command (c2s)",

@@ -157,7 +157,7 @@ describe("frames", () => {
     const c = await open(s.wsUrl);
     c.ws.send(Buffer.from("{}"), { binary: true });
     expect((await c.closed).code).toBe(4114);
-    // The core may announce the close with an error frame of the same code [ERROR-CLOSE-2].
+    // The core may announce the close with an error frame of the same code [ERROR-CLOSE-4].
     for (const frame of c.received) expect(frame).toMatchObject({ cmd: "error", code: 4114 });
   });
 

@@ -346,7 +346,7 @@ describe("closing (8.3)", () => {
     }
   });
 
-  it("[ERROR-CLOSE-2] sends an error frame with the same code, peerId and i just before closing with 4100 to 4199", () => {
+  it("[ERROR-CLOSE-4] sends an error frame with the same code, peerId and i just before closing with 4100 to 4199", () => {
     for (const s of SITUATIONS.filter((x) => x.form === "close" && x.code < 4200)) {
       const { c, frames } = run(s);
       const last = frames.at(-1);
