@@ -70,7 +70,7 @@ describe("the committed requirement index", () => {
   it("gives every requirement a level and a target", () => {
     for (const r of requirements) {
       expect(["MUST", "SHOULD", "MAY"], r.id).toContain(r.level);
-      expect(["server", "client", "both"], r.id).toContain(r.target);
+      expect(["server", "client", "both", "signer"], r.id).toContain(r.target);
     }
   });
 
@@ -86,7 +86,7 @@ describe("the committed requirement index", () => {
 
   it("binds both servers and clients", () => {
     const targets = new Set(requirements.map((r) => r.target));
-    expect(targets).toEqual(new Set(["server", "client", "both"]));
+    expect(targets).toEqual(new Set(["server", "client", "both", "signer"]));
   });
 
   it("resolves every requirement ID that the chapters and the README cite", () => {
@@ -151,6 +151,7 @@ describe("parseChapter", () => {
     expect(target("A server MUST do it.")).toBe("server");
     expect(target("The router MUST do it.")).toBe("server");
     expect(target("A client MUST do it.")).toBe("client");
+    expect(target("A client's signing service MUST do it.")).toBe("signer");
     expect(target("An endpoint MUST do it.")).toBe("both");
     expect(target("When a client sends `x`, a server MUST do it.")).toBe("server");
     expect(target("A client that a server closed MUST wait.")).toBe("client");

@@ -15,7 +15,7 @@
 //   carries an ID contains exactly one sentence with a keyword.
 // - The subject of the keyword sentence (the words between the last comma, semicolon or
 //   colon and the first keyword) names the party it binds: "server"/"router" → server,
-//   "client" → client, "endpoint"/"receiver"/"both" → both.
+//   "client" → client, "endpoint"/"receiver"/"both" → both, "signing service" → signer.
 // Only files named spec/NN-*.md are read; code spans and fenced code blocks are ignored.
 //
 // Plain Node ESM, no dependencies.
@@ -148,6 +148,9 @@ export function targetOf(sentence) {
   if (!first) return undefined;
   const before = prose.slice(0, first.index);
   const clause = before.split(/[,;:]/).pop() ?? "";
+  // An app's signing service is a third party: neither the client that sends the
+  // signature nor the server that checks it (SIG-NONCE-1, SIG-SP-3).
+  if (/\bsigning services?\b/i.test(clause)) return "signer";
   const m = ROLE_RE.exec(clause);
   if (!m) return undefined;
   if (m[1]) return "both";

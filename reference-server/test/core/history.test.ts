@@ -280,7 +280,7 @@ describe("the socket logs command (5.4)", () => {
     expectQuiet(h);
   });
 
-  it("[LOGS-AUTH-2] allows the history of a peer conversation only to its senders and recipients", () => {
+  it("[LOGS-AUTH-2] [LOGS-AUTH-4] allows the history of a peer conversation only to its senders and recipients, and of no conversation without stored messages", () => {
     const { h, a, b, c } = trio();
     sendOk(a, "alice", ["bob"]);
     b.drain();

@@ -948,7 +948,7 @@ describe("group messages", () => {
     expectQuiet(...w.all);
   });
 
-  it("[ROOM-MSG-3] decides recipients at acceptance: later joiners get nothing pending, removed members keep theirs", () => {
+  it("[ROOM-MSG-3] [ROOM-MSG-5] decides recipients at acceptance: later joiners get nothing pending, removed members keep theirs", () => {
     const w = world();
     const roomId = group(w, w.a1, A, [B]);
     w.b.cmd(B, "session", "close", {});

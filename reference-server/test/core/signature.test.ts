@@ -265,7 +265,7 @@ describe("session signatures (6.3)", () => {
     expect(open([], signText(`app1:alice::${t}:n12`, "otherkey"), "n12")).toBe(4102);
   });
 
-  it("[SIG-SP-1] verifies a session/open with sp: true against the signed string followed by :sp", () => {
+  it("[SIG-SP-1] [SIG-SP-5] verifies a session/open with sp: true against the signed string followed by :sp, never the plain one", () => {
     const h = signedHarness();
     const c = h.connect();
     const open = (f: Frame) =>
