@@ -47,8 +47,10 @@ async function connect(name) {
   };
 }
 
-const alice = await connect("alice");
-const bob = await connect("bob");
+const [alice, bob] = await Promise.all([connect("alice"), connect("bob")]).catch((err) => {
+  console.error(`cannot connect to ${url} (${err.message}): is a server running? (npm start)`);
+  process.exit(1);
+});
 
 // 1. Sessions. `i` is optional; with it, every command gets exactly one reply echoing it.
 alice.send({ cmd: "session", op: "open", appId, peerId: "alice", sessionPeerIds: ["bob"], i: 1 });
