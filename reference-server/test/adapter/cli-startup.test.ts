@@ -78,7 +78,8 @@ async function runToExit(
     stderr += c.toString();
   });
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  // "close", not "exit": it comes after the last output has been read from the pipes.
+  const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
   clearTimeout(timer);
   return { code, stdout, stderr };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, disconnect } from "@confab/test-support";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseCommandLine, UsageError } from "../../src/cli.js";
 import { runCli } from "../support/cli-process.js";
 import { httpRequest } from "./helpers.js";
@@ -190,6 +190,8 @@ describe("confab-server", () => {
     ]);
     expect(await second.exited).toBe(4);
     expect(second.lines.map((l) => l.event)).toContain("start_failed");
+    // The exit can come before the last of stderr has been read.
+    await vi.waitFor(() => expect(second.stderr()).toContain("\n"), { timeout: 5000 });
     expect(second.stderr().trim()).toBe(
       `confab-server: cannot listen on 127.0.0.1:${String(listening.port)}: the port is already in use (EADDRINUSE)`,
     );

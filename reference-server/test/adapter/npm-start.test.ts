@@ -60,8 +60,9 @@ async function npmStart(db: string) {
     stdio: ["ignore", "pipe", "pipe"],
   });
   if (child.pid !== undefined) groups.push(child.pid);
+  // "close", not "exit": it comes after the last output has been read from the pipes.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal })),
+    child.on("close", (code, signal) => resolve({ code, signal })),
   );
   let stdout = "";
   let stderr = "";

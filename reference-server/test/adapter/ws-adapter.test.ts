@@ -421,7 +421,7 @@ describe("failures", () => {
       closeGraceMs: 10_000,
     });
     const big = "z".repeat(1024 * 1024);
-    const frames = 12; // 12 MiB: more than the kernel's socket buffers take, under the hard bound
+    const frames = 32; // 32 MiB: more than the kernel's socket buffers take, under the hard bound
     engine.onText = (conn) => {
       const out: ScriptedOutput[] = [];
       for (let i = 0; i < frames; i++) out.push({ type: "send", conn, frame: { i, big } });
