@@ -47,6 +47,40 @@ export interface Limits {
   /** Open sessions one connection may hold [LIMIT-SESSIONS-1]. */
   readonly maxSessionsPerConnection: number;
   /**
+   * Watch entries one connection may hold, summed over its sessions: a peer watched by two
+   * of its sessions counts twice; over it, `session/open` and `session/add` get 4120
+   * [LIMIT-WATCH-CONN-1]. The spec's value, 20 000 (two full watch sets), may be raised
+   * only [LIMIT-FLOOR-1]; it keeps one connection to a few MB of watch sets.
+   */
+  readonly maxWatchPerConnection: number;
+  /**
+   * Watch entries one app may hold over all of its sessions; over it, `session/open` and
+   * `session/add` get 4120 [LIMIT-QUOTA-1, LIMIT-WATCH-APP-1]. The deployment's choice:
+   * the default, 1 000 000, is about 90 MB of heap (87 bytes an entry with distinct ids,
+   * measured), and keeps every index of the app 16 times below V8's 2^24 entries per `Map`.
+   */
+  readonly maxWatchPerApp: number;
+  /**
+   * Open sessions one app may hold on all connections; over it, a `session/open` that is
+   * not a re-open gets 4120 [LIMIT-QUOTA-1, LIMIT-SESSIONS-APP-1]. The deployment's
+   * choice: the default, 100 000, is about 35 MB of heap (some 330 bytes a session, measured).
+   */
+  readonly maxSessionsPerApp: number;
+  /**
+   * Connections one app may have bound; over it, the first command of a connection closes
+   * it with 4113 after an error frame [LIMIT-QUOTA-1, LIMIT-CONN-APP-1]. The
+   * deployment's choice: the default is 10 000.
+   */
+  readonly maxConnectionsPerApp: number;
+  /**
+   * Open connections from one remote address; over it, a new connection is closed with
+   * 4113 after an error frame, before any of its frames is read [LIMIT-QUOTA-1,
+   * LIMIT-CONN-IP-1]. The deployment's choice: the default is 1 000. Behind a proxy that
+   * hides client addresses every connection has the proxy's: raise it
+   * (`Number.POSITIVE_INFINITY` for no bound).
+   */
+  readonly maxConnectionsPerAddress: number;
+  /**
    * Pending messages one app may hold over all of its peers, one per message and recipient
    * (expired ones until the sweep removes them); a `direct` that would exceed it gets 4120
    * and stores nothing [LIMIT-STORE-1, LIMIT-STORE-2]. The deployment's choice, not the
@@ -80,6 +114,12 @@ export interface EngineConfig {
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
 }
 
+/**
+ * Watch entries one connection may hold, summed over its sessions [LIMIT-WATCH-CONN-1].
+ * The spec's value, like those of `@confab/protocol`.
+ */
+export const MAX_WATCH_PER_CONNECTION = 20_000;
+
 /** The spec's default limits. */
 export const DEFAULT_LIMITS: Limits = {
   maxFrameBytes: MAX_FRAME_BYTES,
@@ -88,6 +128,11 @@ export const DEFAULT_LIMITS: Limits = {
   maxRoomMembers: MAX_ROOM_MEMBERS,
   maxWatchedPerSession: MAX_WATCHED_PER_SESSION,
   maxSessionsPerConnection: MAX_SESSIONS_PER_CONNECTION,
+  maxWatchPerConnection: MAX_WATCH_PER_CONNECTION,
+  maxWatchPerApp: 1_000_000,
+  maxSessionsPerApp: 100_000,
+  maxConnectionsPerApp: 10_000,
+  maxConnectionsPerAddress: 1_000,
   maxPendingPerApp: 1_000_000,
 };
 
@@ -136,6 +181,11 @@ export function specViolations(config: EngineConfig): string[] {
   if (limits.maxSessionsPerConnection < MAX_SESSIONS_PER_CONNECTION) {
     out.push(
       `maxSessionsPerConnection ${limits.maxSessionsPerConnection} is under ${MAX_SESSIONS_PER_CONNECTION}`,
+    );
+  }
+  if (limits.maxWatchPerConnection < MAX_WATCH_PER_CONNECTION) {
+    out.push(
+      `maxWatchPerConnection ${limits.maxWatchPerConnection} is under ${MAX_WATCH_PER_CONNECTION}`,
     );
   }
   if (limits.maxRoomMembers < MAX_ROOM_MEMBERS) {

@@ -150,7 +150,7 @@ export class Engine implements ProtocolEngine {
 
   /** {@inheritDoc ProtocolEngine.connect} */
   connect(conn: ConnId, now: number, info: ConnectionInfo = {}): Output[] {
-    this.conns.set(conn, {
+    const c: ConnectionState = {
       id: conn,
       origin: info.origin,
       appId: undefined,
@@ -160,8 +160,16 @@ export class Engine implements ProtocolEngine {
       tokens: this.config.rateLimit.burst,
       lastRefill: now,
       closing: false,
-    });
+    };
+    this.conns.set(conn, c);
     this.record("connect", { conn, remote: info.remoteAddress });
+    // At the handshake, before any frame is read: an unbound socket costs memory too
+    // [LIMIT-CONN-IP-1].
+    const maxPerAddress = this.config.limits.maxConnectionsPerAddress;
+    if (!this.presence.admitAddress(c, info.remoteAddress, maxPerAddress)) {
+      const why = `${info.remoteAddress} has ${maxPerAddress} connections open already`;
+      this.closeConnection(c, ERRORS.APP_QUOTA_EXCEEDED, why, now, {});
+    }
     return this.flush();
   }
 
@@ -209,6 +217,7 @@ export class Engine implements ProtocolEngine {
     if (!c) return [];
     c.closing = true;
     this.presence.endAll(c, now); // [SESSION-END-1]
+    this.presence.release(c); // [LIMIT-QUOTA-1]
     this.conns.delete(conn);
     this.record("disconnect", { conn });
     return this.flush();
@@ -388,7 +397,13 @@ export class Engine implements ProtocolEngine {
         this.closeConnection(c, ERRORS.INVALID_ORIGIN, why, now, cmd.silent ? null : cmd);
         return;
       }
-      c.appId = app.appId;
+      // The last check of the binding, after the origin [LIMIT-CONN-APP-1].
+      const maxPerApp = this.config.limits.maxConnectionsPerApp;
+      if (!this.presence.bind(c, app.appId, maxPerApp)) {
+        const why = `app ${app.appId} has ${maxPerApp} connections already`;
+        this.closeConnection(c, ERRORS.APP_QUOTA_EXCEEDED, why, now, cmd.silent ? null : cmd);
+        return;
+      }
       this.record("bind", { conn: c.id, appId: app.appId });
     } else if (app?.appId !== c.appId) {
       const detail = `this connection belongs to app ${c.appId}`;

@@ -20,6 +20,8 @@ export interface PresenceHost {
 /** The in-memory sessions of every app, and the presence events their changes cause. */
 export class Presence {
   readonly #apps = new Map<string, AppState>();
+  /** Remote address → its open connections [LIMIT-QUOTA-1]. */
+  readonly #addresses = new Map<string, number>();
 
   /**
    * @param host how to emit frames and log events.
@@ -46,14 +48,63 @@ export class Presence {
   }
 
   /**
+   * Counts a new connection under its remote address, unless the address holds `max`
+   * connections already: then returns false and counts nothing, and the engine refuses the
+   * connection [LIMIT-CONN-IP-1]. A connection without an address (the adapter knows none)
+   * is not counted. IPv4-mapped IPv6 addresses count as their IPv4 address.
+   */
+  admitAddress(c: ConnectionState, address: string | undefined, max: number): boolean {
+    if (address === undefined || address === "") return true;
+    const key = address.startsWith("::ffff:") ? address.slice(7) : address;
+    const n = this.#addresses.get(key) ?? 0;
+    if (n >= max) return false;
+    this.#addresses.set(key, n + 1);
+    c.address = key;
+    return true;
+  }
+
+  /**
+   * Binds a connection to its app [SESSION-APP-1], unless the app has `max` connections
+   * bound already: then returns false, binds nothing, and the engine closes the connection
+   * [LIMIT-CONN-APP-1]. Not journaled: a binding outlives the command that makes it.
+   */
+  bind(c: ConnectionState, appId: string, max: number): boolean {
+    if ((this.#apps.get(appId)?.connections ?? 0) >= max) return false;
+    this.app(appId).connections++;
+    c.appId = appId;
+    return true;
+  }
+
+  /**
+   * Forgets a connection that is gone, once its sessions have ended: its address and app
+   * no longer count it, and an app left with nothing is dropped, so that app ids named
+   * once (any valid one is served in development mode) do not accumulate. Call once per
+   * connection.
+   */
+  release(c: ConnectionState): void {
+    if (c.address !== undefined) {
+      const n = (this.#addresses.get(c.address) ?? 1) - 1;
+      if (n > 0) this.#addresses.set(c.address, n);
+      else this.#addresses.delete(c.address);
+      c.address = undefined;
+    }
+    const app = c.appId !== undefined ? this.#apps.get(c.appId) : undefined;
+    if (!app || c.appId === undefined) return;
+    app.connections--;
+    if (app.empty) this.#apps.delete(c.appId);
+  }
+
+  /**
    * A plain, deterministic description of every app's in-memory indexes: who is online
    * with how many sessions, and which sessions watch whom. For tests and debugging.
    */
   snapshot(): Record<string, { online: [string, number][]; watchers: [string, string[]][] }> {
     const out: Record<string, { online: [string, number][]; watchers: [string, string[]][] }> = {};
     for (const [appId, app] of [...this.#apps].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const online = [...app.online].map(([p, set]): [string, number] => [p, set.size]).sort();
-      const watchers = [...app.watchers]
+      const online = [...app.online.entries()]
+        .map(([p, set]): [string, number] => [p, [...set].length])
+        .sort();
+      const watchers = [...app.watchers.entries()]
         .map(([p, set]): [string, string[]] => [
           p,
           [...set].map((w) => `${w.conn}:${w.peerId}`).sort(),

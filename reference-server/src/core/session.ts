@@ -35,12 +35,38 @@ function checkWatchLimit(ctx: CommandContext, size: number): void {
 }
 
 /**
+ * Fails with 4120 when `more` further watch entries (the change in one session's watch set
+ * size; none when it shrinks) would take the connection over its bound, summed over its
+ * sessions [LIMIT-WATCH-CONN-1], or the app over its bound [LIMIT-WATCH-APP-1]. Runs before
+ * any change, so a refused command changes nothing [ERROR-NOEFFECT-1]. The connection's
+ * sum is over at most 100 sessions [LIMIT-SESSIONS-1]; the app's is kept as it changes.
+ */
+function checkWatchTotals(ctx: CommandContext, more: number): void {
+  if (more <= 0) return;
+  const { maxWatchPerConnection, maxWatchPerApp } = ctx.services.config.limits;
+  let conn = 0;
+  for (const s of ctx.conn.sessions.values()) conn += s.watch.size;
+  if (conn + more > maxWatchPerConnection) {
+    ctx.fail(
+      ERRORS.LIMIT_EXCEEDED,
+      `a connection may hold at most ${maxWatchPerConnection} watch entries over its sessions; it holds ${conn} and this adds ${more}`,
+    );
+  }
+  if (ctx.app.watchEntries + more > maxWatchPerApp) {
+    ctx.fail(
+      ERRORS.LIMIT_EXCEEDED,
+      `the app holds ${ctx.app.watchEntries} watch entries, the server's bound is ${maxWatchPerApp}`,
+    );
+  }
+}
+
+/**
  * `session/open`: opens the session, or re-opens it when the peer already has one on this
  * connection; replies `session/opened`, then delivers the offline store.
  *
- * Everything that can fail (signature, watch limit) is checked before the session opens, so
- * a failed open publishes no presence and creates no watch set [SESSION-OPEN-6], and a
- * failed re-open leaves the session as it was [SESSION-REOPEN-5].
+ * Everything that can fail (signature, the watch and session bounds) is checked before the
+ * session opens, so a failed open publishes no presence and creates no watch set
+ * [SESSION-OPEN-6], and a failed re-open leaves the session as it was [SESSION-REOPEN-5].
  */
 export function handleOpen(ctx: CommandContext, frame: SessionOpen): void {
   const watch = uniqueIds(frame.sessionPeerIds);
@@ -52,6 +78,14 @@ export function handleOpen(ctx: CommandContext, frame: SessionOpen): void {
     // One socket may carry several peers, but not without bound [LIMIT-SESSIONS-1].
     ctx.fail(ERRORS.LIMIT_EXCEEDED, `a connection may hold at most ${maxSessions} sessions`);
   }
+  const maxAppSessions = ctx.services.config.limits.maxSessionsPerApp;
+  if (!ctx.session && ctx.app.sessions >= maxAppSessions) {
+    // [LIMIT-SESSIONS-APP-1]
+    const detail = `the app holds ${ctx.app.sessions} sessions, the server's bound is ${maxAppSessions}`;
+    ctx.fail(ERRORS.LIMIT_EXCEEDED, detail);
+  }
+  // A re-open replaces its watch set: only growth counts [LIMIT-WATCH-CONN-1, LIMIT-WATCH-APP-1].
+  checkWatchTotals(ctx, watch.length - (ctx.session?.watch.size ?? 0));
 
   // A re-open keeps the session: no presence change [SESSION-REOPEN-4].
   const session = ctx.session ?? ctx.services.presence.open(ctx.conn, ctx.app, ctx.peerId);
@@ -79,6 +113,7 @@ export function handleAdd(ctx: CommandContext, frame: SessionAdd): void {
   let size = session.watch.size;
   for (const p of added) if (!session.watch.has(p)) size++;
   checkWatchLimit(ctx, size);
+  checkWatchTotals(ctx, size - session.watch.size);
   for (const p of added) ctx.app.watch(session, p);
   ctx.reply({ cmd: "session", op: "added", onlineSessionPeerIds: onlineAmong(ctx, added) });
 }

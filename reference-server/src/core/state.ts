@@ -29,6 +29,11 @@ export interface ConnectionState {
   readonly id: ConnId;
   /** The `Origin` header of the upgrade request, if any (for the 4110 check). */
   readonly origin: string | undefined;
+  /**
+   * The remote address the connection is counted under [LIMIT-QUOTA-1], set when the
+   * connection is admitted; absent when the adapter gave none or the connection was refused.
+   */
+  address?: string | undefined;
   /** The app the connection is bound to by its first command [SESSION-APP-1]. */
   appId: string | undefined;
   /** Open sessions by peer id [SESSION-MULTI-1]. */
@@ -78,71 +83,155 @@ export class Journal {
   }
 }
 
-/** Per-app indexes over the sessions of all connections. */
+/**
+ * A multimap from peer id to sessions, for the per-app indexes. A peer with one session,
+ * or watched by one session, is the common case: it is stored as that session itself, and
+ * a `Set` is made only for a second one. A `Set` per key cost some 140 bytes, more than
+ * half of what a watch entry cost when 18 connections filled one app's index to V8's
+ * limit of 2^24 entries (issue 8.1); the app's bounds keep this one `Map` far below that
+ * limit [LIMIT-QUOTA-1].
+ */
+export class SessionIndex {
+  readonly #map = new Map<string, Session | Set<Session>>();
+
+  /** How many keys (distinct peers) the index holds. */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** The sessions under `key` (empty when none); live, so do not change the index while iterating. */
+  get(key: string): Iterable<Session> {
+    const v = this.#map.get(key);
+    if (v === undefined) return NONE;
+    return v instanceof Set ? v : [v];
+  }
+
+  /** How many sessions are under `key`. */
+  count(key: string): number {
+    const v = this.#map.get(key);
+    if (v === undefined) return 0;
+    return v instanceof Set ? v.size : 1;
+  }
+
+  /** Puts `s` under `key`; returns false if it was there already. */
+  add(key: string, s: Session): boolean {
+    const v = this.#map.get(key);
+    if (v === undefined) {
+      this.#map.set(key, s);
+      return true;
+    }
+    if (v === s) return false;
+    if (v instanceof Set) {
+      if (v.has(s)) return false;
+      v.add(s);
+      return true;
+    }
+    this.#map.set(key, new Set([v, s]));
+    return true;
+  }
+
+  /** Removes `s` from under `key`; returns false if it was not there. */
+  delete(key: string, s: Session): boolean {
+    const v = this.#map.get(key);
+    if (v === undefined) return false;
+    if (v === s) {
+      this.#map.delete(key);
+      return true;
+    }
+    if (!(v instanceof Set) || !v.delete(s)) return false;
+    // Back to the compact form once one session is left.
+    if (v.size === 1) this.#map.set(key, v.values().next().value as Session);
+    return true;
+  }
+
+  /** Every key with its sessions, for snapshots. */
+  *entries(): IterableIterator<[string, Iterable<Session>]> {
+    for (const [key, v] of this.#map) yield [key, v instanceof Set ? v : [v]];
+  }
+}
+
+const NONE: readonly Session[] = [];
+
+/**
+ * Per-app indexes over the sessions of all connections, and the counts that the app's
+ * bounds are checked against in O(1) [LIMIT-SESSIONS-APP-1, LIMIT-WATCH-APP-1,
+ * LIMIT-CONN-APP-1].
+ */
 export class AppState {
   /** peer → its open sessions, on any connection. */
-  readonly online = new Map<string, Set<Session>>();
+  readonly online = new SessionIndex();
   /** peer → the sessions that watch it. */
-  readonly watchers = new Map<string, Set<Session>>();
+  readonly watchers = new SessionIndex();
+  /**
+   * Connections bound to the app [LIMIT-QUOTA-1]. A binding outlives any command that
+   * makes it [SESSION-APP-1], so this count is not journaled.
+   */
+  connections = 0;
+  #sessions = 0;
+  #watchEntries = 0;
 
   /** @param journal where changes made inside a command record their inverse. */
   constructor(readonly journal: Journal = new Journal()) {}
 
+  /** Open sessions of the app, on every connection [LIMIT-QUOTA-1]. */
+  get sessions(): number {
+    return this.#sessions;
+  }
+
+  /**
+   * Watch entries of the app: the sizes of its sessions' watch sets, summed; a peer
+   * watched by two sessions counts twice [LIMIT-QUOTA-1].
+   */
+  get watchEntries(): number {
+    return this.#watchEntries;
+  }
+
+  /** Whether nothing of the app is left, so that its state may be dropped. */
+  get empty(): boolean {
+    return this.connections === 0 && this.#sessions === 0 && this.#watchEntries === 0;
+  }
+
   /** The open sessions of a peer (empty when offline). */
-  sessionsOf(peerId: string): ReadonlySet<Session> {
-    return this.online.get(peerId) ?? EMPTY;
+  sessionsOf(peerId: string): Iterable<Session> {
+    return this.online.get(peerId);
   }
 
   /** Whether the peer has at least one open session, on any connection [PRESENCE-ONLINE-1]. */
   isOnline(peerId: string): boolean {
-    return (this.online.get(peerId)?.size ?? 0) > 0;
+    return this.online.count(peerId) > 0;
   }
 
   /** Adds a session; returns true if it is the peer's first (the peer came online). */
   addSession(s: Session): boolean {
-    let set = this.online.get(s.peerId);
-    if (!set) {
-      set = new Set();
-      this.online.set(s.peerId, set);
-    }
-    if (set.has(s)) return false;
-    set.add(s);
+    if (!this.online.add(s.peerId, s)) return false;
+    this.#sessions++;
     this.journal.record(() => this.removeSession(s));
-    return set.size === 1;
+    return this.online.count(s.peerId) === 1;
   }
 
   /** Removes a session and its watches; returns true if it was the peer's last. */
   removeSession(s: Session): boolean {
     for (const w of [...s.watch]) this.unwatch(s, w);
-    const set = this.online.get(s.peerId);
-    if (!set?.delete(s)) return false;
+    if (!this.online.delete(s.peerId, s)) return false;
+    this.#sessions--;
     this.journal.record(() => this.addSession(s));
-    if (set.size > 0) return false;
-    this.online.delete(s.peerId);
-    return true;
+    return this.online.count(s.peerId) === 0;
   }
 
   /** Records that `s` watches `peerId`. */
   watch(s: Session, peerId: string): void {
     if (s.watch.has(peerId)) return;
     s.watch.add(peerId);
-    let set = this.watchers.get(peerId);
-    if (!set) {
-      set = new Set();
-      this.watchers.set(peerId, set);
-    }
-    set.add(s);
+    this.watchers.add(peerId, s);
+    this.#watchEntries++;
     this.journal.record(() => this.unwatch(s, peerId));
   }
 
   /** Records that `s` no longer watches `peerId`. */
   unwatch(s: Session, peerId: string): void {
     if (!s.watch.delete(peerId)) return;
-    const set = this.watchers.get(peerId);
-    if (set) {
-      set.delete(s);
-      if (set.size === 0) this.watchers.delete(peerId);
-    }
+    this.watchers.delete(peerId, s);
+    this.#watchEntries--;
     this.journal.record(() => this.watch(s, peerId));
   }
 
@@ -157,9 +246,7 @@ export class AppState {
   }
 
   /** The sessions watching a peer. */
-  watchersOf(peerId: string): ReadonlySet<Session> {
-    return this.watchers.get(peerId) ?? EMPTY;
+  watchersOf(peerId: string): Iterable<Session> {
+    return this.watchers.get(peerId);
   }
 }
-
-const EMPTY: ReadonlySet<Session> = new Set();
