@@ -12,6 +12,7 @@ export * from "./ids.js";
 export * from "./messages/control.js";
 export * from "./messages/direct.js";
 export * from "./messages/history.js";
+export * from "./messages/push.js";
 export * from "./messages/room.js";
 export * from "./messages/session.js";
 export * from "./primitives.js";

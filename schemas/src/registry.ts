@@ -8,6 +8,7 @@ import type { Static, TObject, TSchema } from "@sinclair/typebox";
 import { AckReq, ErrorFrame, HttpError, Keepalive, RouteResponse } from "./messages/control.js";
 import { ClientAck, DirectAck, DirectDelivery, DirectSend, Receipt } from "./messages/direct.js";
 import { LogsQuery, LogsResult, RestLogsQuery, RestLogsResponse } from "./messages/history.js";
+import { PushNotice } from "./messages/push.js";
 import {
   RoomInvite,
   RoomInvited,
@@ -179,6 +180,8 @@ export const HTTP_SCHEMAS: Readonly<Record<string, TSchema>> = {
   "logs-query": RestLogsQuery,
   "logs-response": RestLogsResponse,
   error: HttpError,
+  // The body of a push-hook POST, server to the app's endpoint [OFFLINE-PUSH-6].
+  "push-notice": PushNotice,
 };
 
 const BY_NAME = new Map<string, MessageEntry>(REGISTRY.map((e) => [`${e.direction}:${e.name}`, e]));
