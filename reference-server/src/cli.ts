@@ -11,6 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { APP_ID_RULE, isAppId } from "@confab/protocol";
+import { pushConfigProblem } from "./adapter/push.js";
 import type { AppConfig } from "./core/config.js";
 import { createJsonLogger, errorFields } from "./log.js";
 import { type RunningServer, type ServerOptions, type SyncMode, startServer } from "./server.js";
@@ -35,7 +36,8 @@ Options:
                          Repeatable. --app ID alone serves ID without signatures.
                          (env CONFAB_APPS, comma-separated)
   --config FILE          JSON file: {"apps": [{"appId", "masterKey", "enforceSignatures",
-                         "allowedOrigins", "disabled"}], "devMode", "port", "host", "db", "publicUrl",
+                         "allowedOrigins", "disabled", "pushUrl", "pushIncludeText"}],
+                         "devMode", "port", "host", "db", "publicUrl",
                          "readTimeoutMs", "loginTimeoutMs", "sync",
                          "rateLimit": {"perSecond", "burst"}}
   --dev                  Development mode: accept any app id, without signatures
@@ -202,13 +204,25 @@ function readConfigFile(path: string): FileConfig {
       if (app.disabled !== undefined && typeof app.disabled !== "boolean") {
         throw new UsageError(`${where}: apps[${i}].disabled must be a boolean`);
       }
-      return {
+      if (app.pushIncludeText !== undefined && typeof app.pushIncludeText !== "boolean") {
+        throw new UsageError(`${where}: apps[${i}].pushIncludeText must be a boolean`);
+      }
+      if (app.pushUrl !== undefined && typeof app.pushUrl !== "string") {
+        throw new UsageError(`${where}: apps[${i}].pushUrl must be a string`);
+      }
+      const config: AppConfig = {
         appId: app.appId,
         masterKey,
         enforceSignatures: enforce,
         ...(origins !== undefined && { allowedOrigins: origins as string[] }),
         ...(app.disabled === true && { disabled: true }),
+        // The push hook [OFFLINE-PUSH-1]: a URL, a master key to sign with [OFFLINE-PUSH-8].
+        ...(app.pushUrl !== undefined && { pushUrl: app.pushUrl }),
+        ...(app.pushIncludeText !== undefined && { pushIncludeText: app.pushIncludeText }),
       };
+      const pushProblem = pushConfigProblem(config);
+      if (pushProblem !== undefined) throw new UsageError(`${where}: apps[${i}]: ${pushProblem}`);
+      return config;
     });
   }
   if (o.devMode !== undefined) {

@@ -15,6 +15,24 @@
 
 /** The I/O adapters the server is made of. */
 export { createHttpHandler, type HttpHandlerOptions, ROUTE_TTL_S } from "./adapter/http.js";
+/** The push hook: signed offline notifications to an app's URL, retried from a bounded queue. */
+export {
+  DEFAULT_PUSH_BASE_DELAY_MS,
+  DEFAULT_PUSH_CONCURRENCY,
+  DEFAULT_PUSH_MAX_ATTEMPTS,
+  DEFAULT_PUSH_MAX_DELAY_MS,
+  DEFAULT_PUSH_QUEUE_CAPACITY,
+  DEFAULT_PUSH_TIMEOUT_MS,
+  PUSH_SIGNATURE_HEADER,
+  PUSH_TIMESTAMP_HEADER,
+  PushNotifier,
+  type PushNotifierOptions,
+  type PushStats,
+  pushConfigProblem,
+  pushSignature,
+  pushSignedString,
+  retryDelayMs,
+} from "./adapter/push.js";
 /** The WebSocket adapter: group commit, then release of outputs. */
 export {
   CLOSE_GOING_AWAY,
@@ -41,6 +59,7 @@ export type {
   ConnectionInfo,
   ConnId,
   LogEvent,
+  NotifyOutput,
   Output,
   ProtocolEngine,
   RestLogsResult,

@@ -6,6 +6,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHttpHandler } from "./adapter/http.js";
+import { PushNotifier, type PushNotifierOptions } from "./adapter/push.js";
 import { WsAdapter } from "./adapter/ws-adapter.js";
 import { type AppConfig, type EngineConfig, engineConfig } from "./core/config.js";
 import { Engine } from "./core/engine.js";
@@ -75,6 +76,11 @@ export interface ServerOptions {
    */
   readonly sweepIntervalMs?: number | undefined;
   /**
+   * Tuning of the push hook of the apps with a `pushUrl` (queue bound, attempts, backoff,
+   * timeout): defaults in adapter/push.ts [OFFLINE-PUSH-9, OFFLINE-PUSH-10].
+   */
+  readonly push?: Omit<PushNotifierOptions, "apps" | "logger"> | undefined;
+  /**
    * Builds the protocol engine. Default `new Engine(store, config)`. Tests use it to put a
    * fake engine behind the real I/O layer.
    */
@@ -99,6 +105,8 @@ export interface RunningServer {
   readonly httpServer: Server;
   /** The WebSocket adapter. */
   readonly adapter: WsAdapter;
+  /** The push hook's sender: one lane per app with a `pushUrl` [OFFLINE-PUSH-1]. */
+  readonly push: PushNotifier;
   /**
    * Graceful shutdown: stops accepting, flushes and commits pending outputs, closes every
    * WebSocket with 1001 and waits (bounded) for them, then closes the store. Idempotent.
@@ -140,11 +148,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
   };
 
+  // Before the store: an unusable pushUrl refuses the start with nothing to undo.
+  const push = new PushNotifier({ ...options.push, apps, logger });
   const store = openStore(options.db, options.sync);
   let engine: ProtocolEngine;
   try {
     engine = options.createEngine ? options.createEngine(store, config) : new Engine(store, config);
   } catch (err) {
+    push.close();
     store.close();
     throw err;
   }
@@ -159,6 +170,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     hardMaxBufferedBytes: options.hardMaxBufferedBytes,
     closeGraceMs: options.closeGraceMs,
     tickIntervalMs: options.tickIntervalMs,
+    // Released after the turn's commit and frames; queues and returns [OFFLINE-PUSH-11].
+    onNotify: (output) => push.notify(output),
   });
   const httpServer = createServer(
     createHttpHandler({
@@ -186,6 +199,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
   } catch (err) {
     await adapter.close();
+    push.close();
     store.close();
     throw err;
   }
@@ -220,6 +234,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       } catch (err) {
         logger.log("error", "shutdown_error", errorFields(err));
       }
+      // After the adapter's last flush: what is left unsent is dropped, not flushed, and no
+      // retry timer outlives the server.
+      push.close();
       // Upgraded sockets are gone; drop any HTTP keep-alive connection still open.
       httpServer.closeAllConnections();
       await httpClosed;
@@ -232,5 +249,5 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     return closing;
   };
 
-  return { url, wsUrl, port, host, engine, store, httpServer, adapter, close };
+  return { url, wsUrl, port, host, engine, store, httpServer, adapter, push, close };
 }

@@ -27,7 +27,13 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { ERRORS } from "@confab/protocol";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
-import type { ConnectionInfo, ConnId, Output, ProtocolEngine } from "../core/types.js";
+import type {
+  ConnectionInfo,
+  ConnId,
+  NotifyOutput,
+  Output,
+  ProtocolEngine,
+} from "../core/types.js";
 import { errorFields, type Logger, logEngineEvents, silentLogger } from "../log.js";
 import type { Store } from "../store/store.js";
 
@@ -96,6 +102,12 @@ export interface WsAdapterOptions {
   readonly tickIntervalMs?: number | undefined;
   /** The clock passed to the core. Default `Date.now`. */
   readonly now?: (() => number) | undefined;
+  /**
+   * Takes the core's offline notifications once the turn's commit succeeded, after the
+   * turn's frames before it (the `ack` among them); it must return at once, never waiting
+   * for the hook [OFFLINE-PUSH-4, OFFLINE-PUSH-11]. Absent: they are dropped.
+   */
+  readonly onNotify?: ((output: NotifyOutput) => void) | undefined;
 }
 
 /** What the adapter keeps per connection. */
@@ -113,6 +125,11 @@ interface Connection {
   lastSentAt: number;
   readonly closedPromise: Promise<void>;
   resolveClosed: () => void;
+}
+
+/** The connection an output is for, as log fields (a notification is for none). */
+function connOf(output: Output): { conn?: ConnId } {
+  return output.type === "notify" ? {} : { conn: output.conn };
 }
 
 /** UTF-8 safe truncation of a close reason to the 123 bytes RFC 6455 allows. */
@@ -162,6 +179,10 @@ export function outputsAfterFailedCommit(outputs: readonly Output[]): {
       released.push(output);
       continue;
     }
+    if (output.type === "notify") {
+      dropped++; // its message is not stored: nobody is told of it [OFFLINE-PUSH-4]
+      continue;
+    }
     const { frame, conn } = output;
     if (frame.cmd === undefined || frame.cmd === "error") {
       released.push(output); // `{}` and error frames report no stored state
@@ -197,6 +218,7 @@ export class WsAdapter {
   readonly #sendStallMs: number;
   readonly #closeGraceMs: number;
   readonly #now: () => number;
+  readonly #onNotify: ((output: NotifyOutput) => void) | undefined;
   readonly #connections = new Map<ConnId, Connection>();
   #nextId: ConnId = 1;
   /** Outputs of the current turn, carried out by the next flush. */
@@ -222,6 +244,7 @@ export class WsAdapter {
     this.#sendStallMs = options.sendStallMs ?? DEFAULT_SEND_STALL_MS;
     this.#closeGraceMs = options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
     this.#now = options.now ?? Date.now;
+    this.#onNotify = options.onNotify;
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -307,7 +330,7 @@ export class WsAdapter {
       try {
         this.#carryOut(output);
       } catch (err) {
-        this.#logger.log("error", "output_failed", { conn: output.conn, ...errorFields(err) });
+        this.#logger.log("error", "output_failed", { ...connOf(output), ...errorFields(err) });
       }
     }
     this.#drainLog();
@@ -475,7 +498,7 @@ export class WsAdapter {
       try {
         this.#carryOut(output);
       } catch (e) {
-        this.#logger.log("error", "output_failed", { conn: output.conn, ...errorFields(e) });
+        this.#logger.log("error", "output_failed", { ...connOf(output), ...errorFields(e) });
       }
     }
     for (const id of unsafe) {
@@ -486,6 +509,11 @@ export class WsAdapter {
   }
 
   #carryOut(output: Output): void {
+    if (output.type === "notify") {
+      // Only reached after a successful commit, in the turn's order [OFFLINE-PUSH-4].
+      this.#onNotify?.(output);
+      return;
+    }
     const conn = this.#connections.get(output.conn);
     if (conn === undefined || conn.closing || conn.closed) return; // gone: drop
     if (output.type === "close") {

@@ -30,6 +30,18 @@ export interface AppConfig {
   readonly allowedOrigins?: readonly string[] | undefined;
   /** A disabled app is not served: connections to it are closed with 4100 [SESSION-APP-2]. */
   readonly disabled?: boolean | undefined;
+  /**
+   * The app's push hook: an `http:` or `https:` URL that receives an offline notification
+   * for every persistent message that becomes pending for peers without an open session
+   * [OFFLINE-PUSH-1, OFFLINE-PUSH-2]. Signed with the master key, which the hook therefore
+   * needs [OFFLINE-PUSH-8]. Absent: no notifications.
+   */
+  readonly pushUrl?: string | undefined;
+  /**
+   * Whether the notifications carry the message text (`msg`). Off by default: the text then
+   * stays between the peers and the server [OFFLINE-PUSH-7].
+   */
+  readonly pushIncludeText?: boolean | undefined;
 }
 
 /** Numeric limits. */

@@ -10,7 +10,7 @@
  * can reach a socket before the message is durable [ACK-DURABLE-1, ACK-DURABLE-2].
  * @module
  */
-import type { ClientAck, DirectSend } from "@confab/protocol";
+import type { ClientAck, DirectSend, PushNotice } from "@confab/protocol";
 import { conversationId, ERRORS, uniqueIds } from "@confab/protocol";
 import type { StoredMessage } from "../store/store.js";
 import type { CommandContext, Handlers } from "./context.js";
@@ -133,6 +133,39 @@ export function handleDirect(ctx: CommandContext, frame: DirectSend): void {
   const live = deliveryFrame(message, false, transient);
   for (const p of recipients) ctx.sendToPeer(p, live);
   ctx.sendToPeer(ctx.peerId, live, session);
+
+  // Last, after the ack and the deliveries: the adapter releases it after the same commit
+  // and never waits for it [OFFLINE-PUSH-4, OFFLINE-PUSH-11]. Never for a transient message
+  // [OFFLINE-PUSH-3]; a failed command never gets here, and the engine drops the outputs
+  // of one that fails later [OFFLINE-PUSH-4].
+  if (!transient && ctx.appConfig.pushUrl !== undefined) {
+    // Peers without an open session on any connection [OFFLINE-PUSH-2]; the sender is never
+    // a recipient [DIRECT-SELF-1, ROOM-MSG-3, OFFLINE-PUSH-5].
+    const offline = recipients.filter((p) => !ctx.app.isOnline(p));
+    if (offline.length > 0) {
+      ctx.services.emit({
+        type: "notify",
+        appId,
+        notice: pushNotice(message, offline, ctx.appConfig.pushIncludeText === true),
+      });
+    }
+  }
+}
+
+/**
+ * The body of an offline notification [OFFLINE-PUSH-6]: one per message, naming every
+ * offline recipient, with the text only when the app asks for it [OFFLINE-PUSH-7].
+ */
+function pushNotice(message: StoredMessage, offline: string[], withText: boolean): PushNotice {
+  return {
+    appId: message.appId,
+    id: message.id,
+    fromPeerId: message.fromPeerId,
+    offlinePeerIds: offline,
+    ...(message.roomId !== undefined && { roomId: message.roomId }),
+    timestamp: message.timestamp,
+    ...(withText && { msg: message.msg }),
+  };
 }
 
 /**

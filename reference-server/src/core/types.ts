@@ -3,7 +3,7 @@
  * passes frames and the current time in, and carries the returned outputs out.
  * @module
  */
-import type { ErrorSpec, LogItem, S2CFrame } from "@confab/protocol";
+import type { ErrorSpec, LogItem, PushNotice, S2CFrame } from "@confab/protocol";
 import type { HistoryQuery, StoredMessage } from "../store/store.js";
 
 /** Identifies one WebSocket connection; chosen by the adapter. */
@@ -13,7 +13,10 @@ export type ConnId = number;
  * Something the adapter must do. Outputs are carried out in order, which keeps replies in
  * the order of their commands [SERIAL-ORDER-1]. A `send` frame is one JSON object, sent as
  * one text message [FRAME-TEXT-1, FRAME-BINARY-1]; a `close` carries a code of
- * spec/08-errors.md and the code's name as reason [ERROR-CLOSE-1, ERROR-CLOSE-3].
+ * spec/08-errors.md and the code's name as reason [ERROR-CLOSE-1, ERROR-CLOSE-3]. A
+ * `notify` asks for an offline notification to the app's push hook; like frames, it is
+ * released only after the turn's commit, and never holds back the frames of the turn
+ * [OFFLINE-PUSH-4, OFFLINE-PUSH-11].
  */
 export type Output =
   | {
@@ -27,7 +30,20 @@ export type Output =
       readonly conn: ConnId;
       readonly code: number;
       readonly reason: string;
-    };
+    }
+  | NotifyOutput;
+
+/**
+ * An offline notification for an app's push hook [OFFLINE-PUSH-2]: the core decides that
+ * one is due and what it says; the adapter signs and POSTs it (spec/03-messages.md 3.10).
+ */
+export interface NotifyOutput {
+  readonly type: "notify";
+  /** The app whose hook is notified. */
+  readonly appId: string;
+  /** The body of the POST, as the `push-notice` schema defines it. */
+  readonly notice: Readonly<PushNotice>;
+}
 
 /** What the adapter knows about a new connection. */
 export interface ConnectionInfo {

@@ -3,11 +3,11 @@
  * the same commit-before-release rule as the ws adapter. Every frame the engine emits is
  * validated against the s2c schemas, so no test can pass on a malformed frame.
  */
-import { validate } from "@confab/protocol";
+import { httpValidators, validate } from "@confab/protocol";
 import { expect } from "vitest";
 import type { EngineConfig } from "../../src/core/config.js";
 import { Engine } from "../../src/core/engine.js";
-import type { Output } from "../../src/core/types.js";
+import type { NotifyOutput, Output } from "../../src/core/types.js";
 import { MemoryStore } from "../../src/store/memory-store.js";
 import type { Store } from "../../src/store/store.js";
 
@@ -93,6 +93,8 @@ export class Harness {
   private nextId = 1;
   /** Commits observed, to check that outputs follow commits. */
   commits = 0;
+  /** Offline notifications released, in order, each checked against the `push-notice` schema. */
+  readonly notices: NotifyOutput[] = [];
 
   constructor(config: Partial<EngineConfig> = {}, store?: Store) {
     this.store = store ?? new MemoryStore();
@@ -123,6 +125,12 @@ export class Harness {
   run(outputs: Output[]): void {
     this.store.commit();
     for (const o of outputs) {
+      if (o.type === "notify") {
+        const r = httpValidators["push-notice"]?.(o.notice);
+        expect(r?.ok ? [] : r?.errors, `invalid notice ${JSON.stringify(o.notice)}`).toEqual([]);
+        this.notices.push(o);
+        continue;
+      }
       const c = this.conns.get(o.conn);
       if (!c) throw new Error(`output for unknown connection ${o.conn}`);
       if (o.type === "close") {
