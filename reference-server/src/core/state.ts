@@ -65,6 +65,11 @@ export class Journal {
     this.#undo = [];
   }
 
+  /** Whether a command is being handled, so that changes must record their inverse. */
+  get recording(): boolean {
+    return this.#undo !== undefined;
+  }
+
   /** Records the inverse of a change just made, if a command is being handled. */
   record(undo: () => void): void {
     this.#undo?.push(undo);
@@ -211,7 +216,16 @@ export class AppState {
 
   /** Removes a session and its watches; returns true if it was the peer's last. */
   removeSession(s: Session): boolean {
-    for (const w of [...s.watch]) this.unwatch(s, w);
+    if (this.journal.recording) {
+      for (const w of [...s.watch]) this.unwatch(s, w);
+    } else {
+      // Outside a command (a connection closed) nothing can be undone: drop the watches
+      // without an inverse each. Many connections of 20000 entries closing in one turn of
+      // the event loop must not stall it (issue 8.1) [LIMIT-WATCH-CONN-1].
+      for (const w of s.watch) this.watchers.delete(w, s);
+      this.#watchEntries -= s.watch.size;
+      s.watch.clear();
+    }
     if (!this.online.delete(s.peerId, s)) return false;
     this.#sessions--;
     this.journal.record(() => this.addSession(s));
