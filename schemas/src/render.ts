@@ -3,6 +3,12 @@
  * that the spec's message tables can never drift from the schemas.
  * @module
  */
+import {
+  DEFAULT_SCHEMA_ERROR_CODE,
+  ERROR_CODE_KEYWORD,
+  SCHEMA_ERROR_PRECEDENCE,
+  WELL_FORMED_RULE,
+} from "./primitives.js";
 import { DIRECTIONS, type Direction, fileName, HTTP_SCHEMAS, REGISTRY } from "./registry.js";
 
 /** Base of every `$id`. A URN, because the schemas are not served from any host. */
@@ -81,16 +87,34 @@ const CONSTRAINTS: [string, string][] = [
   ["maxItems", "max items"],
 ];
 
-function constraintsOf(s: Json): string {
-  const target = s.type === "array" ? { ...(s.items as Json), ...s } : s;
+/** The `x-confab-error` annotation of a node, if any [FRAME-SCHEMA-4]. */
+const codesOf = (node: Json | undefined): Record<string, number> =>
+  (node?.[ERROR_CODE_KEYWORD] as Record<string, number> | undefined) ?? {};
+
+/**
+ * A field's constraints; with `withCodes` (client commands, whose failures a server
+ * answers), each annotated rule shows the code it is answered with [FRAME-SCHEMA-4].
+ */
+function constraintsOf(s: Json, withCodes: boolean, required: boolean): string {
+  const array = s.type === "array";
+  const items = array ? (s.items as Json | undefined) : undefined;
+  const target = array ? { ...items, ...s } : s;
   const out: string[] = [];
   for (const [k, label] of CONSTRAINTS) {
     if (k in target) {
-      const scope = s.type === "array" && !["minItems", "maxItems"].includes(k) ? "each: " : "";
-      out.push(
-        `${scope}${label} ${k === "pattern" ? `\`${String(target[k])}\`` : String(target[k])}`,
-      );
+      const own = array && !["minItems", "maxItems"].includes(k);
+      const scope = own ? "each: " : "";
+      const code = withCodes ? codesOf(own ? items : s)[k] : undefined;
+      const value = k === "pattern" ? `\`${String(target[k])}\`` : String(target[k]);
+      out.push(`${scope}${label} ${value}${code === undefined ? "" : ` → error ${code}`}`);
     }
+  }
+  if (withCodes) {
+    const every = codesOf(s)["*"];
+    const what = required ? "any failure, absence included" : "any failure";
+    if (every !== undefined) out.push(`${what} → error ${every}`);
+    const each = codesOf(items)["*"];
+    if (each !== undefined) out.push(`each: any failure → error ${each}`);
   }
   return out.join("; ").replace(/\|/g, "\\|");
 }
@@ -115,7 +139,7 @@ function objectRules(s: Json): string[] {
   return rules;
 }
 
-function fieldTable(schema: Json): string[] {
+function fieldTable(schema: Json, withCodes = false): string[] {
   const props = (schema.properties ?? {}) as Record<string, Json>;
   const required = new Set((schema.required as string[]) ?? []);
   if (Object.keys(props).length === 0) return ["No fields."];
@@ -123,7 +147,7 @@ function fieldTable(schema: Json): string[] {
   for (const [name, p] of Object.entries(props)) {
     const desc = String(p.description ?? "").replace(/\|/g, "\\|");
     lines.push(
-      `| \`${name}\` | ${typeOf(p)} | ${required.has(name) ? "yes" : "no"} | ${constraintsOf(p)} | ${desc} |`,
+      `| \`${name}\` | ${typeOf(p)} | ${required.has(name) ? "yes" : "no"} | ${constraintsOf(p, withCodes, required.has(name))} | ${desc} |`,
     );
   }
   return lines;
@@ -133,6 +157,65 @@ const TITLES: Record<Direction, string> = {
   c2s: "Client → server",
   s2c: "Server → client",
 };
+
+/**
+ * How to use the JSON Schema files with another validator and derive the error code of a
+ * failed command from them alone [FRAME-SCHEMA-4, FRAME-SCHEMA-5, ERROR-ORDER-12]: the
+ * recipe a conformance kit or a third-party server follows, which the schema tests follow
+ * with a fresh ajv.
+ */
+function validatorGuide(): string[] {
+  const order = SCHEMA_ERROR_PRECEDENCE.join(", ");
+  return [
+    "## Using the JSON Schemas, and the error code of a failure",
+    "",
+    "The files are JSON Schema draft-07 with two keywords of Confab's own, which a",
+    "validator must be told about:",
+    "",
+    "- `maxUtf8Bytes` (a number, on strings): the string is at most that many bytes of",
+    "  UTF-8 (`msg`, LIMIT-MSG-2).",
+    `- \`${ERROR_CODE_KEYWORD}\` (an object, an annotation that validates nothing): the error`,
+    '  code a server answers when a rule of the node fails, by keyword, or `"*"` for every',
+    "  rule of the node (FRAME-SCHEMA-4). The constraints below show these codes for client",
+    "  commands.",
+    "",
+    "With ajv 8:",
+    "",
+    "```js",
+    'import { Ajv } from "ajv";',
+    "const ajv = new Ajv({ allErrors: true }); // every failure: the precedence needs them all",
+    "ajv.addKeyword({",
+    '  keyword: "maxUtf8Bytes",',
+    '  type: "string",',
+    '  schemaType: "number",',
+    "  validate: (max, s) => new TextEncoder().encode(s).length <= max,",
+    "});",
+    `ajv.addKeyword({ keyword: "${ERROR_CODE_KEYWORD}", schemaType: "object" });`,
+    "```",
+    "",
+    "The code that answers an invalid command (spec 01, FRAME-SCHEMA-4; spec 08,",
+    "ERROR-ORDER-12), once its app is known to be served:",
+    "",
+    "1. Find the schema by `cmd` and `op` in `registry.json` (direction `c2s`); an object",
+    "   without `cmd` is the keepalive, and an unknown `cmd` or `op` is",
+    `   ${DEFAULT_SCHEMA_ERROR_CODE} (FRAME-SCHEMA-1).`,
+    "2. If the app does not enforce signatures, delete `s`, `t` and `n` from the command",
+    "   (FRAME-SCHEMA-5).",
+    "3. Validate it, collecting every error.",
+    "4. For each error, take the schema node at its `schemaPath` without the last segment;",
+    "   for `required`, the node of the missing member instead",
+    "   (`properties[params.missingProperty]`). Its code is",
+    `   \`node["${ERROR_CODE_KEYWORD}"][keyword]\`, else \`node["${ERROR_CODE_KEYWORD}"]["*"]\`, else ${DEFAULT_SCHEMA_ERROR_CODE}.`,
+    `5. Add a failure of the rule \`${WELL_FORMED_RULE}\` for every string with an unpaired`,
+    "   surrogate in a field the schema defines (LIMIT-TEXT-1), its code by the same lookup",
+    "   on the node that describes the string (follow `properties` and `items`).",
+    `6. The answer is the first of ${order} among those codes.`,
+    "",
+    "`@confab/protocol` does this: `validate()` gives every `FieldError` its `code`,",
+    "`wellFormedErrors()` is step 5 and `codeOf()` step 6.",
+    "",
+  ];
+}
 
 /** The Markdown message reference, `docs/messages.md`. */
 export function renderMessageReference(): string {
@@ -144,6 +227,7 @@ export function renderMessageReference(): string {
     "check them. Receivers ignore fields not listed here [VERSION]. JSON Schema files are",
     "in `schemas/json/`.",
     "",
+    ...validatorGuide(),
   ];
   for (const d of DIRECTIONS) {
     out.push(`## ${TITLES[d]} (\`${d}\`)`, "");
@@ -169,7 +253,7 @@ export function renderMessageReference(): string {
       );
       const rules = objectRules(s);
       if (rules.length > 0) out.push(`Frame rules: ${rules.join("; ")}.`, "");
-      out.push(...fieldTable(s), "");
+      out.push(...fieldTable(s, d === "c2s"), "");
     }
   }
   out.push("## HTTP bodies", "");

@@ -6,16 +6,30 @@
  */
 import type { Static, TSchema } from "@sinclair/typebox";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import {
+  DEFAULT_SCHEMA_ERROR_CODE,
+  ERROR_CODE_KEYWORD,
+  SCHEMA_ERROR_PRECEDENCE,
+  WELL_FORMED_RULE,
+} from "./primitives.js";
 import { type Direction, HTTP_SCHEMAS, type MessageEntry, REGISTRY } from "./registry.js";
 
 /** One reason a frame is invalid. */
 export interface FieldError {
   /** JSON pointer of the offending field (`/toPeerIds/0`), `""` for the frame itself. */
   readonly path: string;
-  /** The rule that failed: a JSON Schema keyword (`maxLength`, `required`, `type`, …). */
+  /**
+   * The rule that failed: a JSON Schema keyword (`maxLength`, `required`, `type`, …), or
+   * `wellFormed` for an unpaired surrogate [LIMIT-TEXT-1].
+   */
   readonly rule: string;
   /** A sentence for humans, naming the field. */
   readonly message: string;
+  /**
+   * The error code the spec gives this failure: the `x-confab-error` annotation of the
+   * failed rule's schema node, 4114 when it names none [FRAME-SCHEMA-4].
+   */
+  readonly code: number;
 }
 
 /** The outcome of validating one frame. */
@@ -25,7 +39,10 @@ export type ValidationResult =
 
 const encoder = new TextEncoder();
 
-/** Creates the ajv instance every Confab validator uses, with the `maxUtf8Bytes` keyword. */
+/**
+ * Creates the ajv instance every Confab validator uses, with the `maxUtf8Bytes` keyword and
+ * the `x-confab-error` annotation.
+ */
 export function createAjv(): Ajv {
   const ajv = new Ajv({
     allErrors: true,
@@ -56,6 +73,18 @@ export function createAjv(): Ajv {
         ];
       }
       return ok;
+    },
+  });
+  // [FRAME-SCHEMA-4] An annotation: it validates nothing, and its meta-schema keeps it to
+  // the codes a schema rule can have, so a typo in a schema fails at compile time. A third
+  // party needs only `ajv.addKeyword({ keyword: "x-confab-error", schemaType: "object" })`.
+  ajv.addKeyword({
+    keyword: ERROR_CODE_KEYWORD,
+    schemaType: "object",
+    metaSchema: {
+      type: "object",
+      minProperties: 1,
+      additionalProperties: { enum: [...SCHEMA_ERROR_PRECEDENCE] },
     },
   });
   return ajv;
@@ -100,6 +129,180 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** A failure of the frame's claim to be a message (no schema yet): 4114 [FRAME-SCHEMA-1]. */
+const claim = (path: string, rule: string, message: string): FieldError => ({
+  path,
+  rule,
+  message,
+  code: DEFAULT_SCHEMA_ERROR_CODE,
+});
+
+/**
+ * The code a schema node gives a failure of its rule `rule` [FRAME-SCHEMA-4]: the entry of
+ * its `x-confab-error` annotation for that keyword, else its `"*"` entry, else 4114
+ * [FRAME-SCHEMA-2].
+ *
+ * @example
+ * annotatedCode({ maxItems: 500, "x-confab-error": { maxItems: 4120 } }, "maxItems") // 4120
+ * annotatedCode({ maxItems: 500, "x-confab-error": { maxItems: 4120 } }, "type")     // 4114
+ */
+export function annotatedCode(node: unknown, rule: string): number {
+  const codes = isPlainObject(node) ? node[ERROR_CODE_KEYWORD] : undefined;
+  if (!isPlainObject(codes)) return DEFAULT_SCHEMA_ERROR_CODE;
+  const code = Object.hasOwn(codes, rule) ? codes[rule] : codes["*"];
+  return typeof code === "number" ? code : DEFAULT_SCHEMA_ERROR_CODE;
+}
+
+/**
+ * The segments of a JSON pointer (`/a~1b/0`, RFC 6901), unescaped. A URI fragment (`#/…`,
+ * as ajv writes `schemaPath`) is percent-decoded first; an instance path never is, since a
+ * member name may hold a `%`.
+ */
+function pointerSegments(pointer: string): string[] {
+  const fragment = pointer.startsWith("#");
+  const body = fragment ? pointer.slice(1) : pointer;
+  if (body === "") return [];
+  const decode = (p: string) => {
+    if (!fragment) return p;
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  };
+  return body
+    .split("/")
+    .slice(1)
+    .map((p) => decode(p).replace(/~1/g, "/").replace(/~0/g, "~"));
+}
+
+/** The subschema at `segments` of `schema`, or `undefined` when there is none. */
+function subschema(schema: unknown, segments: readonly string[]): unknown {
+  let node = schema;
+  for (const s of segments) {
+    if (typeof node !== "object" || node === null) return undefined;
+    node = (node as Record<string, unknown>)[s];
+  }
+  return node;
+}
+
+/**
+ * The schema node that describes the value at `instancePath` of a frame, following
+ * `properties` and `items` as deep as the schema goes: the node of the deepest field the
+ * schema defines on that path.
+ *
+ * @example
+ * schemaNodeAt(DirectSend, "/toPeerIds/3") // the item schema of toPeerIds (a PeerId)
+ */
+export function schemaNodeAt(schema: unknown, instancePath: string): unknown {
+  let node = schema;
+  for (const s of pointerSegments(instancePath)) {
+    if (!isPlainObject(node)) break;
+    const next = isPlainObject(node.properties)
+      ? node.properties[s]
+      : isPlainObject(node.items)
+        ? node.items
+        : undefined;
+    if (next === undefined) break;
+    node = next;
+  }
+  return node;
+}
+
+/** What {@link errorCodeOf} reads of a validator's error: ajv's fields, or the same named so. */
+export interface SchemaFailure {
+  /** The failed keyword (`maxItems`, `required`, …). */
+  readonly keyword: string;
+  /** JSON pointer of the failed keyword in the schema, `#/properties/msg/maxUtf8Bytes`. */
+  readonly schemaPath: string;
+  /** For `required`: `{ missingProperty }`. */
+  readonly params?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The error code of one failed rule, derived from the schema alone [FRAME-SCHEMA-4]: the
+ * node is the schema object that holds the failed keyword (its `schemaPath` without the
+ * last segment), except that a `required` failure belongs to the node of the missing
+ * property; that node's annotation gives the code ({@link annotatedCode}).
+ *
+ * @example
+ * errorCodeOf({ keyword: "required", schemaPath: "#/required", params: { missingProperty: "peerId" } }, SessionOpen) // 4103
+ */
+export function errorCodeOf(failure: SchemaFailure, schema: unknown): number {
+  const segments = pointerSegments(failure.schemaPath);
+  let node = subschema(schema, segments.slice(0, -1));
+  const missing = failure.params?.missingProperty;
+  if (failure.keyword === "required" && typeof missing === "string" && isPlainObject(node)) {
+    const props = node.properties;
+    if (isPlainObject(props) && isPlainObject(props[missing])) node = props[missing];
+  }
+  return annotatedCode(node, failure.keyword);
+}
+
+/**
+ * The one code that answers a set of failures [ERROR-ORDER-12]: the first code of
+ * {@link SCHEMA_ERROR_PRECEDENCE} among theirs (a code not in it ranks after those, in
+ * order of appearance); `undefined` for a valid result or no failure.
+ *
+ * @example
+ * codeOf(validate("c2s", { cmd: "direct", peerId: "a", appId: "x", msg: "m", toPeerIds: Array(501).fill(1) })) // 4114
+ */
+export function codeOf(
+  result: ValidationResult | readonly { readonly code: number }[],
+): number | undefined {
+  const errors = "ok" in result ? (result.ok ? [] : result.errors) : result;
+  let best: number | undefined;
+  let bestRank = Number.POSITIVE_INFINITY;
+  for (const { code } of errors) {
+    const rank = SCHEMA_ERROR_PRECEDENCE.indexOf(code);
+    const r = rank < 0 ? SCHEMA_ERROR_PRECEDENCE.length : rank;
+    if (r < bestRank) {
+      best = code;
+      bestRank = r;
+    }
+  }
+  return best;
+}
+
+/**
+ * The failures of the unpaired-surrogate rule `wellFormed` [LIMIT-TEXT-1], which JSON
+ * Schema cannot express, in the fields that `schema` defines only (unknown fields are
+ * ignored whatever they hold, VERSION-UNKNOWN-1): one per string that holds a `\uD800` to
+ * `\uDFFF` not part of a pair, each with the code of the node that describes it, so that
+ * the `peerId` of a `session/open` gets 4103 and every other field 4114 [SESSION-OPEN-1].
+ *
+ * @example
+ * wellFormedErrors(DirectSend, { msg: "\ud800" }) // [{ path: "/msg", rule: "wellFormed", code: 4114, … }]
+ */
+export function wellFormedErrors(schema: unknown, frame: unknown): FieldError[] {
+  const out: FieldError[] = [];
+  const scan = (v: unknown, path: string): void => {
+    if (typeof v === "string") {
+      if (!v.isWellFormed()) {
+        out.push({
+          path,
+          rule: WELL_FORMED_RULE,
+          message: `${path} contains an unpaired surrogate`,
+          code: annotatedCode(schemaNodeAt(schema, path), WELL_FORMED_RULE),
+        });
+      }
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) scan(v[i], `${path}/${i}`);
+    } else if (isPlainObject(v)) {
+      for (const [k, x] of Object.entries(v)) scan(x, `${path}/${escapePointer(k)}`);
+    }
+  };
+  const props = isPlainObject(schema) ? schema.properties : undefined;
+  if (!isPlainObject(frame) || !isPlainObject(props)) return out;
+  for (const field of Object.keys(props)) {
+    if (Object.hasOwn(frame, field)) scan(frame[field], `/${escapePointer(field)}`);
+  }
+  return out;
+}
+
+/** A member name as one JSON pointer segment (RFC 6901). */
+const escapePointer = (name: string) => name.replace(/~/g, "~0").replace(/\//g, "~1");
+
 const fail = (errors: FieldError[], name?: string): ValidationResult =>
   name === undefined ? { ok: false, errors } : { ok: false, name, errors };
 
@@ -112,7 +315,7 @@ export function classify(
   frame: unknown,
 ): { entry: MessageEntry } | { errors: FieldError[] } {
   if (!isPlainObject(frame)) {
-    return { errors: [{ path: "", rule: "type", message: "a frame must be a JSON object" }] };
+    return { errors: [claim("", "type", "a frame must be a JSON object")] };
   }
   if (!("cmd" in frame)) {
     return {
@@ -121,7 +324,7 @@ export function classify(
   }
   const cmd = frame.cmd;
   if (typeof cmd !== "string") {
-    return { errors: [{ path: "/cmd", rule: "type", message: "/cmd must be a string" }] };
+    return { errors: [claim("/cmd", "type", "/cmd must be a string")] };
   }
   const known = ops.get(`${direction}:${cmd}`);
   if (known === undefined) {
@@ -130,44 +333,49 @@ export function classify(
       .map((k) => k.slice(4));
     return {
       errors: [
-        {
-          path: "/cmd",
-          rule: "enum",
-          message: `/cmd "${cmd}" is not a ${direction} command (known: ${cmds.join(", ")})`,
-        },
+        claim(
+          "/cmd",
+          "enum",
+          `/cmd "${cmd}" is not a ${direction} command (known: ${cmds.join(", ")})`,
+        ),
       ],
     };
   }
   const op = frame.op;
   if (known.size === 0) {
     if (op !== undefined) {
-      return {
-        errors: [{ path: "/op", rule: "not", message: `/op must be absent: "${cmd}" has no op` }],
-      };
+      return { errors: [claim("/op", "not", `/op must be absent: "${cmd}" has no op`)] };
     }
     return {
       entry: (compiled.get(key(direction, cmd, undefined)) as { entry: MessageEntry }).entry,
     };
   }
   if (op === undefined) {
-    return { errors: [{ path: "/op", rule: "required", message: `/op is required for "${cmd}"` }] };
+    return { errors: [claim("/op", "required", `/op is required for "${cmd}"`)] };
   }
   if (typeof op !== "string" || !known.has(op)) {
     return {
       errors: [
-        {
-          path: "/op",
-          rule: "enum",
-          message: `/op ${JSON.stringify(op)} is not a ${direction} op of "${cmd}" (known: ${[...known].join(", ")})`,
-        },
+        claim(
+          "/op",
+          "enum",
+          `/op ${JSON.stringify(op)} is not a ${direction} op of "${cmd}" (known: ${[...known].join(", ")})`,
+        ),
       ],
     };
   }
   return { entry: (compiled.get(key(direction, cmd, op)) as { entry: MessageEntry }).entry };
 }
 
-/** Turns ajv's errors into {@link FieldError}s whose path names the field. */
-export function toFieldErrors(errors: readonly ErrorObject[] | null | undefined): FieldError[] {
+/**
+ * Turns ajv's errors into {@link FieldError}s whose path names the field, each with the
+ * code that `schema` (the one validated against) gives it ({@link errorCodeOf}); without
+ * `schema`, 4114.
+ */
+export function toFieldErrors(
+  errors: readonly ErrorObject[] | null | undefined,
+  schema?: unknown,
+): FieldError[] {
   const out: FieldError[] = [];
   for (const e of errors ?? []) {
     let path = e.instancePath;
@@ -194,7 +402,8 @@ export function toFieldErrors(errors: readonly ErrorObject[] | null | undefined)
           ? `${names[0]} must be absent`
           : `${names.join(" and ")} must not be given together`;
     } else message = `${path || "the frame"} ${e.message ?? "is invalid"}`;
-    out.push({ path, rule: e.keyword, message });
+    const code = schema === undefined ? DEFAULT_SCHEMA_ERROR_CODE : errorCodeOf(e, schema);
+    out.push({ path, rule: e.keyword, message, code });
   }
   // With allErrors, oneOf also reports each branch's `required`; keep them: they name fields.
   return out;
@@ -212,7 +421,7 @@ export function validate(direction: Direction, frame: unknown): ValidationResult
   const { entry } = found;
   const v = (compiled.get(key(direction, entry.cmd, entry.op)) as Compiled).validate;
   if (v(frame)) return { ok: true, name: entry.name, entry };
-  return fail(toFieldErrors(v.errors), entry.name);
+  return fail(toFieldErrors(v.errors, entry.schema), entry.name);
 }
 
 /** How many failures {@link formatErrors} names before it only counts the rest. */
@@ -243,7 +452,7 @@ export function compileSchema<S extends TSchema>(schema: S): SchemaValidator<Sta
     fn ??= ajv().compile(schema);
     return fn(value)
       ? { ok: true, value: value as Static<S> }
-      : { ok: false, errors: toFieldErrors(fn.errors) };
+      : { ok: false, errors: toFieldErrors(fn.errors, schema) };
   };
 }
 

@@ -91,6 +91,7 @@ describe("error frames [ERROR-FRAME-1..5]", () => {
       path: `/ids/${k}`,
       rule: "pattern",
       message: `/ids/${k} is bad`,
+      code: 4114,
     }));
     const text = formatErrors(errors);
     expect(text).toContain("/ids/4 is bad");

@@ -8,6 +8,7 @@ import {
   CommandEnvelope,
   EventEnvelope,
   IdList,
+  LoginPeerId,
   NoOp,
   PeerId,
   SignatureFields,
@@ -22,6 +23,8 @@ export const SessionOpen = Type.Object(
     cmd: Type.Literal("session"),
     op: Type.Literal("open"),
     ...CommandEnvelope,
+    // Every failure of this peerId is 4103 [SESSION-OPEN-1]; the key keeps its place.
+    peerId: LoginPeerId,
     sessionPeerIds: Type.Optional(
       watchList("Peers to watch; the session receives their presence. Absent means none."),
     ),
