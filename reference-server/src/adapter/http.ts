@@ -43,19 +43,40 @@ export function httpStatusOf(error: ErrorSpec): number {
 const INTEGER_PARAMS: ReadonlySet<string> = new Set(["max_ts", "limit"]);
 
 /**
- * The history query as JSON values: the first value of each parameter (a repeated
- * parameter keeps its first value), `appId` left out (it names the app, not the query),
- * and `max_ts` and `limit` as numbers when they are plain decimal digits. Anything else
- * (`1e3`, `0x10`, `+5`, `-1`, the empty string) stays text, which the schema refuses with
- * 400 [REST-PARAM-1].
+ * The history query as JSON values, `appId` left out (it names the app, not the query).
+ * `max_ts` and `limit` become numbers when they are ASCII digits of a value up to 2^53 − 1
+ * (leading zeros allowed); anything else (`1e3`, `0x10`, `+5`, `-1`, the empty string, a
+ * larger value) stays text [REST-INT-1, REST-PARAM-4]. A parameter given more than once
+ * becomes the array of its values [REST-PARAM-3]. The core's schema refuses both with 400,
+ * after it has checked the app and the master key [REST-ORDER-1].
  */
 export function logsQueryOf(params: URLSearchParams): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of params) {
-    if (k === "appId" || Object.hasOwn(out, k)) continue;
-    out[k] = INTEGER_PARAMS.has(k) && /^\d{1,16}$/.test(v) ? Number(v) : v;
+  for (const k of new Set(params.keys())) {
+    if (k === "appId") continue;
+    const values = params.getAll(k).map((v) => {
+      const n = Number(v);
+      // Number.isSafeInteger is false for every value that Number() rounds (> 2^53 − 1).
+      return INTEGER_PARAMS.has(k) && /^\d+$/.test(v) && Number.isSafeInteger(n) ? n : v;
+    });
+    out[k] = values.length === 1 ? values[0] : values;
   }
   return out;
+}
+
+/**
+ * The app id a REST history request names: the header's, else the `appId` parameter's
+ * [REST-APP-1]. A repeated `appId` parameter names no one app, so it is passed on joined,
+ * which is never a valid app id (`,` is not in its alphabet), and the core answers 404
+ * [REST-APP-3].
+ */
+export function restAppIdOf(
+  headerValue: string | undefined,
+  params: URLSearchParams,
+): string | undefined {
+  if (headerValue !== undefined) return headerValue;
+  const ids = params.getAll("appId");
+  return ids.length === 0 ? undefined : ids.join(",");
 }
 
 /** [ROUTER-JSONP-1] A JSONP callback name that cannot carry script. */
@@ -141,8 +162,9 @@ function wsUrlFor(req: IncomingMessage, secure: boolean): string {
 /**
  * Creates the request listener of the server's `http.Server`.
  *
- * - `GET /v1/route?appId=X[&secure=1][&cb=F]` → `{server, ttl}` (JSONP with `cb`),
- *   404 `{code: 4100}` for an unknown app, 400 `{code: 4114}` without `appId`.
+ * - `GET /v1/route?appId=X[&secure=1][&cb=F]` → `{server, ttl}` (JSONP with `cb`, errors
+ *   too), 404 `{code: 4100}` for an unknown app, 400 `{code: 4114}` without `appId`, with a
+ *   malformed one, or with a parameter given twice.
  * - `GET /1.1/rtm/messages/logs` → the core's {@link ProtocolEngine.restLogs}.
  * - `GET /healthz` → `{status: "ok", connections, sessions}`.
  * - `OPTIONS` → the CORS preflight (the REST endpoint takes custom headers); other
@@ -154,7 +176,14 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
   const ttl = options.routeTtlS ?? ROUTE_TTL_S;
 
   function route(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
-    const cb = params.get("cb");
+    // cb first: it decides the form of every other answer, errors included
+    // [ROUTER-JSONP-3]. A repeated or unsafe one gets plain JSON.
+    const cbs = params.getAll("cb");
+    if (cbs.length > 1) {
+      sendError(res, 400, INVALID, "cb may be given once"); // [ROUTER-PARAM-1]
+      return;
+    }
+    const cb = cbs[0] ?? null;
     if (cb !== null && !JSONP_CALLBACK.test(cb)) {
       // [ROUTER-JSONP-2]
       sendError(res, 400, INVALID, "cb must match ^[A-Za-z_$][A-Za-z0-9_$.]*$");
@@ -175,12 +204,22 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
       });
       res.end(text);
     };
+    // Errors keep their status in JSONP form too: a browser then runs no callback and
+    // jQuery rejects, where a 200 would send the legacy client back to the router in a
+    // loop [ROUTER-JSONP-3].
+    for (const name of ["appId", "secure"]) {
+      if (params.getAll(name).length > 1) {
+        answer(400, { code: INVALID, error: `${name} may be given once` }); // [ROUTER-PARAM-1]
+        return;
+      }
+    }
     const appId = params.get("appId");
-    if (appId === null || appId === "") {
+    if (appId === null) {
       answer(400, { code: INVALID, error: "the appId query parameter is required" }); // [ROUTER-APP-2]
       return;
     }
     if (!isAppId(appId)) {
+      // A malformed id names no app on any server, in development mode too [ROUTER-APP-3].
       answer(400, { code: INVALID, error: `appId must be ${APP_ID_RULE}` });
       return;
     }
@@ -194,7 +233,7 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
   }
 
   function logs(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
-    const appId = header(req, "x-avoscloud-application-id") ?? params.get("appId") ?? undefined;
+    const appId = restAppIdOf(header(req, "x-avoscloud-application-id"), params);
     const masterKey = header(req, "x-avoscloud-master-key");
     const result = engine.restLogs(appId, masterKey, logsQueryOf(params));
     if (result.ok) send(res, 200, result.items);

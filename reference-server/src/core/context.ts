@@ -36,7 +36,7 @@ export interface EngineServices {
   emit(output: Output): void;
   /** Message ids (monotonic, with non-decreasing timestamps) and group ids. */
   readonly ids: MessageIds;
-  /** Opens and ends sessions, publishing presence [PRESENCE-ON-1, PRESENCE-OFF-1]. */
+  /** Opens and ends sessions, publishing presence [PRESENCE-ON-2, PRESENCE-OFF-1]. */
   readonly presence: Presence;
   /** Records a log event. */
   record(event: string, fields: Record<string, unknown>): void;

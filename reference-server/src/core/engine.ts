@@ -111,6 +111,8 @@ type Notice = { readonly serial?: number | undefined; readonly peerId?: string |
 export class Engine implements ProtocolEngine {
   /** The configuration in force, with the spec's defaults filled in. */
   readonly config: EngineConfig;
+  /** The apps of {@link config}, which {@link disableApp} changes. */
+  private readonly apps: Map<string, AppConfig>;
   private readonly conns = new Map<ConnId, ConnectionState>();
   private readonly presence: Presence;
   private out: Output[] = [];
@@ -128,7 +130,10 @@ export class Engine implements ProtocolEngine {
     config: Partial<EngineConfig> = {},
     options: EngineOptions = {},
   ) {
-    this.config = engineConfig(config);
+    const base = engineConfig(config);
+    // This engine's own copy of the app list, which disableApp changes [SESSION-DISABLE-1].
+    this.apps = new Map(base.apps);
+    this.config = { ...base, apps: this.apps };
     const host = {
       emit: (o: Output) => this.push(o),
       record: (event: string, fields: Record<string, unknown>) => this.record(event, fields),
@@ -251,6 +256,24 @@ export class Engine implements ProtocolEngine {
   kick(conn: ConnId, now: number, why = "ended by the app or the operator"): Output[] {
     const c = this.conns.get(conn);
     if (c) this.closeConnection(c, ERRORS.KICKED_BY_APP, why, now, {});
+    return this.flush();
+  }
+
+  /**
+   * Disables an app at run time, an operator hook like {@link kick}: from now on the app id
+   * names no app served here, for commands, the router and REST [SESSION-APP-4,
+   * ROUTER-APP-1, REST-APP-2], and every connection bound to it is closed with 4100 after
+   * the error frame, which ends its sessions [SESSION-DISABLE-1]. Not part of
+   * {@link ProtocolEngine}.
+   */
+  disableApp(appId: string, now: number): Output[] {
+    const app = resolveApp(this.config, appId);
+    if (app) this.apps.set(appId, { ...app, disabled: true });
+    for (const c of this.conns.values()) {
+      if (c.appId === appId) {
+        this.closeConnection(c, ERRORS.APP_NOT_AVAILABLE, `app ${appId} is disabled`, now, {});
+      }
+    }
     return this.flush();
   }
 

@@ -115,7 +115,7 @@ export class Presence {
     return out;
   }
 
-  /** Opens a session; publishes presence `on` if it is the peer's first [PRESENCE-ON-1]. */
+  /** Opens a session; publishes presence `on` if it is the peer's first [PRESENCE-ON-2]. */
   open(c: ConnectionState, app: AppState, peerId: string): Session {
     // A fresh object: nothing of an earlier session of the peer survives [SESSION-END-2].
     const session: Session = {
@@ -133,7 +133,9 @@ export class Presence {
       c.noSessionSince = since;
     });
     this.host.record("session-open", { conn: c.id, appId: session.appId, peerId });
-    // Only the peer's first session is news [PRESENCE-ON-1, PRESENCE-DEVICES-1].
+    // Only the peer's first session is news [PRESENCE-ON-2, PRESENCE-DEVICES-1]. Published
+    // while the new session's watch set is still empty, so the new session itself never
+    // hears it: its reply says the peer is online [SESSION-SELF-1, PRESENCE-ALT-1].
     if (app.addSession(session)) this.publish(app, peerId, "on");
     return session;
   }

@@ -21,7 +21,11 @@ import type { CommandContext, Handlers } from "./context.js";
 import { deliverPending } from "./delivery.js";
 import { verifySessionSignature } from "./signature.js";
 
-/** The distinct peers of `ids` that are online now [PRESENCE-ONLINE-1]. */
+/**
+ * The peers of `ids` that are online now [PRESENCE-ONLINE-1], in the order of `ids`, which
+ * are distinct, so each appears once [SESSION-LIST-1]. Computed after the command's own
+ * session is open, so a session that watches its own peer sees it listed [SESSION-SELF-1].
+ */
 function onlineAmong(ctx: CommandContext, ids: readonly string[]): string[] {
   return ids.filter((p) => ctx.app.isOnline(p));
 }
@@ -98,6 +102,8 @@ export function handleOpen(ctx: CommandContext, frame: SessionOpen): void {
 
   // [SESSION-OPEN-2, SESSION-REOPEN-1]
   ctx.reply({ cmd: "session", op: "opened", onlineSessionPeerIds: onlineAmong(ctx, watch) });
+  // The burst follows the reply with nothing between: this handler emits both in one step,
+  // and the engine reads no other frame meanwhile [OFFLINE-BURST-1].
   deliverPending(ctx, session);
 }
 

@@ -217,3 +217,71 @@ describe("other endpoints", () => {
     expect(String(res.headers["access-control-allow-headers"])).toContain("X-AVOSCloud-Master-Key");
   });
 });
+
+describe("router and REST query strings (v1.1: D22)", () => {
+  it("answers 400 with code 4114 to a malformed appId, in development mode too [ROUTER-APP-3]", async () => {
+    for (const options of [
+      { devMode: true },
+      { apps: [{ appId: "app1", enforceSignatures: false }] },
+    ]) {
+      const s = await start(options);
+      for (const appId of ["", "bad%20app", "a:b", "x".repeat(65), "%C3%A9"]) {
+        const res = await getJson(`${s.url}/v1/route?appId=${appId}`);
+        expect(res.status, appId).toBe(400);
+        expect(res.json).toMatchObject({ code: 4114 });
+        expectValid("error", res.json);
+      }
+      await s.close();
+      server = undefined;
+    }
+  });
+
+  it("answers 400 with code 4114 to appId, secure or cb given twice [ROUTER-PARAM-1]", async () => {
+    const s = await start({ devMode: true });
+    for (const query of [
+      "appId=app1&appId=app1",
+      "appId=app1&appId=app2",
+      "appId=app1&secure=1&secure=1",
+      "appId=app1&cb=f&cb=f",
+    ]) {
+      const res = await getJson(`${s.url}/v1/route?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(res.json).toMatchObject({ code: 4114 }); // plain JSON, even with cb given twice
+    }
+    // Parameters the router does not define are ignored, repeated or not.
+    expect((await getJson(`${s.url}/v1/route?appId=app1&_=1&_=2`)).status).toBe(200);
+  });
+
+  it("answers errors in JSONP form with their own status when cb is valid [ROUTER-JSONP-3]", async () => {
+    const s = await start({ apps: [{ appId: "app1", enforceSignatures: false }] });
+    const cases: [string, number, number][] = [
+      ["appId=other", 404, 4100], // ROUTER-APP-1
+      ["secure=1", 400, 4114], // ROUTER-APP-2
+      ["appId=bad%20app", 400, 4114], // ROUTER-APP-3
+      ["appId=app1&appId=app1", 400, 4114], // ROUTER-PARAM-1
+    ];
+    for (const [query, status, code] of cases) {
+      const res = await httpRequest(`${s.url}/v1/route?${query}&cb=jQuery1_2`);
+      expect(res.status, query).toBe(status);
+      expect(res.headers["content-type"]).toMatch(/^application\/javascript/);
+      expect(res.headers["access-control-allow-origin"]).toBe("*");
+      const m = /^jQuery1_2\((.*)\)$/s.exec(res.body);
+      expect(m, res.body).not.toBeNull();
+      const body = JSON.parse(m?.[1] ?? "null") as unknown;
+      expect(body).toMatchObject({ code });
+      expectValid("error", body);
+    }
+  });
+
+  it("answers a repeated history parameter with 400 and a repeated appId with 404, over HTTP [REST-PARAM-3] [REST-APP-3]", async () => {
+    const s = await start({ devMode: true });
+    const twice = await getJson(`${s.url}/1.1/rtm/messages/logs?appId=app1&from=a&from=b`);
+    expect(twice.status).toBe(400);
+    expect(twice.json).toMatchObject({ code: 4114 });
+    const apps = await getJson(`${s.url}/1.1/rtm/messages/logs?appId=app1&appId=app1`);
+    expect(apps.status).toBe(404);
+    expect(apps.json).toMatchObject({ code: 4100 });
+    const zeros = await getJson(`${s.url}/1.1/rtm/messages/logs?appId=app1&limit=007`);
+    expect(zeros.status).toBe(200); // [REST-INT-1]
+  });
+});

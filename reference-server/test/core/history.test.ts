@@ -5,7 +5,8 @@
 import { conversationId } from "@confab/protocol";
 import { TEST_MASTER_KEY } from "@confab/test-support";
 import { describe, expect, it } from "vitest";
-import { type Frame, nameOf } from "../support/harness.js";
+import { httpStatusOf, logsQueryOf, restAppIdOf } from "../../src/adapter/http.js";
+import { type Frame, type Harness, nameOf } from "../support/harness.js";
 import { restVia } from "../support/rest.js";
 import {
   APP,
@@ -452,5 +453,115 @@ describe("REST history through Engine.restLogs (5.5)", () => {
     // Unknown parameters are ignored; valid ones are accepted.
     expect(rest(h, { max_ts: "0" })).toEqual({ ok: true, items: [] });
     expect(rest(h, { max_ts: String(h.now + 1), msgid: "x", _: "123" }).ok).toBe(true);
+  });
+});
+
+describe("REST history: order of checks and the query string (5.5, v1.1: D22)", () => {
+  /**
+   * What `GET /1.1/rtm/messages/logs?<query>` answers, with the app id header `app` (or
+   * none) and the master key `key`, as the HTTP adapter turns it into the core's call.
+   */
+  function restRaw(h: Harness, query: string, app?: string, key?: string) {
+    const params = new URLSearchParams(query);
+    const r = h.engine.restLogs(restAppIdOf(app, params), key, logsQueryOf(params));
+    return r.ok
+      ? { ok: true, items: r.items }
+      : { ok: false, status: httpStatusOf(r.error), code: r.error.code };
+  }
+  const failure = (status: number, code: number) => ({ ok: false, status, code });
+
+  function keyed() {
+    const h = harness(appConfig(false));
+    const a = h.connect();
+    a.open("alice");
+    const m = sendOk(a, "alice", ["bob"]);
+    return { h, m };
+  }
+
+  it("[REST-ORDER-1] checks the app, then the master key, then the query, and answers the first failure only", () => {
+    const { h } = keyed();
+    const badQuery = "convid=a&from=b&limit=0";
+    expect(restRaw(h, badQuery, "other", undefined)).toEqual(failure(404, 4100));
+    expect(restRaw(h, badQuery, "bad app", "wrong")).toEqual(failure(404, 4100));
+    expect(restRaw(h, badQuery, APP, undefined)).toEqual(failure(401, 4102));
+    expect(restRaw(h, badQuery, APP, "wrong")).toEqual(failure(401, 4102));
+    expect(restRaw(h, badQuery, APP, TEST_MASTER_KEY)).toEqual(failure(400, 4114));
+    expect(restRaw(h, "limit=5", APP, TEST_MASTER_KEY).ok).toBe(true);
+  });
+
+  it("[REST-INT-1] reads max_ts and limit as ASCII decimal digits up to 2^53 - 1, leading zeros allowed, and refuses anything else", () => {
+    const { h, m } = keyed();
+    const ok = (q: string) => restRaw(h, q, APP, TEST_MASTER_KEY);
+    // Leading zeros: decimal, never octal.
+    expect(ok("limit=010")).toMatchObject({
+      ok: true,
+      items: [expect.objectContaining({ "msg-id": m.uid })],
+    });
+    expect(ok(`max_ts=000${m.t}`)).toEqual({ ok: true, items: [] }); // exclusive
+    expect(ok(`max_ts=${m.t + 1}`).items).toHaveLength(1);
+    expect(ok("max_ts=9007199254740991").items).toHaveLength(1);
+    for (const q of [
+      "limit=",
+      "max_ts=",
+      "limit=+5", // a literal + is a space
+      "limit=%2B5",
+      "limit=-1",
+      "limit=1e2",
+      "limit=10.0",
+      "max_ts=0x10",
+      "max_ts=%205",
+      "max_ts=5%20",
+      "max_ts=9007199254740992",
+      "max_ts=99999999999999999999",
+      "limit=%EF%BC%95", // a fullwidth digit is not ASCII
+    ]) {
+      expect(ok(q), q).toEqual(failure(400, 4114));
+    }
+  });
+
+  it("[REST-PARAM-3] answers 400 with code 4114 to a parameter given more than once, even with equal values", () => {
+    const { h } = keyed();
+    for (const q of [
+      "from=alice&from=bob",
+      "from=alice&from=alice",
+      "convid=a&convid=b",
+      "limit=5&limit=5",
+      "max_ts=1&max_ts=2",
+      "max_ts=1&msgid=a&msgid=b",
+    ]) {
+      expect(restRaw(h, q, APP, TEST_MASTER_KEY), q).toEqual(failure(400, 4114));
+    }
+    // Parameters the endpoint does not define may repeat: they are ignored.
+    expect(restRaw(h, "_=1&_=2", APP, TEST_MASTER_KEY).ok).toBe(true);
+  });
+
+  it("[REST-PARAM-4] treats an empty parameter as present and not valid, never as absent", () => {
+    const { h } = keyed();
+    for (const q of ["convid=", "from=", "msgid=&max_ts=5", "limit=", "max_ts="]) {
+      expect(restRaw(h, q, APP, TEST_MASTER_KEY), q).toEqual(failure(400, 4114));
+    }
+    // An empty appId is a malformed app id (REST-APP-2).
+    expect(restRaw(harness(), "appId=")).toEqual(failure(404, 4100));
+  });
+
+  it("[REST-APP-3] treats a repeated appId parameter as a malformed app id, unless the header names the app", () => {
+    const h = harness(); // development mode: any well-formed id is an app
+    expect(restRaw(h, "appId=app1").ok).toBe(true);
+    for (const q of ["appId=app1&appId=app1", "appId=app1&appId=app2", "appId=app1&appId="]) {
+      expect(restRaw(h, q), q).toEqual(failure(404, 4100));
+    }
+    expect(restRaw(h, "appId=x&appId=y", "app1").ok).toBe(true);
+  });
+
+  it("[REST-AUTH-2] serves an app without a master key whatever X-AVOSCloud-Master-Key holds", () => {
+    const listed = harness({
+      devMode: false,
+      apps: new Map([[APP, { appId: APP, enforceSignatures: false }]]), // `--app app1`
+    });
+    for (const h of [listed, harness() /* development mode */]) {
+      for (const key of [undefined, "", "anything", TEST_MASTER_KEY]) {
+        expect(restRaw(h, "limit=1", APP, key), String(key)).toEqual({ ok: true, items: [] });
+      }
+    }
   });
 });

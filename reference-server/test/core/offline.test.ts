@@ -81,7 +81,7 @@ describe("the client ack (3.5)", () => {
     expectQuiet(h);
   });
 
-  it("[SERIAL-ACK-2] still answers an ack with i that fails for a reason other than its ids (ACK-IGNORE-1)", () => {
+  it("[SERIAL-ACK-3] still answers an ack with i that fails for a reason other than its ids (ACK-IGNORE-1)", () => {
     const h = harness();
     const b = h.connect();
     b.open("bob");
@@ -440,5 +440,66 @@ describe("the sweep of expired pending messages (3.7)", () => {
     const fresh = sendOk(a, "alice", ["carol"]);
     // History keeps the swept message [OFFLINE-HISTORY-1].
     expect(historyIds(h)).toEqual([fresh.uid, old.uid]);
+  });
+});
+
+describe("the client ack with i, whatever fails (1.4, v1.1: D22)", () => {
+  it("[SERIAL-ACK-3] answers an ack with i with one error frame carrying it for every check that fails", () => {
+    const store = new RecordingStore();
+    const h = harness({}, store);
+    const b = h.connect();
+    b.open("bob");
+    const cases: [Frame, number][] = [
+      [{ appId: "app2" }, 4100], // another app (SESSION-APP-3)
+      [{ peerId: "zed" }, 4105], // no session (SESSION-REQUIRED-1)
+      [{ ids: "m" }, 4114], // schema (FRAME-SCHEMA-2)
+      [{ ids: [] }, 4114], // empty (LIMIT-EMPTY-1)
+      [{ ids: ["\ud800"] }, 4114], // unpaired surrogate (LIMIT-TEXT-1)
+      [{ ids: Array(501).fill("m") }, 4120], // count (LIMIT-ARRAY-1)
+    ];
+    let i = 10;
+    for (const [fields, code] of cases) {
+      i++;
+      b.send({ cmd: "ack", appId: "app1", peerId: "bob", ids: ["m"], ...fields, i });
+      expectOnlyError(h, b, code, { i });
+    }
+    // The server's own failure (ERROR-INTERNAL-1).
+    store.failing.add("removePending");
+    ackIds(b, "bob", ["m"], { i: 99 });
+    expectOnlyError(h, b, 4200, { i: 99, peerId: "bob" });
+    store.failing.clear();
+    // Ids that are unknown or not pending are no failure (ACK-IGNORE-1): nothing at all.
+    ackIds(b, "bob", ["never-sent"], { i: 100 });
+    expectQuiet(h);
+  });
+});
+
+describe("the offline burst (3.7, v1.1: D22)", () => {
+  it("[OFFLINE-BURST-1] sends the whole burst right after the opened reply, before any other frame of the connection", () => {
+    const h = harness();
+    const a = h.connect();
+    a.open("alice");
+    const sent = [sendOk(a, "alice", ["bob"]), sendOk(a, "alice", ["bob"])];
+    // The connection also holds carol, who watches bob and has a message of her own.
+    const c = h.connect();
+    c.open("carol", ["bob"]);
+    c.drain();
+    for (const serial of [1, undefined]) {
+      // A first open, then a re-open; the commands behind it are already on their way.
+      c.cmd("bob", "session", "open", serial === undefined ? {} : { i: serial });
+      c.send({});
+      c.cmd("bob", "direct", undefined, { msg: "after", toPeerIds: ["carol"] });
+      const names = c.drain().map((f) => [nameOf(f), f.peerId, f.offline]);
+      const presence = serial === 1 ? [["presence", "carol", undefined]] : [];
+      expect(names).toEqual([
+        ...presence, // carol hears bob come online before his reply
+        ["session/opened", "bob", undefined],
+        ...sent.map(() => ["direct", "bob", true]),
+        ["keepalive", undefined, undefined],
+        ["ack", "bob", undefined],
+        ["direct", "carol", false],
+      ]);
+    }
+    expectQuiet(h);
   });
 });

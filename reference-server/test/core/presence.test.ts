@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type FakeConn, type Frame, Harness, sendBinary } from "./support-core.js";
+import { type FakeConn, type Frame, Harness, nameOf, sendBinary } from "./support-core.js";
 
 /** The presence frames `c` received, as [watcher, status, peer]. */
 function presence(c: FakeConn): [unknown, unknown, unknown][] {
@@ -41,7 +41,7 @@ describe("presence (2.8)", () => {
     expect(online()).toBe(false);
   });
 
-  it("[PRESENCE-ON-1] sends one presence on with [peer] to every session watching a peer that comes online", () => {
+  it("[PRESENCE-ON-2] sends one presence on with [peer] to every session watching a peer that comes online", () => {
     const h = new Harness();
     const w1 = h.connect();
     const w2 = h.connect();
@@ -145,7 +145,7 @@ describe("presence (2.8)", () => {
     ]);
   });
 
-  it("[PRESENCE-ONLINE-1, PRESENCE-ON-1, PRESENCE-OFF-1, PRESENCE-SCOPE-1, PRESENCE-DEVICES-1, PRESENCE-ALT-1] reports each watched peer's state exactly as it changes, over random sessions", () => {
+  it("[PRESENCE-ONLINE-1, PRESENCE-ON-2, PRESENCE-OFF-1, PRESENCE-SCOPE-1, PRESENCE-DEVICES-1, PRESENCE-ALT-1] reports each watched peer's state exactly as it changes, over random sessions", () => {
     const PEERS = ["p0", "p1", "p2", "p3"];
     const SLOTS = 3;
     const peer = fc.constantFrom(...PEERS);
@@ -272,5 +272,72 @@ describe("presence (2.8)", () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("presence and the replies (2.2, 2.8, v1.1: D22)", () => {
+  it("[PRESENCE-ON-2] [PRESENCE-ALT-1] tells every watcher but the new session, whose reply already says its peer is online", () => {
+    const h = new Harness();
+    const w = h.connect();
+    w.open("bob", ["alice"]);
+    w.drain();
+    const a = h.connect();
+    a.open("carol", ["alice"]); // a watcher on the connection the new session opens on
+    a.drain();
+    // Alice's first session watches alice herself.
+    a.cmd("alice", "session", "open", { sessionPeerIds: ["alice", "bob"], i: 1 });
+    const frames = a.drain();
+    expect(frames.map(nameOf)).toEqual(["presence", "session/opened"]);
+    expect(frames[0]).toEqual({
+      cmd: "presence",
+      peerId: "carol",
+      status: "on",
+      sessionPeerIds: ["alice"],
+    });
+    expect(frames[1]).toMatchObject({
+      peerId: "alice",
+      i: 1,
+      onlineSessionPeerIds: ["alice", "bob"],
+    });
+    expect(presence(w)).toEqual([["bob", "on", "alice"]]);
+    // Her own session hears nothing more about her while it is open: a second device and a
+    // re-open change nothing, and she cannot go offline before the session ends.
+    const a2 = h.connect();
+    a2.open("alice");
+    a2.disconnect();
+    a.cmd("alice", "session", "open", { sessionPeerIds: ["alice"] });
+    expect(a.take("presence")).toEqual([]);
+    expect(w.drain()).toEqual([]);
+  });
+
+  it("[SESSION-SELF-1] lists the command's own peer as online in opened, added and query-result", () => {
+    const h = new Harness();
+    const c = h.connect();
+    expect(c.open("alice", ["alice", "zed"]).onlineSessionPeerIds).toEqual(["alice"]);
+    c.cmd("alice", "session", "add", { sessionPeerIds: ["zed", "alice"] });
+    expect(c.expectOne("session/added").onlineSessionPeerIds).toEqual(["alice"]);
+    c.cmd("alice", "session", "query", { sessionPeerIds: ["alice"] });
+    expect(c.expectOne("session/query-result").onlineSessionPeerIds).toEqual(["alice"]);
+    // A re-open counts its session too, and so does a second peer of the connection.
+    expect(c.open("alice", ["alice"]).onlineSessionPeerIds).toEqual(["alice"]);
+    expect(c.open("bob", ["bob", "alice"]).onlineSessionPeerIds).toEqual(["bob", "alice"]);
+    expect(c.received).toEqual([]);
+  });
+
+  it("[SESSION-LIST-1, SESSION-LIST-2] sends each id list as a set: every peer once (the reference server keeps the command's order)", () => {
+    const h = new Harness();
+    const others = h.connect();
+    others.open("p1");
+    others.open("p2");
+    const c = h.connect();
+    const dup = ["p2", "p1", "p2", "zz", "p1", "p2"];
+    expect(c.open("w", dup).onlineSessionPeerIds).toEqual(["p2", "p1"]);
+    c.cmd("w", "session", "add", { sessionPeerIds: dup });
+    expect(c.expectOne("session/added").onlineSessionPeerIds).toEqual(["p2", "p1"]);
+    c.cmd("w", "session", "query", { sessionPeerIds: dup });
+    expect(c.expectOne("session/query-result").onlineSessionPeerIds).toEqual(["p2", "p1"]);
+    // A peer watched through duplicates is still reported once per transition.
+    others.disconnect();
+    for (const f of c.take("presence")) expect(f.sessionPeerIds).toHaveLength(1);
   });
 });

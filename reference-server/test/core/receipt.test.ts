@@ -179,3 +179,26 @@ describe("receipts (3.9)", () => {
     expect(a.take("rcp").map((f) => f.id)).toEqual([next.uid]);
   });
 });
+
+describe("receipts and the offline store (3.5, 3.9, v1.1: D22)", () => {
+  it("[ACK-IGNORE-1, RECEIPT-SEND-1, RECEIPT-CLIENT-1] sends no receipt for a message delivered live whose entry 50 newer ones evicted before its ack (kept in v1.1)", () => {
+    const h = harness();
+    const a = h.connect();
+    const b = h.connect();
+    a.open("alice");
+    b.open("bob");
+    const m = sendOk(a, "alice", ["bob"], { r: true });
+    expect(directs(b).map((f) => [f.id, f.offline])).toEqual([[m.uid, false]]); // delivered live
+    const newer = Array.from({ length: DEFAULT_LIMITS.maxOfflinePerPeer }, () =>
+      sendOk(a, "alice", ["bob"], { r: true }),
+    );
+    b.drain();
+    // Bob's device did get m, but its entry is gone: the ack is ignored, no receipt.
+    ackIds(b, "bob", [m.uid]);
+    expectQuiet(h);
+    // An entry still pending gets its receipt as usual.
+    ackIds(b, "bob", [String(newer[0]?.uid)]);
+    expect(a.take("rcp").map((f) => f.id)).toEqual([newer[0]?.uid]);
+    expectQuiet(h);
+  });
+});

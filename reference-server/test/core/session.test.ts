@@ -593,3 +593,60 @@ describe("watching (2.6) and the status query (2.7)", () => {
     expect(watchSet(h, c, "alice", ["x", "y"])).toEqual(["x"]);
   });
 });
+
+describe("disabling an app (2.1, v1.1: D22)", () => {
+  it("[SESSION-DISABLE-1] closes with 4100, after the error frame, every connection bound to an app it disables", () => {
+    const h = plainHarness({
+      apps: new Map([
+        ["app1", { appId: "app1", enforceSignatures: false }],
+        ["app2", { appId: "app2", enforceSignatures: false }],
+      ]),
+    });
+    const c1 = h.connect();
+    c1.open("alice", ["bob"]);
+    c1.open("carol");
+    const c2 = h.connect();
+    c2.open("bob", ["alice"]);
+    c2.drain();
+    const idle = h.connect(); // bound by a failed command, no session
+    idle.cmd("zed", "session", "query", { sessionPeerIds: [] });
+    idle.drain();
+    const other = h.connect();
+    other.send({ cmd: "session", op: "open", appId: "app2", peerId: "alice", sessionPeerIds: [] });
+    other.drain();
+    const fresh = h.connect(); // not bound yet
+
+    h.run(h.engine.disableApp("app1", h.now));
+    for (const c of [c1, c2, idle]) {
+      // Whatever came before (presence of the peers going offline), the close is announced.
+      expect(c.received.at(-1)).toMatchObject({ cmd: "error", code: 4100 });
+      expect(c.received.at(-1)).not.toHaveProperty("peerId");
+      expectClosed(c, 4100);
+    }
+    expect(h.engine.stats()).toEqual({ connections: 2, sessions: 1 });
+    // Another app and an unbound connection go on; app1 names no app any more.
+    expectAlive(other);
+    fresh.cmd("alice", "session", "open", { sessionPeerIds: [] });
+    expectError(fresh, 4100, { peerId: "alice" });
+    expectClosed(fresh, 4100);
+    expect(h.engine.knowsApp("app1")).toBe(false);
+    expect(h.engine.restLogs("app1", undefined, {})).toMatchObject({
+      ok: false,
+      error: { code: 4100 },
+    });
+  });
+
+  it("[SESSION-DISABLE-1] disables an app of development mode too", () => {
+    const h = new Harness();
+    const c = h.connect();
+    c.open("alice");
+    h.run(h.engine.disableApp("app1", h.now));
+    expectClosed(c, 4100);
+    const d = h.connect();
+    d.cmd("alice", "session", "open", { sessionPeerIds: [] });
+    expectClosed(d, 4100);
+    const e = h.connect();
+    e.send({ cmd: "session", op: "open", appId: "app9", peerId: "alice", sessionPeerIds: [] });
+    expect(e.expectOne("session/opened")).toMatchObject({ peerId: "alice" });
+  });
+});

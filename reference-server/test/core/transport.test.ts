@@ -334,7 +334,7 @@ describe("the serial i (1.4)", () => {
     expect(b.drain()).toEqual([]);
   });
 
-  it("[SERIAL-ACK-2] answers a failing client ack that carries i with one error frame carrying it", () => {
+  it("[SERIAL-ACK-3] answers a failing client ack that carries i with one error frame carrying it", () => {
     const { a } = pair();
     a.cmd("zed", "ack", undefined, { ids: ["x"], i: 1 });
     expectError(a, 4105, { i: 1, peerId: "zed" });

@@ -86,7 +86,7 @@ describe("legacy client lean-cloud-chat@1.0.4 against the reference server", () 
     await server?.close();
   });
 
-  it("[VERSION-LEGACY-1, SESSION-OPEN-2, PRESENCE-ON-1, PRESENCE-OFF-1] opens with a watch list and sees presence on and off", async () => {
+  it("[VERSION-LEGACY-1, SESSION-OPEN-2, PRESENCE-ON-2, PRESENCE-OFF-1] opens with a watch list and sees presence on and off", async () => {
     const alice = await client(chat, "alice", ["bob"]);
     expect(alice.opened).toMatchObject({ cmd: "session", op: "opened", onlineSessionPeerIds: [] });
     await alice.r.next("online"); // chat.js emits online for the opened reply itself
