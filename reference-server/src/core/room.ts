@@ -1,6 +1,7 @@
 /**
  * Group family handlers: create/join, invite, kick, leave and the events each session sees
- * (spec/04-groups.md, decision D8). Membership is persistent (in the store); events are not
+ * (spec/04-groups.md, decision D8), and the membership queries (`room/query`, `room/list`,
+ * decision D21). Membership is persistent (in the store); events are not
  * stored (ROOM-FANOUT-8).
  *
  * Every handler runs its checks in the order of ERROR-ORDER-1 (open session 4105, then
@@ -9,8 +10,16 @@
  * error frame (ERROR-NOEFFECT-1) and, when its signature verified, its nonce (SIG-NONCE-2).
  * @module
  */
-import type { RoomInvite, RoomJoin, RoomKick, RoomLeave, RoomQuery } from "@confab/protocol";
-import { ERRORS, type S2CBody, uniqueIds } from "@confab/protocol";
+import type {
+  RoomInvite,
+  RoomJoin,
+  RoomKick,
+  RoomLeave,
+  RoomList,
+  RoomQuery,
+} from "@confab/protocol";
+import { ERRORS, ROOM_LIST_DEFAULT_LIMIT, type S2CBody, uniqueIds } from "@confab/protocol";
+import type { Store } from "../store/store.js";
 import type { CommandContext, Handlers } from "./context.js";
 import { verifyGroupSignature } from "./signature.js";
 
@@ -274,6 +283,47 @@ export function handleRoomQuery(ctx: CommandContext, frame: RoomQuery): void {
   });
 }
 
+/** One page of a peer's groups, as `room/list-result` carries it. */
+export interface RoomsPage {
+  /** Group ids in ascending byte order, after the cursor [ROOM-LIST-1]. */
+  readonly roomIds: string[];
+  /** Whether more groups follow the last of `roomIds` [ROOM-LIST-4]. */
+  readonly more: boolean;
+}
+
+/**
+ * One page of the groups of which `peerId` is a member: the first `limit` ids after
+ * `after` in byte order [ROOM-LIST-1], `limit` defaulting to 100 [ROOM-LIST-2], and whether
+ * more follow [ROOM-LIST-4], learnt by reading one id beyond the page rather than by a
+ * second request (decision D21). `limit` must be validated (1 to 500, ROOM-LIST-3).
+ */
+export function roomsPage(
+  store: Store,
+  appId: string,
+  peerId: string,
+  after: string | undefined,
+  limit: number = ROOM_LIST_DEFAULT_LIMIT,
+): RoomsPage {
+  const ids = store.roomsOf(appId, peerId, after, limit + 1);
+  return { roomIds: ids.slice(0, limit), more: ids.length > limit };
+}
+
+/**
+ * `room/list`: one page of the caller's own groups [ROOM-LIST-1, ROOM-LIST-2, ROOM-LIST-4];
+ * a `limit` outside 1 to 500 never gets here, the schema answers it with 4114 at step (5)
+ * of ERROR-ORDER-1 [ROOM-LIST-3]. There is nothing to refuse: a peer in no group gets an
+ * empty page, and `after` need not name a group. Reads only, so it changes nothing and
+ * tells nobody else [ROOM-LIST-5]. Not signed: it says nothing about anyone but the
+ * session's own peer (decision D21).
+ */
+export function handleRoomList(ctx: CommandContext, frame: RoomList): void {
+  ctx.requireSession();
+  const page = ctx.storeWork("read the groups", () =>
+    roomsPage(ctx.store, ctx.appConfig.appId, ctx.peerId, frame.after, frame.limit),
+  );
+  ctx.reply({ cmd: "room", op: "list-result", roomIds: page.roomIds, more: page.more });
+}
+
 /** The handlers of the group family, by registry name; the engine's table is the union of these. */
 export const ROOM_HANDLERS = {
   "room/join": handleJoin,
@@ -281,4 +331,5 @@ export const ROOM_HANDLERS = {
   "room/kick": handleKick,
   "room/leave": handleLeave,
   "room/query": handleRoomQuery,
+  "room/list": handleRoomList,
 } satisfies Handlers;

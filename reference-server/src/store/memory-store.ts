@@ -245,6 +245,24 @@ export class MemoryStore implements Store {
     for (const peer of peerIds) room.members.delete(peer);
   }
 
+  /**
+   * {@inheritDoc Store.roomsOf}
+   *
+   * Walks every group of the app: O(groups) per page, fine for the tests this store is for
+   * (SQLite reads an index range instead).
+   */
+  roomsOf(appId: string, peerId: string, after: string | undefined, limit: number): string[] {
+    const rooms = this.apps.get(appId)?.rooms;
+    if (rooms === undefined) return [];
+    const ids: string[] = [];
+    for (const [roomId, room] of rooms) {
+      if (room.members.has(peerId) && (after === undefined || compareBinary(roomId, after) > 0)) {
+        ids.push(roomId);
+      }
+    }
+    return ids.sort(compareBinary).slice(0, clampCount(limit));
+  }
+
   /** {@inheritDoc Store.useNonce} */
   useNonce(appId: string, nonce: string, expiresAt: number, now: number): boolean {
     const nonces = this.app(appId).nonces;

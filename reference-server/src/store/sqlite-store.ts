@@ -114,6 +114,16 @@ export const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
       INSERT INTO pending_counts (app, n) SELECT app, count(*) FROM pending GROUP BY app;
     `);
   },
+  // 2 → 3: a peer's groups, in id order [ROOM-LIST-1].
+  (db) => {
+    db.exec(`
+      -- A page of a peer's groups is one range seek from the cursor that stops after LIMIT.
+      -- members_in_order and the UNIQUE index both start with the room, so without this one
+      -- every page would read the app's whole membership. It covers the query (room_id is in
+      -- it), so no row of members is read.
+      CREATE INDEX members_by_peer ON members (app, peer, room_id);
+    `);
+  },
 ];
 
 /** The schema version this code writes (`PRAGMA user_version`). */
@@ -217,6 +227,10 @@ export const STATEMENTS = {
   // a foreign-key failure: adding to a missing room throws.
   addMember: "INSERT OR IGNORE INTO members (app, room_id, peer) VALUES (@app, @roomId, @peer)",
   removeMember: "DELETE FROM members WHERE app = @app AND room_id = @roomId AND peer = @peer",
+  // The cursor is exclusive; without one the store binds '', which sorts below every group
+  // id (ids have at least one character), so one statement serves both.
+  roomsOf: `SELECT room_id AS roomId FROM members
+    WHERE app = @app AND peer = @peer AND room_id > @after ORDER BY room_id LIMIT @limit`,
   // One statement records a new nonce or revives an expired one; it changes no row when the
   // recorded nonce is still valid, which is how a replay is detected.
   useNonce: `INSERT INTO nonces (app, nonce, expires_at) VALUES (@app, @nonce, @expiresAt)
@@ -551,6 +565,17 @@ export class SqliteStore implements Store {
   removeMembers(appId: string, roomId: string, peerIds: readonly string[]): void {
     this.write();
     for (const peer of peerIds) this.stmts.removeMember.run({ app: appId, roomId, peer });
+  }
+
+  /** {@inheritDoc Store.roomsOf} */
+  roomsOf(appId: string, peerId: string, after: string | undefined, limit: number): string[] {
+    const rows = this.stmts.roomsOf.all({
+      app: appId,
+      peer: peerId,
+      after: after ?? "",
+      limit: clampCount(limit),
+    }) as { roomId: string }[];
+    return rows.map((r) => r.roomId);
   }
 
   /** {@inheritDoc Store.useNonce} */

@@ -90,6 +90,13 @@ export interface Store {
   addMembers(appId: string, roomId: string, peerIds: readonly string[]): void;
   /** Removes members (ignoring absent ones). */
   removeMembers(appId: string, roomId: string, peerIds: readonly string[]): void;
+  /**
+   * The ids of the groups of which `peerId` is a member, in ascending order of their UTF-8
+   * bytes (SQLite's BINARY collation), only those greater than `after` when it is given, at
+   * most `limit` of them: one page of a peer's groups [ROOM-LIST-1]. Backed
+   * by an index, so a page costs a range read whatever the app holds.
+   */
+  roomsOf(appId: string, peerId: string, after: string | undefined, limit: number): string[];
 
   /**
    * Records a signature nonce as used until `expiresAt` (ms). Returns false if it is already

@@ -252,6 +252,7 @@ describe("SqliteStore query plans", () => {
     expiresAt: 2,
     now: 1,
     delta: 1,
+    after: "r0",
   };
 
   function plan(db: Database.Database, sql: string): string[] {
@@ -320,6 +321,14 @@ describe("SqliteStore query plans", () => {
     // Each selected row is then deleted by its primary key.
     expect(plan(db, STATEMENTS.removePending)).toEqual([
       "SEARCH pending USING PRIMARY KEY (app=? AND peer=? AND msg_id=?)",
+    ]);
+  });
+
+  it("[ROOM-LIST-1] reads a page of a peer's groups by a range of members_by_peer, in its order", () => {
+    // One range seek from the cursor, stopping after LIMIT; the index holds room_id, so it
+    // covers the query and no row of members is read, and its order is the ORDER BY.
+    expect(plan(db, STATEMENTS.roomsOf)).toEqual([
+      "SEARCH members USING COVERING INDEX members_by_peer (app=? AND peer=? AND room_id>?)",
     ]);
   });
 
@@ -416,13 +425,47 @@ describe("SqliteStore bounded storage", () => {
     db.close();
 
     const store = SqliteStore.open(dbPath);
-    expect(store.settings().schemaVersion).toBe(2);
+    expect(store.settings().schemaVersion).toBe(SCHEMA_VERSION);
     expect(store.pendingCount(APP)).toBe(3);
     expect(store.pendingCount("app2")).toBe(1);
     expect(store.sweepExpired(2, 10)).toBe(3);
     expect(store.pendingCount(APP)).toBe(1);
     expect(store.pendingCount("app2")).toBe(0);
     store.close();
+  });
+});
+
+describe("SqliteStore membership index", () => {
+  it("[ROOM-LIST-1] migrates a version 2 database: indexes the memberships it holds by peer", () => {
+    const db = new Database(dbPath);
+    db.pragma("foreign_keys = ON");
+    for (const step of MIGRATIONS.slice(0, 2)) step(db);
+    db.pragma("user_version = 2");
+    const room = db.prepare("INSERT INTO rooms (app, room_id, created_at) VALUES (?, ?, 1)");
+    const member = db.prepare("INSERT INTO members (app, room_id, peer) VALUES (?, ?, ?)");
+    for (const [app, roomId, peers] of [
+      [APP, "r2", ["alice", "bob"]],
+      [APP, "r1", ["alice"]],
+      ["app2", "r1", ["alice"]],
+    ] as const) {
+      room.run(app, roomId);
+      for (const peer of peers) member.run(app, roomId, peer);
+    }
+    db.close();
+
+    const store = SqliteStore.open(dbPath);
+    expect(store.settings().schemaVersion).toBe(SCHEMA_VERSION);
+    expect(store.roomsOf(APP, "alice", undefined, 10)).toEqual(["r1", "r2"]);
+    expect(store.roomsOf(APP, "alice", "r1", 10)).toEqual(["r2"]);
+    expect(store.roomsOf(APP, "bob", undefined, 10)).toEqual(["r2"]);
+    expect(store.roomsOf("app2", "alice", undefined, 10)).toEqual(["r1"]);
+    store.close();
+    const check = new Database(dbPath, { readonly: true });
+    const index = check
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'members_by_peer'")
+      .get();
+    expect(index).toEqual({ name: "members_by_peer" });
+    check.close();
   });
 });
 
@@ -464,6 +507,7 @@ describe("SqliteStore against MemoryStore", () => {
     | { op: "addMembers"; room: string; peers: string[] }
     | { op: "removeMembers"; room: string; peers: string[] }
     | { op: "members"; room: string }
+    | { op: "roomsOf"; peer: string; after?: string; limit: number }
     | { op: "useNonce"; app: string; nonce: string; expiresAt: number; now: number }
     | { op: "sweep"; notBefore: number; maxRows: number }
     | { op: "pendingCount" }
@@ -520,6 +564,15 @@ describe("SqliteStore against MemoryStore", () => {
       peers: fc.array(peer, { maxLength: 3 }),
     }),
     fc.record({ op: fc.constant("members" as const), room: cid }),
+    fc.record(
+      {
+        op: fc.constant("roomsOf" as const),
+        peer,
+        after: fc.constantFrom("c", "c1", "c2", "r"),
+        limit: fc.integer({ min: 0, max: 3 }),
+      },
+      { requiredKeys: ["op", "peer", "limit"] },
+    ),
     fc.record({
       op: fc.constant("useNonce" as const),
       app: fc.constantFrom(APP, "app2"),
@@ -574,6 +627,8 @@ describe("SqliteStore against MemoryStore", () => {
         return store.removeMembers(APP, o.room, o.peers);
       case "members":
         return [store.roomExists(APP, o.room), store.members(APP, o.room)];
+      case "roomsOf":
+        return store.roomsOf(APP, o.peer, o.after, o.limit);
       case "useNonce":
         return store.useNonce(o.app, o.nonce, o.expiresAt, o.now);
       case "sweep":

@@ -595,6 +595,105 @@ function storeContract(name: string, open: () => Store): void {
       }));
   });
 
+  describe(`${name}: a peer's groups`, () => {
+    /** Creates `roomId` with `members`. */
+    function room(store: Store, roomId: string, members: readonly string[], app = APP): void {
+      store.createRoom(app, roomId, 1000);
+      store.addMembers(app, roomId, members);
+    }
+
+    it("[ROOM-LIST-1] lists the groups a peer is a member of, ascending by bytes, at most limit", () =>
+      withStore((store) => {
+        for (const id of ["b", "a", "_", "Z", "-", "0", "é", "😀", "ｚ"])
+          room(store, id, ["alice"]);
+        room(store, "c", ["bob"]);
+        // UTF-8 byte order: '-' < '0' < 'Z' < '_' < 'a' < 'b' < 'é' < 'ｚ' (U+FF5A) < '😀' (U+1F600),
+        // where JavaScript's UTF-16 order would put the emoji before U+FF5A.
+        expect(store.roomsOf(APP, "alice", undefined, 100)).toEqual([
+          "-",
+          "0",
+          "Z",
+          "_",
+          "a",
+          "b",
+          "é",
+          "ｚ",
+          "😀",
+        ]);
+        expect(store.roomsOf(APP, "alice", undefined, 3)).toEqual(["-", "0", "Z"]);
+        expect(store.roomsOf(APP, "alice", undefined, 0)).toEqual([]);
+        expect(store.roomsOf(APP, "bob", undefined, 10)).toEqual(["c"]);
+        expect(store.roomsOf(APP, "nobody", undefined, 10)).toEqual([]);
+      }));
+
+    it("[ROOM-LIST-1] lists only the ids strictly greater than after, which need not be a group", () =>
+      withStore((store) => {
+        for (const id of ["a1", "a2", "b1"]) room(store, id, ["alice"]);
+        expect(store.roomsOf(APP, "alice", "a1", 10)).toEqual(["a2", "b1"]);
+        expect(store.roomsOf(APP, "alice", "a", 10)).toEqual(["a1", "a2", "b1"]);
+        expect(store.roomsOf(APP, "alice", "a2", 1)).toEqual(["b1"]);
+        expect(store.roomsOf(APP, "alice", "b1", 10)).toEqual([]);
+        expect(store.roomsOf(APP, "alice", "zzz", 10)).toEqual([]);
+      }));
+
+    it("[ROOM-LIST-1] follows joins and leaves, and leaves out a group the peer left", () =>
+      withStore((store) => {
+        room(store, "r1", ["alice", "bob"]);
+        room(store, "r2", ["bob"]);
+        store.addMembers(APP, "r2", ["alice"]);
+        store.removeMembers(APP, "r1", ["alice"]);
+        expect(store.roomsOf(APP, "alice", undefined, 10)).toEqual(["r2"]);
+        expect(store.roomsOf(APP, "bob", undefined, 10)).toEqual(["r1", "r2"]);
+        // Left and joined again: listed once, by id, not by join order.
+        store.addMembers(APP, "r1", ["alice"]);
+        expect(store.roomsOf(APP, "alice", undefined, 10)).toEqual(["r1", "r2"]);
+      }));
+
+    it("[ROOM-LIST-1] keeps apps apart", () =>
+      withStore((store) => {
+        room(store, "r1", ["alice"]);
+        room(store, "r2", ["alice"], OTHER_APP);
+        expect(store.roomsOf(APP, "alice", undefined, 10)).toEqual(["r1"]);
+        expect(store.roomsOf(OTHER_APP, "alice", undefined, 10)).toEqual(["r2"]);
+      }));
+
+    it("[ROOM-LIST-1] [ERROR-NOEFFECT-1] forgets the memberships of a block that throws", () =>
+      withStore((store) => {
+        room(store, "r1", ["alice"]);
+        expect(() =>
+          store.atomically(() => {
+            room(store, "r0", ["alice"]);
+            store.removeMembers(APP, "r1", ["alice"]);
+            throw new Error("half-way");
+          }),
+        ).toThrow("half-way");
+        expect(store.roomsOf(APP, "alice", undefined, 10)).toEqual(["r1"]);
+      }));
+
+    it("[ROOM-LIST-1] pages through any set of groups with after, without skipping or repeating", () => {
+      fc.assert(
+        fc.property(
+          fc.uniqueArray(fc.stringMatching(/^[A-Za-z0-9_-]{1,3}$/), { maxLength: 25 }),
+          fc.integer({ min: 1, max: 6 }),
+          (ids, limit) =>
+            withStore((store) => {
+              for (const id of ids) room(store, id, ["alice"]);
+              const seen: string[] = [];
+              let after: string | undefined;
+              for (;;) {
+                const page = store.roomsOf(APP, "alice", after, limit);
+                seen.push(...page);
+                if (page.length < limit) break;
+                after = page.at(-1);
+              }
+              expect(seen).toEqual([...ids].sort());
+            }),
+        ),
+        { numRuns: 40 },
+      );
+    });
+  });
+
   describe(`${name}: nonces`, () => {
     it("accepts a nonce once and rejects its replay until it expires", () =>
       withStore((store) => {

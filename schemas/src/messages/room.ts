@@ -1,6 +1,6 @@
 /**
- * Group (room) family: create/join, invite, kick, leave and the membership events
- * (spec/04-groups.md).
+ * Group (room) family: create/join, invite, kick, leave, the membership events and the
+ * membership queries (spec/04-groups.md).
  * @module
  */
 import { type Static, Type } from "@sinclair/typebox";
@@ -90,6 +90,72 @@ export const RoomQueryResult = Type.Object(
     roomPeerIds: IdList(PeerId, "Every member of the group, each once, the caller included."),
   },
   { description: "The members of a group when the query was handled." },
+);
+
+/** Default page size of a list of a peer's groups [ROOM-LIST-2]. */
+export const ROOM_LIST_DEFAULT_LIMIT = 100;
+/**
+ * Largest page size of a list of a peer's groups [ROOM-LIST-3]: the id-array bound of one
+ * frame (LIMIT-ARRAY-1), so that a page always fits in one `room/list-result`.
+ */
+export const ROOM_LIST_MAX_LIMIT = 500;
+
+/** The cursor and page size of a list of a peer's groups (decision D21). */
+const roomPageFields = {
+  // RoomId's rules (and any annotation it carries) with a description of its own here.
+  after: Type.Optional(
+    Type.Unsafe<string>({
+      ...RoomId,
+      description:
+        "Cursor: the last roomId of the previous page; only groups whose id sorts after it (bytewise) are listed. Need not name a group.",
+    }),
+  ),
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: ROOM_LIST_MAX_LIMIT,
+      description: `Page size, default ${ROOM_LIST_DEFAULT_LIMIT}, at most ${ROOM_LIST_MAX_LIMIT}.`,
+    }),
+  ),
+};
+
+/** The page of group ids and whether more follow. */
+const roomPageResult = {
+  roomIds: IdList(
+    RoomId,
+    "Ids of groups the peer is a member of, each once, in ascending byte order, after the cursor.",
+  ),
+  more: Type.Boolean({
+    description: "true when more groups follow the last id of roomIds: ask again with it as after.",
+  }),
+};
+
+/** c2s `room/list`: asks which groups the caller is a member of, one page [ROOM-LIST-1]. */
+export const RoomList = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("list"),
+    ...CommandEnvelope,
+    ...roomPageFields,
+  },
+  {
+    description:
+      "Asks one page of the ids of the groups the caller is a member of, in ascending order. Not signed.",
+  },
+);
+
+/** s2c `room/list-result`: one page of the caller's groups, answering `room/list`. */
+export const RoomListResult = Type.Object(
+  {
+    cmd: Type.Literal("room"),
+    op: Type.Literal("list-result"),
+    ...EventEnvelope,
+    ...roomPageResult,
+  },
+  {
+    description:
+      "Reply to room/list: one page of the caller's groups when the command was handled.",
+  },
 );
 
 /** s2c `room/joined`: the caller joined/created a group, or was invited into one. */
@@ -213,3 +279,7 @@ export type RoomReject = Static<typeof RoomReject>;
 export type RoomQuery = Static<typeof RoomQuery>;
 /** Static type of the RoomQueryResult schema. */
 export type RoomQueryResult = Static<typeof RoomQueryResult>;
+/** Static type of the RoomList schema. */
+export type RoomList = Static<typeof RoomList>;
+/** Static type of the RoomListResult schema. */
+export type RoomListResult = Static<typeof RoomListResult>;
