@@ -1,12 +1,18 @@
-// The fixture corpus: every message has valid and invalid examples, tested both ways.
+// The fixture corpus: every message has valid and invalid examples, tested both ways, and
+// every invalid command names the code a server answers it with [FRAME-SCHEMA-4].
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DIRECTIONS, type Direction, fileName, REGISTRY, validate } from "@confab/protocol";
+import { codeOf, DIRECTIONS, type Direction, fileName, REGISTRY, validate } from "@confab/protocol";
 import { describe, expect, it } from "vitest";
 
 interface Fixture {
   description: string;
   valid: boolean;
+  /**
+   * For an invalid c2s frame: the spec's code for it, with app `app1` served and enforcing
+   * signatures (ERROR-ORDER-12). Absent elsewhere.
+   */
+  code?: number;
   frame: unknown;
   errors?: { path: string; rule: string }[];
 }
@@ -31,6 +37,11 @@ describe("fixture corpus", () => {
       });
 
       for (const [file, f] of fixtures) {
+        if (f.valid || entry.direction === "s2c") {
+          it(`gives no code in ${file}: only an invalid command has one`, () => {
+            expect(f.code).toBeUndefined();
+          });
+        }
         if (f.valid) {
           it(`accepts ${file}: ${f.description}`, () => {
             const r = validate(entry.direction, f.frame);
@@ -48,6 +59,12 @@ describe("fixture corpus", () => {
             // Every error message names its field, so a person can act on it.
             for (const e of r.errors) if (e.path !== "") expect(e.message).toContain(e.path);
           });
+          if (entry.direction === "c2s") {
+            it(`[FRAME-SCHEMA-4] [ERROR-ORDER-12] derives the code of ${file} from the schema: ${f.code}`, () => {
+              expect(f.code, "an invalid c2s fixture gives its code").toEqual(expect.any(Number));
+              expect(codeOf(validate("c2s", f.frame))).toBe(f.code);
+            });
+          }
         }
       }
     });
