@@ -1,22 +1,25 @@
 /**
  * Admission: the checks of ERROR-ORDER-1 that come before any handler runs, as pure
  * functions of the frame (and the app), so that each step is tested alone and the engine
- * only sequences them. Steps: (1) size, JSON and object [FRAME-SIZE-1, FRAME-JSON-1,
- * FRAME-JSON-2]; (3) the app and the origin; (4) the `peerId` of a `session/open`; (5) the
- * schema, the serial and the strings; (6) `msg` size and id-array counts. Steps (2), the
- * keepalive, and (7) to (9) need the connection's state and stay in the engine and the
- * handlers.
+ * only sequences them. Steps: (1) size, JSON and object [ERROR-ORDER-3, FRAME-SIZE-1,
+ * FRAME-JSON-1, FRAME-JSON-2]; (3) the app and the origin [ERROR-ORDER-5]; (4) to (6), the
+ * `peerId` of a `session/open`, the schema, the serial and the strings, `msg` size and
+ * id-array counts, derived from the schema's annotations [ERROR-ORDER-6 to ERROR-ORDER-8,
+ * ERROR-ORDER-12]. Steps (0), (2) and (7) to (9) need the connection's state and stay in
+ * the engine and the handlers.
  * @module
  */
 import {
+  codeOf,
   ERRORS,
   type ErrorSpec,
+  errorSpecOf,
   type FieldError,
   findEntry,
   formatErrors,
-  isValidId,
   MAX_SERIAL,
   type ValidationResult,
+  wellFormedErrors,
 } from "@confab/protocol";
 import type { AppConfig } from "./config.js";
 
@@ -45,87 +48,45 @@ export function originAllowed(app: AppConfig, origin: string | undefined): boole
   return origin === undefined || app.allowedOrigins.includes(origin);
 }
 
-/** A copy of `frame` without `s`, `t` and `n`, which an app without enforcement ignores. */
+/**
+ * A copy of `frame` without `s`, `t` and `n`, which an app without enforcement ignores: the
+ * server rule that comes before the schema, so that the schema never sees them
+ * [FRAME-SCHEMA-5, SIG-ENFORCE-3].
+ */
 export function withoutSignature(frame: Record<string, unknown>): Record<string, unknown> {
   const { s: _s, t: _t, n: _n, ...rest } = frame;
   return rest;
 }
 
 /**
- * The path of the first string with an unpaired surrogate among the fields the command's
- * schema defines; unknown fields are ignored whatever they hold [VERSION-UNKNOWN-1].
- */
-export function unpairedSurrogate(
-  frame: Record<string, unknown>,
-  fields: readonly string[],
-): string | undefined {
-  const scan = (v: unknown, path: string): string | undefined => {
-    if (typeof v === "string") return v.isWellFormed() ? undefined : path;
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        const hit = scan(v[i], `${path}/${i}`);
-        if (hit !== undefined) return hit;
-      }
-    } else if (isObject(v)) {
-      for (const [k, x] of Object.entries(v)) {
-        const hit = scan(x, `${path}/${k}`);
-        if (hit !== undefined) return hit;
-      }
-    }
-    return undefined;
-  };
-  for (const field of fields) {
-    if (!Object.hasOwn(frame, field)) continue;
-    const hit = scan(frame[field], `/${field}`);
-    if (hit !== undefined) return hit;
-  }
-  return undefined;
-}
-
-const detailOf = (errors: readonly FieldError[]) => formatErrors(errors);
-const isMsgSize = (e: FieldError) =>
-  e.path === "/msg" && (e.rule === "maxUtf8Bytes" || e.rule === "maxLength");
-const isCount = (e: FieldError) => e.rule === "maxItems";
-
-/**
- * Steps (4) to (6) of ERROR-ORDER-1 for one command: the `peerId` of a `session/open`
- * (4103), then the schema, the serial and the strings (4114), then the size of `msg`
- * (4109) and the item count of id arrays (4120). `undefined` when the command passes.
+ * Steps (3) to (6) of ERROR-ORDER-1 as far as the command's schema decides them, steps (4)
+ * to (6) in practice, since the engine resolves the app first: the `peerId` of a
+ * `session/open` (4103), the schema, the serial and the strings (4114), the size of `msg`
+ * (4109) and the item counts of id arrays (4120). Every failure carries the code that the
+ * schema's `x-confab-error` annotations give it [FRAME-SCHEMA-4], the unpaired-surrogate
+ * rule included [LIMIT-TEXT-1, SESSION-OPEN-1], and the answer is the first of them in
+ * the precedence of ERROR-ORDER-12, with the failures of that code as its detail
+ * [ERROR-FRAME-4]. `undefined` when the command passes.
+ *
+ * `frame` is the command as the schema sees it: without `s`, `t` and `n` when its app does
+ * not enforce signatures [FRAME-SCHEMA-5, SIG-ENFORCE-3].
  */
 export function checkShape(
   name: string,
   frame: Record<string, unknown>,
   result: ValidationResult,
 ): Problem | undefined {
-  const errors = result.ok ? [] : result.errors;
-  // (4) [SESSION-OPEN-1]
-  if (name === "session/open") {
-    const peer = errors.filter((e) => e.path === "/peerId");
-    if (peer.length > 0) return { spec: ERRORS.INVALID_LOGIN, detail: detailOf(peer) };
-    if (!isValidId(frame.peerId)) {
-      return {
-        spec: ERRORS.INVALID_LOGIN,
-        detail: "/peerId contains an unpaired surrogate (rule wellFormed)",
-      };
-    }
-  }
-  // (5) [FRAME-SCHEMA-1, FRAME-SCHEMA-2, SERIAL-INVALID-1, LIMIT-ID-2, LIMIT-EMPTY-1]
-  const other = errors.filter((e) => !isMsgSize(e) && !isCount(e));
-  if (other.length > 0) return { spec: ERRORS.INVALID_FRAME, detail: detailOf(other) };
   const entry = findEntry("c2s", name);
-  const bad = entry && unpairedSurrogate(frame, Object.keys(entry.schema.properties));
-  if (bad !== undefined) {
-    // [LIMIT-TEXT-1]
-    return {
-      spec: ERRORS.INVALID_FRAME,
-      detail: `${bad} contains an unpaired surrogate (rule wellFormed)`,
-    };
-  }
-  // (6) [LIMIT-MSG-2, LIMIT-ARRAY-1]
-  const size = errors.filter(isMsgSize);
-  if (size.length > 0) return { spec: ERRORS.MESSAGE_TOO_LONG, detail: detailOf(size) };
-  if (errors.length > 0) return { spec: ERRORS.LIMIT_EXCEEDED, detail: detailOf(errors) };
-  return undefined;
+  // JSON Schema cannot say "no unpaired surrogate"; the same annotations give its code.
+  const errors: FieldError[] = [
+    ...(result.ok ? [] : result.errors),
+    ...(entry ? wellFormedErrors(entry.schema, frame) : []),
+  ];
+  const code = codeOf(errors);
+  if (code === undefined) return undefined;
+  // Every code an annotation may name is sent as an error frame (Table 7).
+  const spec = errorSpecOf(code, "frame") ?? ERRORS.INVALID_FRAME;
+  return { spec, detail: formatErrors(errors.filter((e) => e.code === code)) };
 }
 
 /** The outcome of step (1): a JSON object, or the close that answers the frame. */
