@@ -17,6 +17,15 @@ import {
   TimestampMs,
 } from "../primitives.js";
 
+/**
+ * Largest size of one history page, in bytes of UTF-8: the page's items serialized as a JSON
+ * array, which is the REST response body and the value of `logs` in `logs/result`
+ * [LOGS-BYTES-1]. 1 MiB less 1 KiB, so that a whole `logs/result` frame (the array and an
+ * envelope of at most some 400 bytes) stays within 1 MiB; one item takes at most some 31.5 KB
+ * (a `msg` of 5120 control characters, each escaped as 6 bytes), so a page always holds one.
+ */
+export const LOGS_MAX_PAGE_BYTES = 1_047_552;
+
 /** Paging parameters shared by the socket command and the REST endpoint (decision D9). */
 const pageFields = {
   max_ts: Type.Optional(
@@ -82,8 +91,16 @@ export const LogsResult = Type.Object(
     op: Type.Literal("result"),
     ...EventEnvelope,
     logs: Type.Array(LogItem, { maxItems: LOGS_MAX_LIMIT, description: "Newest first." }),
+    more: Type.Optional(
+      Type.Boolean({
+        description: `true when the page ended before limit items because the next item would take it over ${LOGS_MAX_PAGE_BYTES} bytes of JSON: older items match, ask for the next page. Absent otherwise.`,
+      }),
+    ),
   },
-  { description: "Reply to logs: one page, newest first; an empty page means no more." },
+  {
+    description:
+      "Reply to logs: one page, newest first. A page shorter than limit without more: true, and in particular an empty page, means no more.",
+  },
 );
 
 /** Query parameters of `GET /1.1/rtm/messages/logs` (strings on the wire, parsed). */
@@ -104,7 +121,7 @@ export const RestLogsQuery = Type.Object(
 /** Response body of `GET /1.1/rtm/messages/logs`. */
 export const RestLogsResponse = Type.Array(LogItem, {
   maxItems: LOGS_MAX_LIMIT,
-  description: "One page of history, newest first.",
+  description: `One page of history, newest first, of at most ${LOGS_MAX_PAGE_BYTES} bytes. The header X-Confab-More: true marks a page that the byte bound ended before limit items.`,
 });
 
 /** Static type of the LogsQuery schema. */
