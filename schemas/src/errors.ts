@@ -49,9 +49,13 @@ export const ERRORS = {
   /** A failed commit lost frames the connection needed [ERROR-RESYNC-1] (sent by the adapter). */
   CONNECTION_LOST_STATE: spec(1011, "INTERNAL_ERROR", "close", ["ERROR-RESYNC-1"]),
   /** The first command names an unknown or disabled app [SESSION-APP-2]. */
-  APP_NOT_AVAILABLE: spec(4100, "APP_NOT_AVAILABLE", "close", ["SESSION-APP-2", "SESSION-APP-4"]),
+  APP_NOT_AVAILABLE: spec(4100, "APP_NOT_AVAILABLE", "close", [
+    "SESSION-APP-2",
+    "SESSION-APP-7",
+    "SESSION-DISABLE-1",
+  ]),
   /** A command names another app than the one the connection is bound to [SESSION-APP-3]. */
-  APP_MISMATCH: spec(4100, "APP_NOT_AVAILABLE", "frame", ["SESSION-APP-3", "SESSION-APP-4"]),
+  APP_MISMATCH: spec(4100, "APP_NOT_AVAILABLE", "frame", ["SESSION-APP-3"]),
   /** A missing, wrong, expired or replayed signature [SIG-ENFORCE-1, SIG-TIME-1, SIG-NONCE-2]. */
   SIGNATURE_FAILED: spec(4102, "SIGNATURE_FAILED", "frame", [
     "SIG-ENFORCE-1",
@@ -72,8 +76,12 @@ export const ERRORS = {
   MESSAGE_TOO_LONG: spec(4109, "FRAME_TOO_LONG", "frame", ["LIMIT-MSG-2"]),
   /** The handshake `Origin` is not allowed for the app [FRAME-ORIGIN-2]. */
   INVALID_ORIGIN: spec(4110, "INVALID_ORIGIN", "close", ["FRAME-ORIGIN-2"]),
-  /** The app is over a quota of the deployment [ERROR-QUOTA-1] (not sent by this server). */
-  APP_QUOTA_EXCEEDED: spec(4113, "APP_QUOTA_EXCEEDED", "close", ["ERROR-QUOTA-1"]),
+  /** The app or the address is over a connection quota [ERROR-QUOTA-1, LIMIT-CONN-APP-1, LIMIT-CONN-IP-1]. */
+  APP_QUOTA_EXCEEDED: spec(4113, "APP_QUOTA_EXCEEDED", "close", [
+    "ERROR-QUOTA-1",
+    "LIMIT-CONN-APP-1",
+    "LIMIT-CONN-IP-1",
+  ]),
   /** A binary message, a frame that is not JSON, or JSON that is not an object [FRAME-JSON-1]. */
   UNPARSEABLE_RAW_MESSAGE: spec(4114, "UNPARSEABLE_RAW_MESSAGE", "close", [
     "FRAME-BINARY-2",
@@ -94,8 +102,16 @@ export const ERRORS = {
   MESSAGE_SENT_QUOTA_EXCEEDED: spec(4116, "MESSAGE_SENT_QUOTA_EXCEEDED", "close", [
     "FLOOD-CLOSE-1",
   ]),
-  /** An id array over 500 items, a watch set over 10000 [LIMIT-ARRAY-1, WATCH-LIMIT-1]. */
-  LIMIT_EXCEEDED: spec(4120, "LIMIT_EXCEEDED", "frame", ["LIMIT-ARRAY-1", "WATCH-LIMIT-1"]),
+  /** A count limit: id arrays, watch sets, sessions, stored rows [LIMIT-ARRAY-1, WATCH-LIMIT-1, …]. */
+  LIMIT_EXCEEDED: spec(4120, "LIMIT_EXCEEDED", "frame", [
+    "LIMIT-ARRAY-1",
+    "WATCH-LIMIT-1",
+    "LIMIT-SESSIONS-1",
+    "LIMIT-WATCH-CONN-1",
+    "LIMIT-WATCH-APP-1",
+    "LIMIT-SESSIONS-APP-1",
+    "LIMIT-STORE-2",
+  ]),
   /** The server failed to carry out the command [ERROR-INTERNAL-1, ACK-FAIL-1]. */
   INTERNAL_ERROR: spec(4200, "INTERNAL_ERROR", "frame", ["ERROR-INTERNAL-1", "ACK-FAIL-1"]),
   /** A `direct` could not be completed in time [ACK-TIMEOUT-1]. */

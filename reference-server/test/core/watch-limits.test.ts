@@ -163,7 +163,7 @@ describe("watch entries and sessions of one app (7.6)", () => {
 });
 
 describe("connections of one app and of one address (7.6)", () => {
-  it("[LIMIT-QUOTA-1] [LIMIT-CONN-APP-1] closes with 4113, after an error frame, a connection whose first command would bind it to an app that is full", () => {
+  it("[LIMIT-QUOTA-1] [LIMIT-CONN-APP-1] [ERROR-QUOTA-1] closes with 4113, after an error frame, a connection whose first command would bind it to an app that is full", () => {
     const h = harness({ maxConnectionsPerApp: 2 });
     const a = h.connect();
     const b = h.connect();
