@@ -23,7 +23,8 @@ const INTERNAL_ERROR = ERRORS.INTERNAL_ERROR.code;
 /**
  * The HTTP status of a protocol error: an unknown app is not found [REST-APP-2], a missing
  * or wrong master key unauthorised [REST-AUTH-1], a malformed query a bad request
- * [REST-PARAM-1]; anything else is the server's own failure. The core knows nothing of
+ * [REST-PARAM-1], a request over the history rate too many requests [REST-RATE-1]; anything
+ * else is the server's own failure. The core knows nothing of
  * HTTP: this is the only place its codes become statuses.
  */
 export function httpStatusOf(error: ErrorSpec): number {
@@ -34,6 +35,8 @@ export function httpStatusOf(error: ErrorSpec): number {
       return 401;
     case ERRORS.INVALID_FRAME.code:
       return 400;
+    case ERRORS.LIMIT_EXCEEDED.code:
+      return 429; // the history rate [REST-RATE-1]
     default:
       return 500;
   }
@@ -235,9 +238,22 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
   function logs(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
     const appId = restAppIdOf(header(req, "x-avoscloud-application-id"), params);
     const masterKey = header(req, "x-avoscloud-master-key");
-    const result = engine.restLogs(appId, masterKey, logsQueryOf(params));
-    if (result.ok) send(res, 200, result.items);
-    else sendError(res, httpStatusOf(result.error), result.error.code, result.detail);
+    const result = engine.restLogs(appId, masterKey, logsQueryOf(params), {
+      now: Date.now(),
+      remoteAddress: req.socket.remoteAddress,
+    });
+    // A web page reads these headers only when they are exposed (CORS).
+    const expose = { "Access-Control-Expose-Headers": "X-Confab-More, Retry-After" };
+    if (result.ok) {
+      // [REST-MORE-1] The body stays the plain array a legacy caller reads [REST-OK-1].
+      send(res, 200, result.items, result.more ? { ...expose, "X-Confab-More": "true" } : expose);
+    } else {
+      const { error, detail, retryAfterS } = result;
+      // [REST-RATE-1] 429 with Retry-After when the history rate refuses the request.
+      const extra: Record<string, string> = { ...expose };
+      if (retryAfterS !== undefined) extra["Retry-After"] = String(retryAfterS);
+      send(res, httpStatusOf(error), { code: error.code, error: detail }, extra);
+    }
   }
 
   return (req, res) => {

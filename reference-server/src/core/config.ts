@@ -100,6 +100,20 @@ export interface Limits {
    * besides the messages themselves.
    */
   readonly maxPendingPerApp: number;
+  /**
+   * History page bytes (LOGS-BYTES-1) that one connection, and one REST client address, may
+   * be sent per second; `0` disables the bound. Over it, `logs` gets 4120 and REST HTTP 429
+   * [LIMIT-LOGS-RATE-1, LIMIT-LOGS-RATE-2, REST-RATE-1]. The deployment's choice: the
+   * default, 1 MiB/s, is one full page a second, some 40 pages of ordinary text.
+   */
+  readonly historyBytesPerSecond: number;
+  /**
+   * The bytes of history pages one connection or REST client address may take at once,
+   * before the rate of {@link Limits.historyBytesPerSecond} applies [LIMIT-LOGS-RATE-1].
+   * The default, 2 MiB, lets through two full pages at once (three in the worst case, which
+   * is what one turn may queue on a socket), far below the adapter's 4 MiB send bound.
+   */
+  readonly historyBurstBytes: number;
 }
 
 /** Everything the core needs to know that is not protocol state. */
@@ -146,6 +160,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxConnectionsPerApp: 10_000,
   maxConnectionsPerAddress: 1_000,
   maxPendingPerApp: 1_000_000,
+  historyBytesPerSecond: 1_048_576,
+  historyBurstBytes: 2_097_152,
 };
 
 /** The read timeout the spec recommends, ms [TIMEOUT-READ-3]. */

@@ -45,7 +45,7 @@ import {
 import { CommandContext, type Commands, type EngineServices, type Handler } from "./context.js";
 import { DIRECT_HANDLERS } from "./direct.js";
 import { CommandError } from "./errors.js";
-import { HISTORY_HANDLERS, page } from "./history.js";
+import { HISTORY_HANDLERS, HistoryBudgets, page } from "./history.js";
 import { MessageIds } from "./message-ids.js";
 import { Presence } from "./presence.js";
 import { ROOM_HANDLERS } from "./room.js";
@@ -58,6 +58,7 @@ import type {
   Output,
   ProtocolEngine,
   RestLogsResult,
+  RestRequest,
 } from "./types.js";
 
 /** One handler per command: a missing handler is a compile error. */
@@ -277,11 +278,15 @@ export class Engine implements ProtocolEngine {
     return this.flush();
   }
 
+  /** The history rate of REST clients, by remote address [LIMIT-LOGS-RATE-1, REST-RATE-1]. */
+  private readonly restHistory = new HistoryBudgets();
+
   /** {@inheritDoc ProtocolEngine.restLogs} */
   restLogs(
     appId: string | undefined,
     masterKey: string | undefined,
     query: Readonly<Record<string, unknown>>,
+    request?: RestRequest,
   ): RestLogsResult {
     // A missing or malformed app id names no app [LIMIT-APPID-1, REST-APP-2].
     const app = resolveApp(this.config, appId);
@@ -301,7 +306,19 @@ export class Engine implements ProtocolEngine {
       return { ok: false, error: ERRORS.INVALID_FRAME, detail };
     }
     const q = checked.value as RestLogsQuery;
-    const items = page(this.store, {
+    // [REST-RATE-1] Per address, across apps: in development mode any app id is served, so
+    // a bound per app would be one new app id away. Checked last, so that a refused or
+    // malformed request costs the caller nothing. A refused request takes nothing.
+    const { limits } = this.config;
+    // A caller without `request` is not the network (ProtocolEngine.restLogs): not metered.
+    const budget = request && this.restHistory.of(request.remoteAddress ?? "", limits, request.now);
+    const waitMs = request && budget ? budget.waitMs(limits, request.now) : 0;
+    if (waitMs > 0) {
+      const retryAfterS = Math.ceil(waitMs / 1000);
+      const detail = `history rate of ${limits.historyBytesPerSecond} bytes/s exceeded: retry in ${retryAfterS} s`;
+      return { ok: false, error: ERRORS.LIMIT_EXCEEDED, detail, retryAfterS };
+    }
+    const { items, more, bytes } = page(this.store, {
       appId: app.appId,
       cid: q.convid,
       fromPeerId: q.from,
@@ -309,7 +326,9 @@ export class Engine implements ProtocolEngine {
       msgId: q.msgid,
       limit: q.limit ?? LOGS_DEFAULT_LIMIT,
     });
-    return { ok: true, items };
+    budget?.charge(bytes);
+    // [REST-MORE-1] The body stays the plain array of REST-OK-1; `more` becomes a header.
+    return more ? { ok: true, items, more } : { ok: true, items };
   }
 
   /** {@inheritDoc ProtocolEngine.knowsApp} */

@@ -58,8 +58,30 @@ export interface ConnectionInfo {
  * that refuses it. The HTTP adapter maps the error to an HTTP status.
  */
 export type RestLogsResult =
-  | { readonly ok: true; readonly items: readonly LogItem[] }
-  | { readonly ok: false; readonly error: ErrorSpec; readonly detail: string };
+  | {
+      readonly ok: true;
+      readonly items: readonly LogItem[];
+      /**
+       * Whether the byte bound ended the page before `limit` items, so older items match:
+       * the adapter sends `X-Confab-More: true` [LOGS-BYTES-1, REST-MORE-1].
+       */
+      readonly more?: boolean | undefined;
+    }
+  | {
+      readonly ok: false;
+      readonly error: ErrorSpec;
+      readonly detail: string;
+      /** Seconds after which a request refused by the history rate may succeed [REST-RATE-1]. */
+      readonly retryAfterS?: number | undefined;
+    };
+
+/** What the HTTP adapter knows about a REST request besides its app, key and query. */
+export interface RestRequest {
+  /** The server clock, ms: the history rate refills with it [LIMIT-LOGS-RATE-1]. */
+  readonly now: number;
+  /** The client's address: the history rate is counted per address [REST-RATE-1]. */
+  readonly remoteAddress?: string | undefined;
+}
 
 /** A significant event, for the JSON log. */
 export interface LogEvent {
@@ -84,12 +106,16 @@ export interface ProtocolEngine {
   /**
    * `GET /1.1/rtm/messages/logs`: the app, the master key and the query as JSON values
    * (the HTTP adapter turns the query string's text into integers where the schema wants
-   * them), checked against the `logs-query` schema [REST-AUTH-1, REST-PARAM-1].
+   * them), checked against the `logs-query` schema [REST-AUTH-1, REST-PARAM-1], then
+   * against the history rate of the request's address [REST-RATE-1]. The HTTP adapter
+   * always passes `request`; a caller without one (a test, a tool in the same process) is
+   * not metered.
    */
   restLogs(
     appId: string | undefined,
     masterKey: string | undefined,
     query: Readonly<Record<string, unknown>>,
+    request?: RestRequest,
   ): RestLogsResult;
   /**
    * Whether an app id is served: well-formed [LIMIT-APPID-1], known (or development mode),

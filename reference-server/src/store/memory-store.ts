@@ -189,7 +189,7 @@ export class MemoryStore implements Store {
   }
 
   /** {@inheritDoc Store.history} */
-  history(query: HistoryQuery): StoredMessage[] {
+  history(query: HistoryQuery, take?: (message: StoredMessage) => boolean): StoredMessage[] {
     const data = this.apps.get(query.appId);
     if (data === undefined) return [];
     const { cid, fromPeerId, maxTs } = query;
@@ -208,7 +208,14 @@ export class MemoryStore implements Store {
       matches.push(m);
     }
     matches.sort((a, b) => b.timestamp - a.timestamp || compareBinary(b.id, a.id));
-    return matches.slice(0, clampCount(query.limit)).map(copy);
+    const page: StoredMessage[] = [];
+    for (const m of matches.slice(0, clampCount(query.limit))) {
+      // As SQLite's row-by-row read: the first message `take` refuses ends the page.
+      const message = copy(m);
+      if (take !== undefined && !take(message)) break;
+      page.push(message);
+    }
+    return page;
   }
 
   /** {@inheritDoc Store.createRoom} */

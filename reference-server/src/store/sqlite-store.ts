@@ -509,7 +509,7 @@ export class SqliteStore implements Store {
   }
 
   /** {@inheritDoc Store.history} */
-  history(query: HistoryQuery): StoredMessage[] {
+  history(query: HistoryQuery, take?: (message: StoredMessage) => boolean): StoredMessage[] {
     const { cid, fromPeerId, maxTs } = query;
     const cursor = maxTs !== undefined;
     const name: StatementName =
@@ -535,7 +535,17 @@ export class SqliteStore implements Store {
       params.maxTs = maxTs;
       params.msgId = query.msgId ?? "";
     }
-    return (this.stmts[name].all(params) as MessageRow[]).map(toMessage);
+    if (take === undefined) return (this.stmts[name].all(params) as MessageRow[]).map(toMessage);
+    // Row by row, so that a page bounded by bytes stops reading at its bound instead of
+    // loading `limit` rows of up to 5 KiB first [LOGS-BYTES-1]. Leaving the loop (break or
+    // throw) returns the iterator, which resets the statement.
+    const page: StoredMessage[] = [];
+    for (const row of this.stmts[name].iterate(params) as IterableIterator<MessageRow>) {
+      const message = toMessage(row);
+      if (!take(message)) break;
+      page.push(message);
+    }
+    return page;
   }
 
   /** {@inheritDoc Store.createRoom} */

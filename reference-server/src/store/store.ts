@@ -77,8 +77,14 @@ export interface Store {
   getMessage(appId: string, messageId: string): StoredMessage | undefined;
   /** Whether the peer sent or received a message of the conversation. */
   isParticipant(appId: string, cid: string, peerId: string): boolean;
-  /** One page of history, newest first by (timestamp, id). */
-  history(query: HistoryQuery): StoredMessage[];
+  /**
+   * One page of history, newest first by (timestamp, id), at most `query.limit` messages.
+   * Reads the matching messages one at a time and offers each to `take` when it is given:
+   * at the first one `take` refuses, the page ends without it and no further row is read, so
+   * a page bounded by bytes never loads the rows past its bound [LOGS-BYTES-1]. `take` must
+   * not call the store (SQLite is in the middle of a statement).
+   */
+  history(query: HistoryQuery, take?: (message: StoredMessage) => boolean): StoredMessage[];
 
   /** Creates an empty group. */
   createRoom(appId: string, roomId: string, createdAt: number): void;

@@ -197,7 +197,7 @@ describe("order and paging (5.3)", () => {
     expectQuiet(h);
   });
 
-  it("[LOGS-PAGE-1] returns the first limit matching items, or all when fewer match", () => {
+  it("[LOGS-PAGE-2] returns the first limit matching items, or all when fewer match", () => {
     const { h, b, cid, newest } = conversation();
     const ids = newest.map((m) => m.id);
     expect(logItems(b, "bob", cid, { limit: 10 }).map((i) => i["msg-id"])).toEqual(

@@ -770,6 +770,67 @@ function storeContract(name: string, open: () => Store): void {
         expect(ids(store.history({ appId: APP, limit: 10 }))).toEqual(["m2", "m1"]);
       }));
   });
+
+  describe(`${name}: history read row by row (LOGS-BYTES-1)`, () => {
+    /** Stores m000 … m(n-1), one per millisecond; returns their ids newest first. */
+    function fill(store: Store, n: number): string[] {
+      const all: string[] = [];
+      for (let k = 0; k < n; k++) {
+        const id = `m${String(k).padStart(3, "0")}`;
+        store.insertMessage(message({ id, timestamp: 1000 + k }));
+        all.unshift(id);
+      }
+      return all;
+    }
+
+    it("[LOGS-BYTES-1] offers each message of the page to take, newest first, and stops reading at the first it refuses", () =>
+      withStore((store) => {
+        const all = fill(store, 50);
+        const offered: string[] = [];
+        const page = store.history({ appId: APP, cid: "c1", limit: 40 }, (m) => {
+          offered.push(m.id);
+          return offered.length <= 7;
+        });
+        // The refused message is not in the page, and nothing after it was read.
+        expect(ids(page)).toEqual(all.slice(0, 7));
+        expect(offered).toEqual(all.slice(0, 8));
+        // The page equals the plain query's prefix, field for field.
+        expect(page).toEqual(store.history({ appId: APP, cid: "c1", limit: 7 }));
+      }));
+
+    it("[LOGS-BYTES-1] reads at most limit messages, and the whole page when take accepts all, whatever the filter and cursor", () =>
+      withStore((store) => {
+        const all = fill(store, 30);
+        for (const q of [
+          { appId: APP, limit: 10 },
+          { appId: APP, cid: "c1", limit: 10, maxTs: 1020 },
+          { appId: APP, fromPeerId: "alice", limit: 10, maxTs: 1020, msgId: "m020" },
+          { appId: APP, cid: "c1", fromPeerId: "alice", limit: 100 },
+        ]) {
+          let offered = 0;
+          const page = store.history(q, () => ++offered > 0);
+          expect(ids(page), JSON.stringify(q)).toEqual(ids(store.history(q)));
+          expect(offered, JSON.stringify(q)).toBe(page.length);
+        }
+        expect(ids(store.history({ appId: APP, limit: 100 }, () => true))).toEqual(all);
+      }));
+
+    it("[LOGS-BYTES-1] leaves the store usable after take refuses or throws mid-page", () =>
+      withStore((store) => {
+        const all = fill(store, 20);
+        expect(store.history({ appId: APP, limit: 20 }, () => false)).toEqual([]);
+        expect(() =>
+          store.history({ appId: APP, limit: 20 }, (m) => {
+            if (m.id === all[3]) throw new Error("stop");
+            return true;
+          }),
+        ).toThrow("stop");
+        // The statement was reset: the store reads and writes as before.
+        store.insertMessage(message({ id: "m999", timestamp: 5000 }));
+        expect(ids(store.history({ appId: APP, limit: 2 }))).toEqual(["m999", all[0]]);
+        store.commit();
+      }));
+  });
 }
 
 storeContract("MemoryStore", () => new MemoryStore());
