@@ -10,6 +10,9 @@ import { ClientAck, DirectAck, DirectDelivery, DirectSend, Receipt } from "./mes
 import { LogsQuery, LogsResult, RestLogsQuery, RestLogsResponse } from "./messages/history.js";
 import { PushNotice } from "./messages/push.js";
 import {
+  RestPeerRooms,
+  RestPeerRoomsQuery,
+  RestRoomMembers,
   RoomInvite,
   RoomInvited,
   RoomJoin,
@@ -183,6 +186,10 @@ export const HTTP_SCHEMAS: Readonly<Record<string, TSchema>> = {
   "route-response": RouteResponse,
   "logs-query": RestLogsQuery,
   "logs-response": RestLogsResponse,
+  // GET /1.1/rtm/rooms/{roomId}/members and GET /1.1/rtm/peers/{peerId}/rooms (spec 04, 4.7).
+  "room-members-response": RestRoomMembers,
+  "peer-rooms-query": RestPeerRoomsQuery,
+  "peer-rooms-response": RestPeerRooms,
   error: HttpError,
   // The body of a push-hook POST, server to the app's endpoint [OFFLINE-PUSH-6].
   "push-notice": PushNotice,

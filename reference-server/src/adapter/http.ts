@@ -1,6 +1,8 @@
 /**
  * The HTTP side of the reference server: the router (`GET /v1/route`, spec §1.1, D12), the
- * REST history endpoint (`GET /1.1/rtm/messages/logs`, D9) and a health check.
+ * REST history endpoint (`GET /1.1/rtm/messages/logs`, D9), the REST membership endpoints
+ * (`GET /1.1/rtm/rooms/{roomId}/members`, `GET /1.1/rtm/peers/{peerId}/rooms`, spec 4.7,
+ * D21) and a health check.
  * Every answer is JSON (or JSONP for the router) and carries
  * `Access-Control-Allow-Origin: *` [ROUTER-CORS-1].
  * @module
@@ -30,6 +32,9 @@ const INTERNAL_ERROR = ERRORS.INTERNAL_ERROR.code;
 export function httpStatusOf(error: ErrorSpec): number {
   switch (error.code) {
     case ERRORS.APP_NOT_AVAILABLE.code:
+      return 404;
+    // An unknown group is not found either; its code tells it from an unknown app [REST-ROOMS-6].
+    case ERRORS.ROOM_NOT_FOUND.code:
       return 404;
     case ERRORS.SIGNATURE_FAILED.code:
       return 401;
@@ -80,6 +85,24 @@ export function restAppIdOf(
   if (headerValue !== undefined) return headerValue;
   const ids = params.getAll("appId");
   return ids.length === 0 ? undefined : ids.join(",");
+}
+
+/** `/1.1/rtm/rooms/{roomId}/members`, the id one non-empty, still percent-encoded segment. */
+const ROOM_MEMBERS_PATH = /^\/1\.1\/rtm\/rooms\/([^/]+)\/members$/;
+/** `/1.1/rtm/peers/{peerId}/rooms`, likewise. */
+const PEER_ROOMS_PATH = /^\/1\.1\/rtm\/peers\/([^/]+)\/rooms$/;
+
+/**
+ * A path segment percent-decoded as UTF-8 (`%2F` is a `/` inside the id), or `undefined`
+ * when it is no valid percent-encoding of UTF-8, which the core answers with 400 after the
+ * app and key checks [REST-ROOMS-3, REST-ROOMS-4].
+ */
+export function pathSegment(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 /** [ROUTER-JSONP-1] A JSONP callback name that cannot carry script. */
@@ -169,6 +192,8 @@ function wsUrlFor(req: IncomingMessage, secure: boolean): string {
  *   too), 404 `{code: 4100}` for an unknown app, 400 `{code: 4114}` without `appId`, with a
  *   malformed one, or with a parameter given twice.
  * - `GET /1.1/rtm/messages/logs` → the core's {@link ProtocolEngine.restLogs}.
+ * - `GET /1.1/rtm/rooms/{roomId}/members` → {@link ProtocolEngine.restRoomMembers}, and
+ *   `GET /1.1/rtm/peers/{peerId}/rooms` → {@link ProtocolEngine.restPeerRooms}.
  * - `GET /healthz` → `{status: "ok", connections, sessions}`.
  * - `OPTIONS` → the CORS preflight (the REST endpoint takes custom headers); other
  *   methods than GET and HEAD → 405; other paths → 404.
@@ -256,6 +281,33 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
     }
   }
 
+  /**
+   * The membership endpoints [REST-ROOMS-1 … REST-ROOMS-7]: the same app and key headers as
+   * history; `true` when `url` is one of them (and is answered).
+   */
+  function membership(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+    const room = ROOM_MEMBERS_PATH.exec(url.pathname);
+    const peer = room ? null : PEER_ROOMS_PATH.exec(url.pathname);
+    if (!room && !peer) return false;
+    const params = url.searchParams;
+    // The app as history takes it, a repeated appId naming none [REST-ROOMS-1].
+    const appId = restAppIdOf(header(req, "x-avoscloud-application-id"), params);
+    const masterKey = header(req, "x-avoscloud-master-key");
+    const result = room
+      ? engine.restRoomMembers(appId, masterKey, pathSegment(room[1] as string))
+      : engine.restPeerRooms(
+          appId,
+          masterKey,
+          pathSegment((peer as RegExpExecArray)[1] as string),
+          // One reading of query strings for every REST endpoint: `limit` is read like
+          // history's (chapter 05), and appId is not part of the query.
+          logsQueryOf(params),
+        );
+    if (result.ok) send(res, 200, result.body);
+    else sendError(res, httpStatusOf(result.error), result.error.code, result.detail);
+    return true;
+  }
+
   return (req, res) => {
     try {
       const method = req.method ?? "GET";
@@ -301,7 +353,8 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
           break;
         }
         default:
-          sendError(res, 404, INVALID, `no such endpoint: ${url.pathname}`);
+          if (membership(req, res, url)) options.afterRequest?.();
+          else sendError(res, 404, INVALID, `no such endpoint: ${url.pathname}`);
       }
     } catch (err) {
       logger.log("error", "http_error", { method: req.method, url: req.url, ...errorFields(err) });

@@ -24,6 +24,7 @@ import {
   isValidId,
   LOGS_DEFAULT_LIMIT,
   type RestLogsQuery,
+  type RestPeerRoomsQuery,
   sameSecret,
   validate,
 } from "@confab/protocol";
@@ -48,7 +49,7 @@ import { CommandError } from "./errors.js";
 import { HISTORY_HANDLERS, HistoryBudgets, page } from "./history.js";
 import { MessageIds } from "./message-ids.js";
 import { Presence } from "./presence.js";
-import { ROOM_HANDLERS } from "./room.js";
+import { groupMembers, ROOM_HANDLERS, roomsPage } from "./room.js";
 import { SESSION_HANDLERS } from "./session.js";
 import type { ConnectionState } from "./state.js";
 import type {
@@ -58,7 +59,10 @@ import type {
   Output,
   ProtocolEngine,
   RestLogsResult,
+  RestPeerRoomsResult,
+  RestRefusal,
   RestRequest,
+  RestRoomMembersResult,
 } from "./types.js";
 
 /** One handler per command: a missing handler is a compile error. */
@@ -329,6 +333,73 @@ export class Engine implements ProtocolEngine {
     budget?.charge(bytes);
     // [REST-MORE-1] The body stays the plain array of REST-OK-1; `more` becomes a header.
     return more ? { ok: true, items, more } : { ok: true, items };
+  }
+
+  /** {@inheritDoc ProtocolEngine.restRoomMembers} */
+  restRoomMembers(
+    appId: string | undefined,
+    masterKey: string | undefined,
+    roomId: string | undefined,
+  ): RestRoomMembersResult {
+    const app = this.restApp(appId, masterKey);
+    if ("error" in app) return app;
+    const invalid = invalidPathId("group", roomId);
+    if (invalid) return invalid;
+    const id = roomId as string;
+    const members = groupMembers(this.store, app.appId, id);
+    if (members === undefined) {
+      // [REST-ROOMS-6] A group that never existed; an empty one answers with no members.
+      return { ok: false, error: ERRORS.ROOM_NOT_FOUND, detail: `no group ${id}` };
+    }
+    return { ok: true, body: { roomId: id, roomPeerIds: members } }; // [REST-ROOMS-5]
+  }
+
+  /** {@inheritDoc ProtocolEngine.restPeerRooms} */
+  restPeerRooms(
+    appId: string | undefined,
+    masterKey: string | undefined,
+    peerId: string | undefined,
+    query: Readonly<Record<string, unknown>>,
+  ): RestPeerRoomsResult {
+    const app = this.restApp(appId, masterKey);
+    if ("error" in app) return app;
+    const invalid = invalidPathId("peer", peerId);
+    if (invalid) return invalid;
+    const checked = httpValidators["peer-rooms-query"]?.(query);
+    if (!checked?.ok) {
+      // [REST-ROOMS-3] a bad after or limit
+      const detail = checked ? checked.errors.map((e) => e.message).join("; ") : "invalid";
+      return { ok: false, error: ERRORS.INVALID_FRAME, detail };
+    }
+    const q = checked.value as RestPeerRoomsQuery;
+    const id = peerId as string;
+    // [REST-ROOMS-7] The page of room/list, for that peer; a peer in no group gets an empty one.
+    const page = roomsPage(this.store, app.appId, id, q.after, q.limit);
+    return { ok: true, body: { peerId: id, roomIds: page.roomIds, more: page.more } };
+  }
+
+  /**
+   * The app of a group REST request, or the refusal: 4100 (404) when it names no app served
+   * here [REST-ROOMS-1], 4102 (401) without the master key of an app that has one
+   * [REST-ROOMS-2], the same rules and order as REST history (REST-APP-2, REST-AUTH-1).
+   */
+  private restApp(
+    appId: string | undefined,
+    masterKey: string | undefined,
+  ): AppConfig | RestRefusal {
+    const app = resolveApp(this.config, appId);
+    if (!app) {
+      const detail = appId === undefined ? "no app id given" : `unknown app ${appId}`;
+      return { ok: false, error: ERRORS.APP_MISMATCH, detail };
+    }
+    if (app.masterKey !== undefined && !sameSecret(masterKey, app.masterKey)) {
+      return {
+        ok: false,
+        error: ERRORS.SIGNATURE_FAILED,
+        detail: "X-AVOSCloud-Master-Key is required",
+      };
+    }
+    return app;
   }
 
   /** {@inheritDoc ProtocolEngine.knowsApp} */
@@ -631,6 +702,23 @@ export class Engine implements ProtocolEngine {
     this.out = [];
     return out;
   }
+}
+
+/**
+ * The refusal of a REST path segment that is no valid peer or group id once decoded, or
+ * that the adapter could not decode (`undefined`) [REST-ROOMS-3, LIMIT-ID-1]; `undefined`
+ * for a valid id.
+ */
+function invalidPathId(kind: "peer" | "group", id: string | undefined): RestRefusal | undefined {
+  if (id === undefined) {
+    const detail = `the ${kind} id in the path is not valid percent-encoded UTF-8`;
+    return { ok: false, error: ERRORS.INVALID_FRAME, detail };
+  }
+  if (!isValidId(id)) {
+    const detail = `the ${kind} id in the path must be 1..64 code points, no control characters, no ':'`;
+    return { ok: false, error: ERRORS.INVALID_FRAME, detail };
+  }
+  return undefined;
 }
 
 function stackOf(err: unknown): string {

@@ -1,7 +1,7 @@
 /**
  * Group family handlers: create/join, invite, kick, leave and the events each session sees
  * (spec/04-groups.md, decision D8), and the membership queries (`room/query`, `room/list`,
- * decision D21). Membership is persistent (in the store); events are not
+ * and the pages the REST endpoints share with them, decision D21). Membership is persistent (in the store); events are not
  * stored (ROOM-FANOUT-8).
  *
  * Every handler runs its checks in the order of ERROR-ORDER-1 (open session 4105, then
@@ -283,7 +283,7 @@ export function handleRoomQuery(ctx: CommandContext, frame: RoomQuery): void {
   });
 }
 
-/** One page of a peer's groups, as `room/list-result` carries it. */
+/** One page of a peer's groups, as `room/list-result` and the REST list carry it. */
 export interface RoomsPage {
   /** Group ids in ascending byte order, after the cursor [ROOM-LIST-1]. */
   readonly roomIds: string[];
@@ -295,7 +295,8 @@ export interface RoomsPage {
  * One page of the groups of which `peerId` is a member: the first `limit` ids after
  * `after` in byte order [ROOM-LIST-1], `limit` defaulting to 100 [ROOM-LIST-2], and whether
  * more follow [ROOM-LIST-4], learnt by reading one id beyond the page rather than by a
- * second request (decision D21). `limit` must be validated (1 to 500, ROOM-LIST-3).
+ * second request (decision D21). Shared by `room/list` and `GET /1.1/rtm/peers/{peerId}/rooms`
+ * [REST-ROOMS-7], so both page alike. `limit` must be validated (1 to 500, ROOM-LIST-3).
  */
 export function roomsPage(
   store: Store,
@@ -306,6 +307,15 @@ export function roomsPage(
 ): RoomsPage {
   const ids = store.roomsOf(appId, peerId, after, limit + 1);
   return { roomIds: ids.slice(0, limit), more: ids.length > limit };
+}
+
+/**
+ * The members of a group, each once, or `undefined` when `roomId` names no group of the app
+ * (an empty group exists, ROOM-EMPTY-1): what `GET /1.1/rtm/rooms/{roomId}/members`
+ * answers [REST-ROOMS-5, REST-ROOMS-6].
+ */
+export function groupMembers(store: Store, appId: string, roomId: string): string[] | undefined {
+  return store.roomExists(appId, roomId) ? uniqueIds(store.members(appId, roomId)) : undefined;
 }
 
 /**

@@ -3,7 +3,14 @@
  * passes frames and the current time in, and carries the returned outputs out.
  * @module
  */
-import type { ErrorSpec, LogItem, PushNotice, S2CFrame } from "@confab/protocol";
+import type {
+  ErrorSpec,
+  LogItem,
+  PushNotice,
+  RestPeerRooms,
+  RestRoomMembers,
+  S2CFrame,
+} from "@confab/protocol";
 import type { HistoryQuery, StoredMessage } from "../store/store.js";
 
 /** Identifies one WebSocket connection; chosen by the adapter. */
@@ -83,6 +90,24 @@ export interface RestRequest {
   readonly remoteAddress?: string | undefined;
 }
 
+/**
+ * A REST request the core refused: the error of Table 7 that refuses it, which the HTTP
+ * adapter maps to an HTTP status, and a human-readable detail.
+ */
+export interface RestRefusal {
+  readonly ok: false;
+  readonly error: ErrorSpec;
+  readonly detail: string;
+}
+
+/** Result of `GET /1.1/rtm/rooms/{roomId}/members`: the body, or why not [REST-ROOMS-5]. */
+export type RestRoomMembersResult =
+  | { readonly ok: true; readonly body: RestRoomMembers }
+  | RestRefusal;
+
+/** Result of `GET /1.1/rtm/peers/{peerId}/rooms`: the page, or why not [REST-ROOMS-7]. */
+export type RestPeerRoomsResult = { readonly ok: true; readonly body: RestPeerRooms } | RestRefusal;
+
 /** A significant event, for the JSON log. */
 export interface LogEvent {
   readonly event: string;
@@ -117,6 +142,29 @@ export interface ProtocolEngine {
     query: Readonly<Record<string, unknown>>,
     request?: RestRequest,
   ): RestLogsResult;
+  /**
+   * `GET /1.1/rtm/rooms/{roomId}/members`: the app and master key as for
+   * {@link ProtocolEngine.restLogs} [REST-ROOMS-1, REST-ROOMS-2], then the group id of the
+   * path, percent-decoded by the adapter, or `undefined` when the segment is not valid
+   * percent-encoded UTF-8 [REST-ROOMS-3], then the group [REST-ROOMS-6], in that order
+   * [REST-ROOMS-4].
+   */
+  restRoomMembers(
+    appId: string | undefined,
+    masterKey: string | undefined,
+    roomId: string | undefined,
+  ): RestRoomMembersResult;
+  /**
+   * `GET /1.1/rtm/peers/{peerId}/rooms`: like {@link ProtocolEngine.restRoomMembers} for the
+   * app, the key and the peer id of the path; `query` is the query string as JSON values,
+   * checked against the `peer-rooms-query` schema [REST-ROOMS-3, REST-ROOMS-7].
+   */
+  restPeerRooms(
+    appId: string | undefined,
+    masterKey: string | undefined,
+    peerId: string | undefined,
+    query: Readonly<Record<string, unknown>>,
+  ): RestPeerRoomsResult;
   /**
    * Whether an app id is served: well-formed [LIMIT-APPID-1], known (or development mode),
    * and not disabled. The router answers 404 otherwise.

@@ -10,6 +10,8 @@ import type {
   Output,
   ProtocolEngine,
   RestLogsResult,
+  RestPeerRoomsResult,
+  RestRoomMembersResult,
 } from "../../src/core/types.js";
 import type { Logger, LogLevel } from "../../src/log.js";
 import { MemoryStore } from "../../src/store/memory-store.js";
@@ -133,6 +135,12 @@ export class FakeEngine implements ProtocolEngine {
   }
   restLogs(): RestLogsResult {
     return { ok: true, items: [] };
+  }
+  restRoomMembers(_appId?: string, _masterKey?: string, roomId = "r"): RestRoomMembersResult {
+    return { ok: true, body: { roomId, roomPeerIds: [] } };
+  }
+  restPeerRooms(_appId?: string, _masterKey?: string, peerId = "p"): RestPeerRoomsResult {
+    return { ok: true, body: { peerId, roomIds: [], more: false } };
   }
   knowsApp(): boolean {
     return true;

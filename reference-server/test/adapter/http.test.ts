@@ -1,11 +1,14 @@
-import { httpValidators } from "@confab/protocol";
+import { httpValidators, type S2CFrame, validate } from "@confab/protocol";
+import { type C2SFrame, connect, disconnect, type WireClient } from "@confab/test-support";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RunningServer, type ServerOptions, startServer } from "../../src/server.js";
 import { httpRequest } from "./helpers.js";
 
 let server: RunningServer | undefined;
+const clients: WireClient[] = [];
 
 afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => disconnect(c)));
   await server?.close();
   server = undefined;
 });
@@ -180,6 +183,215 @@ describe("GET /1.1/rtm/messages/logs", () => {
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ code: 4114 });
     expectValid("error", res.json);
+  });
+});
+
+describe("GET /1.1/rtm/rooms/{roomId}/members and GET /1.1/rtm/peers/{peerId}/rooms", () => {
+  const MK = { "X-AVOSCloud-Application-Id": "app1", "X-AVOSCloud-Master-Key": "mk" };
+  const apps = [{ appId: "app1", masterKey: "mk", enforceSignatures: false }];
+
+  /** A session of `peerId` on a real socket, and a way to run one command on it. */
+  async function session(s: RunningServer, peerId: string) {
+    const c = await connect(s.wsUrl, "confab.v1");
+    clients.push(c);
+    let serial = 0;
+    const call = async (frame: Record<string, unknown>): Promise<Record<string, unknown>> => {
+      const i = ++serial;
+      c.send({ ...frame, peerId, appId: "app1", i } as C2SFrame);
+      for (;;) {
+        const f = (await c.next()) as Record<string, unknown>;
+        if (f.i !== i) continue;
+        expect(validate("s2c", f as S2CFrame).ok).toBe(true);
+        return f;
+      }
+    };
+    await call({ cmd: "session", op: "open" });
+    return call;
+  }
+
+  /** alice creates groups and invites bob into two of them, over the socket; their ids. */
+  async function groups(s: RunningServer, n = 3): Promise<string[]> {
+    const alice = await session(s, "alice");
+    const ids: string[] = [];
+    for (let k = 0; k < n; k++) {
+      const r = await alice({ cmd: "room", op: "join" });
+      ids.push(r.roomId as string);
+    }
+    for (const roomId of ids.slice(0, 2)) {
+      await alice({ cmd: "room", op: "invite", roomId, roomPeerIds: ["bob"] });
+    }
+    return ids;
+  }
+
+  const bytewise = (ids: readonly string[]) =>
+    [...ids].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+
+  it("[REST-ROOMS-5] answers the members of a group made over the socket", async () => {
+    const s = await start({ apps });
+    const [g1] = await groups(s);
+    const res = await getJson(`${s.url}/1.1/rtm/rooms/${g1}/members`, MK);
+    expect(res.status).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/^application\/json/);
+    expectValid("room-members-response", res.json);
+    const body = res.json as { roomId: string; roomPeerIds: string[] };
+    expect(body.roomId).toBe(g1);
+    expect([...body.roomPeerIds].sort()).toEqual(["alice", "bob"]);
+  });
+
+  it("[REST-ROOMS-6] answers 404 with code 4404 for an unknown group, 200 for an emptied one", async () => {
+    const s = await start({ apps });
+    const unknown = await getJson(`${s.url}/1.1/rtm/rooms/nope/members`, MK);
+    expect(unknown.status).toBe(404);
+    expect(unknown.json).toMatchObject({ code: 4404 });
+    expectValid("error", unknown.json);
+    const carol = await session(s, "carol");
+    const { roomId } = await carol({ cmd: "room", op: "join" });
+    await carol({ cmd: "room", op: "leave", roomId });
+    const empty = await getJson(`${s.url}/1.1/rtm/rooms/${String(roomId)}/members`, MK);
+    expect(empty.status).toBe(200);
+    expect(empty.json).toEqual({ roomId, roomPeerIds: [] });
+  });
+
+  it("[REST-ROOMS-7] answers a peer's groups in pages, as room/list does over the socket", async () => {
+    const s = await start({ apps });
+    const ids = await groups(s, 5);
+    const all = await getJson(`${s.url}/1.1/rtm/peers/alice/rooms`, MK);
+    expect(all.status).toBe(200);
+    expect(all.headers["content-type"]).toMatch(/^application\/json/);
+    expectValid("peer-rooms-response", all.json);
+    expect(all.json).toEqual({ peerId: "alice", roomIds: bytewise(ids), more: false });
+
+    const first = await getJson(`${s.url}/1.1/rtm/peers/alice/rooms?limit=2`, MK);
+    const page = first.json as { roomIds: string[]; more: boolean };
+    expect(page).toEqual({ peerId: "alice", roomIds: bytewise(ids).slice(0, 2), more: true });
+    const after = encodeURIComponent(page.roomIds[1] as string);
+    const next = await getJson(`${s.url}/1.1/rtm/peers/alice/rooms?limit=2&after=${after}`, MK);
+    expect(next.json).toMatchObject({ roomIds: bytewise(ids).slice(2, 4), more: true });
+
+    const bob = await getJson(`${s.url}/1.1/rtm/peers/bob/rooms`, MK);
+    expect(bob.json).toEqual({ peerId: "bob", roomIds: bytewise(ids.slice(0, 2)), more: false });
+    const nobody = await getJson(`${s.url}/1.1/rtm/peers/nobody/rooms`, MK);
+    expect(nobody.status).toBe(200);
+    expect(nobody.json).toEqual({ peerId: "nobody", roomIds: [], more: false });
+
+    // [ROOM-LIST-1] The same page over the socket, for bob's own session.
+    const bobSession = await session(s, "bob");
+    const listed = await bobSession({ cmd: "room", op: "list", limit: 1 });
+    expect(listed).toMatchObject({
+      cmd: "room",
+      op: "list-result",
+      roomIds: bytewise(ids.slice(0, 2)).slice(0, 1),
+      more: true,
+    });
+  });
+
+  it("[REST-ROOMS-7] decodes percent-encoded ids in the path", async () => {
+    const s = await start({ apps });
+    const peer = "ana/ü b";
+    const call = await session(s, peer);
+    const { roomId } = await call({ cmd: "room", op: "join" });
+    const path = `/1.1/rtm/peers/${encodeURIComponent(peer)}/rooms`;
+    const res = await getJson(`${s.url}${path}`, MK);
+    expect(res.json).toEqual({ peerId: peer, roomIds: [roomId], more: false });
+    const members = await getJson(`${s.url}/1.1/rtm/rooms/${String(roomId)}/members`, MK);
+    expect(members.json).toEqual({ roomId, roomPeerIds: [peer] });
+  });
+
+  it("[REST-ROOMS-1] takes the app from the header or the appId parameter, and answers 404 with 4100 for an unknown app", async () => {
+    const s = await start({ apps });
+    const byParam = await getJson(`${s.url}/1.1/rtm/peers/alice/rooms?appId=app1`, {
+      "X-AVOSCloud-Master-Key": "mk",
+    });
+    expect(byParam.status).toBe(200);
+    for (const path of ["/1.1/rtm/peers/alice/rooms", "/1.1/rtm/rooms/g1/members"]) {
+      const stranger: Record<string, string> = { "X-AVOSCloud-Application-Id": "other" };
+      for (const headers of [stranger, {}]) {
+        const res = await getJson(`${s.url}${path}`, headers);
+        expect(res.status).toBe(404);
+        expect(res.json).toMatchObject({ code: 4100 });
+        expectValid("error", res.json);
+      }
+    }
+  });
+
+  it("[REST-ROOMS-2] answers 401 with code 4102 without the master key", async () => {
+    const s = await start({ apps });
+    for (const path of ["/1.1/rtm/peers/alice/rooms", "/1.1/rtm/rooms/g1/members"]) {
+      for (const key of [undefined, "wrong"]) {
+        const headers: Record<string, string> = { "X-AVOSCloud-Application-Id": "app1" };
+        if (key !== undefined) headers["X-AVOSCloud-Master-Key"] = key;
+        const res = await getJson(`${s.url}${path}`, headers);
+        expect(res.status).toBe(401);
+        expect(res.json).toMatchObject({ code: 4102 });
+        expectValid("error", res.json);
+      }
+    }
+  });
+
+  it("[REST-ROOMS-8] answers an app without a master key, whatever key the request carries", async () => {
+    const s = await start({ apps: [{ appId: "app1", enforceSignatures: false }] });
+    const withKey: Record<string, string> = { "X-AVOSCloud-Master-Key": "anything" };
+    for (const headers of [{}, withKey]) {
+      const rooms = await getJson(`${s.url}/1.1/rtm/peers/alice/rooms?appId=app1`, headers);
+      expect(rooms.status).toBe(200);
+      expect(rooms.json).toEqual({ peerId: "alice", roomIds: [], more: false });
+      const members = await getJson(`${s.url}/1.1/rtm/rooms/g1/members?appId=app1`, headers);
+      expect(members.status).toBe(404); // authorized: it gets as far as the group
+      expect(members.json).toMatchObject({ code: 4404 });
+    }
+  });
+
+  it("[REST-ROOMS-1] [REST-ROOMS-3] reads the query string as history does: repeated or empty parameters are invalid", async () => {
+    const s = await start({ apps });
+    for (const query of ["limit=2&limit=3", "after=a&after=b", "limit=", "limit=010"]) {
+      const res = await getJson(`${s.url}/1.1/rtm/peers/alice/rooms?${query}`, MK);
+      if (query === "limit=010") {
+        expect(res.status, query).toBe(200); // leading zeros: 10 (REST-INT-1)
+        continue;
+      }
+      expect(res.status, query).toBe(400);
+      expect(res.json).toMatchObject({ code: 4114 });
+    }
+    // A repeated appId names no app (REST-APP-3).
+    const twice = await getJson(`${s.url}/1.1/rtm/peers/alice/rooms?appId=app1&appId=app1`, {
+      "X-AVOSCloud-Master-Key": "mk",
+    });
+    expect(twice.status).toBe(404);
+    expect(twice.json).toMatchObject({ code: 4100 });
+  });
+
+  it("[REST-ROOMS-3] answers 400 with code 4114 to a bad id, after or limit", async () => {
+    const s = await start({ apps });
+    for (const path of [
+      "/1.1/rtm/rooms/a%3Ab/members", // ':' is in no id
+      "/1.1/rtm/rooms/%E0%A4%A/members", // not percent-encoded UTF-8
+      "/1.1/rtm/peers/%FF/rooms",
+      `/1.1/rtm/peers/${"x".repeat(65)}/rooms`,
+      "/1.1/rtm/peers/alice/rooms?limit=0",
+      "/1.1/rtm/peers/alice/rooms?limit=501",
+      "/1.1/rtm/peers/alice/rooms?limit=1e2",
+      "/1.1/rtm/peers/alice/rooms?after=a%3Ab",
+      "/1.1/rtm/peers/alice/rooms?after=",
+    ]) {
+      const res = await getJson(`${s.url}${path}`, MK);
+      expect(res.status, path).toBe(400);
+      expect(res.json).toMatchObject({ code: 4114 });
+      expectValid("error", res.json);
+    }
+  });
+
+  it("[REST-ROOMS-4] checks the app, then the key, then the parameters, then the group", async () => {
+    const s = await start({ apps });
+    const bad = "/1.1/rtm/rooms/a%3Ab/members";
+    const statusOf = async (path: string, headers: Record<string, string>) =>
+      (await getJson(`${s.url}${path}`, headers)).status;
+    expect(await statusOf(bad, { "X-AVOSCloud-Application-Id": "other" })).toBe(404);
+    expect(await statusOf(bad, { "X-AVOSCloud-Application-Id": "app1" })).toBe(401);
+    expect(
+      await statusOf("/1.1/rtm/rooms/nope/members", { "X-AVOSCloud-Application-Id": "app1" }),
+    ).toBe(401);
+    expect(await statusOf(bad, MK)).toBe(400);
+    expect(await statusOf("/1.1/rtm/rooms/nope/members", MK)).toBe(404);
   });
 });
 

@@ -1,8 +1,22 @@
-/** Chapter 04, 4.6: a session lists its own peer's groups (`room/list`). */
+/**
+ * Chapter 04, 4.6 and 4.7: a session lists its own peer's groups (`room/list`), and the
+ * app's back end reads members and a peer's groups through the Engine's REST methods
+ * (statuses as the HTTP adapter maps them; the endpoints over real HTTP are in
+ * test/adapter/http.test.ts).
+ */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { httpStatusOf, logsQueryOf } from "../../src/adapter/http.js";
+import type { RestPeerRoomsResult, RestRoomMembersResult } from "../../src/core/types.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
-import { expectError, type Frame, Harness, signedHarness, signedOpen } from "./support-core.js";
+import {
+  expectError,
+  type Frame,
+  Harness,
+  plainHarness,
+  signedHarness,
+  signedOpen,
+} from "./support-core.js";
 
 const APP = "app1";
 
@@ -215,5 +229,143 @@ describe("a peer's groups over the socket (4.6)", () => {
     } finally {
       store.close();
     }
+  });
+});
+
+/** What a REST answer looks like to the HTTP client: the status, then the body or the code. */
+type RestOutcome =
+  | { readonly status: number; readonly body: unknown }
+  | { readonly status: number; readonly code: number };
+
+function outcome(r: RestRoomMembersResult | RestPeerRoomsResult): RestOutcome {
+  if (r.ok) return { status: 200, body: r.body };
+  return { status: httpStatusOf(r.error), code: r.error.code };
+}
+
+/** Who a REST call says it is: the app (absent: none) and the master key (absent: none). */
+interface Caller {
+  readonly appId?: string;
+  readonly key?: string;
+}
+
+/** The app and key of a well-behaved back end. */
+const BACK_END: Caller = { appId: APP, key: "mk" };
+
+/** A harness of app1 with master key "mk", and groups g1 (alice, bob) and g0 (empty). */
+function restSetup() {
+  const h = plainHarness({}, { masterKey: "mk" });
+  h.store.createRoom(APP, "g1", h.now);
+  h.store.addMembers(APP, "g1", ["alice", "bob"]);
+  h.store.createRoom(APP, "g0", h.now);
+  h.store.commit();
+  const members = (roomId: string | undefined, who: Caller = BACK_END) =>
+    outcome(h.engine.restRoomMembers(who.appId, who.key, roomId));
+  const rooms = (
+    peerId: string | undefined,
+    query: Record<string, string> = {},
+    who: Caller = BACK_END,
+  ) => {
+    const q = logsQueryOf(new URLSearchParams(query));
+    return outcome(h.engine.restPeerRooms(who.appId, who.key, peerId, q));
+  };
+  return { h, members, rooms };
+}
+
+describe("members and groups through the Engine's REST methods (4.7)", () => {
+  it("[REST-ROOMS-5] gives every member of a group, each once", () => {
+    const { members } = restSetup();
+    const r = members("g1");
+    expect(r.status).toBe(200);
+    const body = (r as { body: { roomId: string; roomPeerIds: string[] } }).body;
+    expect(body.roomId).toBe("g1");
+    expect([...body.roomPeerIds].sort()).toEqual(["alice", "bob"]);
+  });
+
+  it("[REST-ROOMS-6] answers 404 with 4404 for a group that never existed, and 200 for an empty one", () => {
+    const { members } = restSetup();
+    expect(members("nope")).toEqual({ status: 404, code: 4404 });
+    expect(members("g0")).toEqual({ status: 200, body: { roomId: "g0", roomPeerIds: [] } });
+  });
+
+  it("[REST-ROOMS-7] gives the page room/list gives the same peer", () => {
+    const { h, rooms } = restSetup();
+    for (const id of ["a", "b", "c"]) {
+      h.store.createRoom(APP, id, h.now);
+      h.store.addMembers(APP, id, ["alice"]);
+    }
+    expect(rooms("alice", { limit: "2" })).toEqual({
+      status: 200,
+      body: { peerId: "alice", roomIds: ["a", "b"], more: true },
+    });
+    expect(rooms("alice", { after: "b" })).toEqual({
+      status: 200,
+      body: { peerId: "alice", roomIds: ["c", "g1"], more: false },
+    });
+    const c = h.connect();
+    c.open("alice");
+    c.drain();
+    c.cmd("alice", "room", "list", { after: "b" });
+    expect(c.expectOne("room/list-result")).toMatchObject({ roomIds: ["c", "g1"], more: false });
+    // A peer in no group (peers need no registration): an empty page, not a 404.
+    expect(rooms("nobody")).toEqual({
+      status: 200,
+      body: { peerId: "nobody", roomIds: [], more: false },
+    });
+  });
+
+  it("[REST-ROOMS-1] [REST-ROOMS-2] answers 404 with 4100 for no app, 401 with 4102 without the key", () => {
+    const { members, rooms } = restSetup();
+    for (const who of [{ key: "mk" }, { appId: "other", key: "mk" }, { appId: "bad app" }]) {
+      expect(members("g1", who)).toEqual({ status: 404, code: 4100 });
+      expect(rooms("alice", {}, who)).toEqual({ status: 404, code: 4100 });
+    }
+    expect(members("g1", { appId: APP, key: "wrong" })).toEqual({ status: 401, code: 4102 });
+    expect(rooms("alice", {}, { appId: APP })).toEqual({ status: 401, code: 4102 });
+  });
+
+  it("[REST-ROOMS-3] answers 400 with 4114 to a bad path id, after or limit", () => {
+    const { members, rooms } = restSetup();
+    for (const id of [undefined, "", "a:b", "x".repeat(65), "\u0001"]) {
+      expect(members(id)).toEqual({ status: 400, code: 4114 });
+      expect(rooms(id)).toEqual({ status: 400, code: 4114 });
+    }
+    for (const limit of ["0", "501", "1e2", "+5", "-1", "", "ten"]) {
+      expect(rooms("alice", { limit }), limit).toEqual({ status: 400, code: 4114 });
+    }
+    for (const after of ["", "a:b"])
+      expect(rooms("alice", { after })).toEqual({ status: 400, code: 4114 });
+    // A parameter the endpoint does not define is ignored.
+    expect(rooms("alice", { _: "123", limit: "500" }).status).toBe(200);
+  });
+
+  it("[REST-ROOMS-8] answers an app without a master key, whatever key the request carries", () => {
+    const h = plainHarness();
+    h.store.createRoom(APP, "g1", h.now);
+    h.store.addMembers(APP, "g1", ["alice"]);
+    for (const key of [undefined, "anything"]) {
+      expect(h.engine.restRoomMembers(APP, key, "g1")).toEqual({
+        ok: true,
+        body: { roomId: "g1", roomPeerIds: ["alice"] },
+      });
+      expect(h.engine.restPeerRooms(APP, key, "alice", {})).toEqual({
+        ok: true,
+        body: { peerId: "alice", roomIds: ["g1"], more: false },
+      });
+    }
+  });
+
+  it("[REST-ROOMS-4] checks the app, then the key, then the parameters, then the group", () => {
+    const { members, rooms } = restSetup();
+    const stranger = { appId: "other", key: "wrong" };
+    const keyless = { appId: APP, key: "wrong" };
+    expect(members("a:b", stranger)).toEqual({ status: 404, code: 4100 });
+    expect(members("a:b", keyless)).toEqual({ status: 401, code: 4102 });
+    expect(members("nope", keyless)).toEqual({ status: 401, code: 4102 });
+    expect(members("a:b")).toEqual({ status: 400, code: 4114 });
+    expect(members(undefined)).toEqual({ status: 400, code: 4114 });
+    expect(members("nope")).toEqual({ status: 404, code: 4404 });
+    expect(rooms("a:b", { limit: "0" }, stranger)).toEqual({ status: 404, code: 4100 });
+    expect(rooms("alice", { limit: "0" }, keyless)).toEqual({ status: 401, code: 4102 });
+    expect(rooms(undefined, {}, keyless)).toEqual({ status: 401, code: 4102 });
   });
 });

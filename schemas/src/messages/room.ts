@@ -1,6 +1,6 @@
 /**
- * Group (room) family: create/join, invite, kick, leave, the membership events and the
- * membership queries (spec/04-groups.md).
+ * Group (room) family: create/join, invite, kick, leave, the membership events, and the
+ * membership queries over the socket and REST (spec/04-groups.md).
  * @module
  */
 import { type Static, Type } from "@sinclair/typebox";
@@ -92,7 +92,7 @@ export const RoomQueryResult = Type.Object(
   { description: "The members of a group when the query was handled." },
 );
 
-/** Default page size of a list of a peer's groups [ROOM-LIST-2]. */
+/** Default page size of a list of a peer's groups, over the socket and REST [ROOM-LIST-2]. */
 export const ROOM_LIST_DEFAULT_LIMIT = 100;
 /**
  * Largest page size of a list of a peer's groups [ROOM-LIST-3]: the id-array bound of one
@@ -100,7 +100,10 @@ export const ROOM_LIST_DEFAULT_LIMIT = 100;
  */
 export const ROOM_LIST_MAX_LIMIT = 500;
 
-/** The cursor and page size of a list of a peer's groups (decision D21). */
+/**
+ * The cursor and page size of a list of a peer's groups, shared by `room/list` and
+ * `GET /1.1/rtm/peers/{peerId}/rooms` so that both page alike (decision D21).
+ */
 const roomPageFields = {
   // RoomId's rules (and any annotation it carries) with a description of its own here.
   after: Type.Optional(
@@ -119,7 +122,7 @@ const roomPageFields = {
   ),
 };
 
-/** The page of group ids and whether more follow. */
+/** The page of group ids and whether more follow, shared by the socket reply and REST. */
 const roomPageResult = {
   roomIds: IdList(
     RoomId,
@@ -156,6 +159,29 @@ export const RoomListResult = Type.Object(
     description:
       "Reply to room/list: one page of the caller's groups when the command was handled.",
   },
+);
+
+/** Response body of `GET /1.1/rtm/rooms/{roomId}/members` [REST-ROOMS-5]. */
+export const RestRoomMembers = Type.Object(
+  {
+    roomId: RoomId,
+    roomPeerIds: IdList(PeerId, "Every member of the group, each once."),
+  },
+  { description: "Response of GET /1.1/rtm/rooms/{roomId}/members: the members of a group." },
+);
+
+/** Query parameters of `GET /1.1/rtm/peers/{peerId}/rooms` (strings on the wire, parsed). */
+export const RestPeerRoomsQuery = Type.Object(roomPageFields, {
+  description: "Query of GET /1.1/rtm/peers/{peerId}/rooms: the cursor and page size of room/list.",
+});
+
+/** Response body of `GET /1.1/rtm/peers/{peerId}/rooms` [REST-ROOMS-7]. */
+export const RestPeerRooms = Type.Object(
+  {
+    peerId: PeerId,
+    ...roomPageResult,
+  },
+  { description: "Response of GET /1.1/rtm/peers/{peerId}/rooms: one page of a peer's groups." },
 );
 
 /** s2c `room/joined`: the caller joined/created a group, or was invited into one. */
@@ -283,3 +309,9 @@ export type RoomQueryResult = Static<typeof RoomQueryResult>;
 export type RoomList = Static<typeof RoomList>;
 /** Static type of the RoomListResult schema. */
 export type RoomListResult = Static<typeof RoomListResult>;
+/** Static type of the RestRoomMembers schema. */
+export type RestRoomMembers = Static<typeof RestRoomMembers>;
+/** Static type of the RestPeerRoomsQuery schema. */
+export type RestPeerRoomsQuery = Static<typeof RestPeerRoomsQuery>;
+/** Static type of the RestPeerRooms schema. */
+export type RestPeerRooms = Static<typeof RestPeerRooms>;
