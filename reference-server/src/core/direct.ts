@@ -127,12 +127,15 @@ export function handleDirect(ctx: CommandContext, frame: DirectSend): void {
   // after committing the writes above [ACK-DURABLE-1].
   if (!transient || ctx.serial !== undefined) ctx.reply({ cmd: "ack", t: timestamp, uid: id });
 
-  // Live: every open session of every recipient, and the sender's other sessions, never
-  // the sending one [DIRECT-DELIVER-1, ECHO-OTHER-1, ECHO-NOTSELF-1, DIRECT-ONLY-1].
-  // Frames go out in acceptance order [DIRECT-ORDER-1].
+  // Live: every open session of every recipient, and those of the sender's other sessions
+  // that asked for echo, never the sending one [DIRECT-DELIVER-1, ECHO-OTHER-2, ECHO-OFF-1,
+  // ECHO-NOTSELF-1, DIRECT-ONLY-1]: the legacy client shows every delivery as received, so
+  // it must never get its own sends. Frames go out in acceptance order [DIRECT-ORDER-1].
   const live = deliveryFrame(message, false, transient);
   for (const p of recipients) ctx.sendToPeer(p, live);
-  ctx.sendToPeer(ctx.peerId, live, session);
+  for (const s of ctx.app.sessionsOf(ctx.peerId)) {
+    if (s !== session && s.echo === true) ctx.sendTo(s, live);
+  }
 
   // Last, after the ack and the deliveries: the adapter releases it after the same commit
   // and never waits for it [OFFLINE-PUSH-4, OFFLINE-PUSH-11]. Never for a transient message

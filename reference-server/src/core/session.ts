@@ -20,6 +20,7 @@ import { ERRORS, uniqueIds } from "@confab/protocol";
 import type { CommandContext, Handlers } from "./context.js";
 import { deliverPending } from "./delivery.js";
 import { verifySessionSignature } from "./signature.js";
+import type { Session } from "./state.js";
 
 /**
  * The peers of `ids` that are online now [PRESENCE-ONLINE-1], in the order of `ids`, which
@@ -65,6 +66,23 @@ function checkWatchTotals(ctx: CommandContext, more: number): void {
 }
 
 /**
+ * Sets whether `session` receives the echo of its peer's messages: exactly when its latest
+ * successful `session/open` carried `echo: true`, so a re-open sets it again, absent meaning
+ * off [ECHO-OPEN-1, SESSION-REOPEN-6]. The legacy client never asks, and so never sees its
+ * own sends as received messages [ECHO-OFF-1]. The inverse goes to the app's journal, so a
+ * command that fails after this step leaves the flag as it was [ERROR-NOEFFECT-1,
+ * SESSION-REOPEN-5].
+ */
+function setEcho(ctx: CommandContext, session: Session, echo: boolean): void {
+  const was = session.echo === true;
+  if (was === echo) return;
+  session.echo = echo;
+  ctx.app.journal.record(() => {
+    session.echo = was;
+  });
+}
+
+/**
  * `session/open`: opens the session, or re-opens it when the peer already has one on this
  * connection; replies `session/opened`, then delivers the offline store.
  *
@@ -97,6 +115,7 @@ export function handleOpen(ctx: CommandContext, frame: SessionOpen): void {
   const keep = new Set(watch);
   for (const p of [...session.watch]) if (!keep.has(p)) ctx.app.unwatch(session, p);
   for (const p of watch) ctx.app.watch(session, p);
+  setEcho(ctx, session, frame.echo === true);
   // Signature verified above (or not enforced) [SUPERPEER-OPEN-1, SESSION-REOPEN-3].
   ctx.app.setSuperPeer(session, superPeer);
 

@@ -21,6 +21,12 @@ export interface Session {
   readonly watch: Set<string>;
   /** Super peer: may message peers it does not watch [SUPERPEER-OPEN-1, SUPERPEER-SEND-1]. */
   sp: boolean;
+  /**
+   * Receives the messages its peer sends from other sessions: set by `session/open` with
+   * `echo: true`, absent or false otherwise [ECHO-OPEN-1, ECHO-OTHER-2, ECHO-OFF-1].
+   * Optional so that a fresh session starts without echo [SESSION-END-2].
+   */
+  echo?: boolean;
 }
 
 /** What the engine keeps about one WebSocket connection. */

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../../src/core/config.js";
-import { nameOf } from "../support/harness.js";
+import { AppState } from "../../src/core/state.js";
+import { type FakeConn, nameOf } from "../support/harness.js";
 import {
   APP,
   appConfig,
@@ -61,7 +62,7 @@ describe("sending: target and permission checks (3.1)", () => {
     const a2 = h.connect();
     const b = h.connect();
     a.open("alice");
-    a2.open("alice");
+    a2.open("alice", [], { echo: true });
     b.open("bob");
     const ack = sendOk(a, "alice", ["alice", "bob", "alice"], { r: true });
     // The recipient sees only bob as recipient; the other device gets one echo, not an
@@ -453,7 +454,7 @@ describe("delivery (3.3)", () => {
     const a2 = h.connect();
     const b = h.connect();
     a.open("alice");
-    a2.open("alice");
+    a2.open("alice", [], { echo: true }); // the echo is a delivery too
     b.open("bob");
     const room = createRoom(a, "alice");
     a2.drain();
@@ -471,7 +472,7 @@ describe("delivery (3.3)", () => {
     const a2 = h.connect();
     const b = h.connect();
     a.open("alice");
-    a2.open("alice");
+    a2.open("alice", [], { echo: true }); // the echo is a delivery too
     b.open("bob");
     send(a, "alice", ["bob"], { transient: true, i: 1 });
     const ack = a.expectOne("ack");
@@ -490,7 +491,7 @@ describe("delivery (3.3)", () => {
     const a2 = h.connect();
     const b = h.connect();
     a.open("alice");
-    a2.open("alice");
+    a2.open("alice", [], { echo: true }); // the echo is a delivery too
     b.open("bob");
     const ack = sendOk(a, "alice", ["carol", "alice", "bob", "carol"]);
     const expected = ["bob", "carol"];
@@ -531,7 +532,7 @@ describe("delivery (3.3)", () => {
     const other = h.connect(); // alice's second device and carol
     shared.open("alice");
     shared.open("bob");
-    other.open("alice");
+    other.open("alice", [], { echo: true });
     other.open("carol");
     const ack = sendOk(shared, "alice", ["bob", "carol", "bob", "alice"]);
     expect(shared.drain().map((f) => [nameOf(f), f.peerId, f.id])).toEqual([
@@ -567,14 +568,14 @@ describe("delivery (3.3)", () => {
 });
 
 describe("echo to the sender's other devices (3.4)", () => {
-  it("[ECHO-OTHER-1] delivers to every other open session of the sender with fromPeerId and peerId the sender", () => {
+  it("[ECHO-OTHER-2] delivers to every other open session of the sender that asked for echo, with fromPeerId and peerId the sender", () => {
     const h = harness();
     const a1 = h.connect();
     const a2 = h.connect();
     const a3 = h.connect();
     a1.open("alice");
-    a2.open("alice");
-    a3.open("alice");
+    a2.open("alice", [], { echo: true });
+    a3.open("alice", [], { echo: true });
     const ack = sendOk(a1, "alice", ["bob"]);
     for (const conn of [a2, a3]) {
       expect(directs(conn)).toEqual([
@@ -633,6 +634,122 @@ describe("echo to the sender's other devices (3.4)", () => {
     const a2 = h.connect();
     a2.open("alice");
     a.open("alice");
+    expectQuiet(h);
+  });
+});
+
+describe("echo on request (3.4, revision 1.1)", () => {
+  /** Three sessions of alice on three connections, with the echo each asks for, and bob. */
+  function devices(echo: [boolean | undefined, boolean | undefined, boolean | undefined]) {
+    const h = harness();
+    const [a1, a2, a3] = echo.map((e) => {
+      const c = h.connect();
+      c.open("alice", [], e === undefined ? {} : { echo: e });
+      return c;
+    }) as [FakeConn, FakeConn, FakeConn];
+    const b = h.connect();
+    b.open("bob");
+    drainAll(h);
+    return { h, a1, a2, a3, b };
+  }
+
+  it("[ECHO-OPEN-1] [ECHO-OFF-1] echoes only to sessions whose open carried echo: true, never to one without echo or with echo: false", () => {
+    const { h, a1, a2, a3, b } = devices([undefined, true, false]);
+    const ack = sendOk(a1, "alice", ["bob"]);
+    expect(directs(b).map((f) => f.id)).toEqual([ack.uid]);
+    expect(directs(a2)).toEqual([
+      expect.objectContaining({ id: ack.uid, fromPeerId: "alice", peerId: "alice" }),
+    ]);
+    // The legacy client sends no echo: it must never see its own sends [ECHO-OFF-1].
+    expect(directs(a3)).toEqual([]);
+    // Nor does the session that sent without asking see a send of another device.
+    sendOk(a3, "alice", ["bob"]);
+    expect(directs(a1)).toEqual([]);
+    expect(directs(a2)).toHaveLength(1);
+    expect(directs(b)).toHaveLength(1);
+    expectQuiet(h);
+  });
+
+  it("[ECHO-OFF-1] sends no echo of group, transient or multi-peer messages to a session without echo", () => {
+    const { h, a1, a2, a3, b } = devices([undefined, undefined, true]);
+    const room = createRoom(a1, "alice");
+    drainAll(h);
+    sendRoomOk(a1, "alice", room);
+    send(a1, "alice", ["bob"], { transient: true });
+    sendOk(a1, "alice", ["bob", "carol"]);
+    expect(directs(a2)).toEqual([]);
+    expect(directs(a3).map((f) => [f.roomId !== undefined, f.transient === true])).toEqual([
+      [true, false],
+      [false, true],
+      [false, false],
+    ]);
+    expect(directs(b)).toHaveLength(2);
+    expectQuiet(h);
+  });
+
+  it("[SESSION-REOPEN-6] [ECHO-OPEN-1] lets a re-open turn echo on and off: absent on a re-open means off", () => {
+    const { h, a1, a2, b } = devices([undefined, undefined, undefined]);
+    sendOk(a1, "alice", ["bob"]);
+    expect(directs(a2)).toEqual([]);
+    a2.open("alice", [], { echo: true });
+    drainAll(h);
+    sendOk(a1, "alice", ["bob"]);
+    expect(directs(a2)).toHaveLength(1);
+    a2.open("alice"); // no echo: off again
+    drainAll(h);
+    sendOk(a1, "alice", ["bob"]);
+    expect(directs(a2)).toEqual([]);
+    expect(directs(b)).toHaveLength(1);
+    expectQuiet(h);
+  });
+
+  it("[SESSION-REOPEN-5] [SESSION-REOPEN-6] keeps the echo of the latest successful open when a re-open fails", () => {
+    const h = harness({ limits: { ...DEFAULT_LIMITS, maxWatchedPerSession: 2 } });
+    const a1 = h.connect();
+    const a2 = h.connect();
+    a1.open("alice");
+    a2.open("alice", [], { echo: true });
+    // A re-open without echo that fails (over the watch limit, WATCH-LIMIT-1) leaves echo on.
+    a2.cmd("alice", "session", "open", { sessionPeerIds: ["p1", "p2", "p3"], i: 7 });
+    expect(a2.expectOne("error")).toMatchObject({ code: 4120, i: 7 });
+    sendOk(a1, "alice", ["bob"]);
+    expect(directs(a2)).toHaveLength(1);
+    expectQuiet(h);
+  });
+
+  it("[ERROR-NOEFFECT-1] [SESSION-REOPEN-5] undoes the echo a re-open set when a later step of it fails", () => {
+    const h = harness();
+    const a1 = h.connect();
+    const a2 = h.connect();
+    a1.open("alice");
+    a2.open("alice");
+    // The step after the echo is the super-peer flag: make it fail once.
+    const original = AppState.prototype.setSuperPeer;
+    AppState.prototype.setSuperPeer = () => {
+      throw new Error("injected");
+    };
+    try {
+      a2.cmd("alice", "session", "open", { sessionPeerIds: [], echo: true, i: 3 });
+    } finally {
+      AppState.prototype.setSuperPeer = original;
+    }
+    expect(a2.expectOne("error")).toMatchObject({ code: 4200, i: 3 });
+    sendOk(a1, "alice", ["bob"]);
+    expect(directs(a2)).toEqual([]);
+    expectQuiet(h);
+  });
+
+  it("[ECHO-OPEN-1] starts every new session without echo, whatever an earlier session of the peer asked", () => {
+    const h = harness();
+    const a1 = h.connect();
+    const a2 = h.connect();
+    a1.open("alice");
+    a2.open("alice", [], { echo: true });
+    a2.cmd("alice", "session", "close", {});
+    a2.open("alice"); // a new session on the same connection [SESSION-END-2]
+    drainAll(h);
+    sendOk(a1, "alice", ["bob"]);
+    expect(directs(a2)).toEqual([]);
     expectQuiet(h);
   });
 });

@@ -52,6 +52,8 @@ interface Model {
   /** Acceptance order of every message, persistent and transient. */
   readonly seqOf: Map<string, number>;
   readonly transientIds: Set<string>;
+  /** `${slot}:${peer}` of every session whose latest open asked for echo [ECHO-OPEN-1]. */
+  readonly echo: Set<string>;
   counter: number;
 }
 
@@ -188,6 +190,7 @@ class OpenCmd implements Cmd {
     readonly slot: number,
     readonly peer: string,
     readonly withI: boolean,
+    readonly echo = false,
   ) {}
   check = () => true;
   run(m: Model, r: Real): void {
@@ -196,8 +199,15 @@ class OpenCmd implements Cmd {
       m.conns[this.slot] = new Set();
     }
     const conn = r.conns[this.slot] as FakeConn;
-    conn.cmd(this.peer, "session", "open", { sessionPeerIds: [], ...(this.withI ? { i: 1 } : {}) });
+    conn.cmd(this.peer, "session", "open", {
+      sessionPeerIds: [],
+      ...(this.withI ? { i: 1 } : {}),
+      ...(this.echo ? { echo: true } : {}),
+    });
     m.conns[this.slot]?.add(this.peer);
+    // Every open, a re-open too, sets the echo afresh [ECHO-OPEN-1, SESSION-REOPEN-6].
+    if (this.echo) m.echo.add(`${this.slot}:${this.peer}`);
+    else m.echo.delete(`${this.slot}:${this.peer}`);
     // [OFFLINE-OPEN-1] [OFFLINE-ORDER-1] [OFFLINE-AGE-1] [OFFLINE-SCOPE-1]: the reply, then
     // every pending message not too old, oldest first, to this session only.
     const pending = m.pending.get(this.peer) ?? new Map<string, number>();
@@ -215,7 +225,8 @@ class OpenCmd implements Cmd {
     }
     expectFrames(collect(m, r), expected, true);
   }
-  toString = () => `open(${this.slot}, ${this.peer}${this.withI ? ", i" : ""})`;
+  toString = () =>
+    `open(${this.slot}, ${this.peer}${this.withI ? ", i" : ""}${this.echo ? ", echo" : ""})`;
 }
 
 /** Closes a session with `session/close`. */
@@ -329,14 +340,15 @@ class SendFrom {
     if (replied) {
       push(expected, this.slot, { cmd: "ack", uid: id, t: m.now, peerId: this.from, ...serial });
     }
-    // [DIRECT-DELIVER-1] [TRANSIENT-DELIVER-1] [ECHO-OTHER-1] [ECHO-NOTSELF-1] [DIRECT-ONLY-1]
+    // [DIRECT-DELIVER-1] [TRANSIENT-DELIVER-1] [ECHO-OTHER-2] [ECHO-OFF-1] [ECHO-NOTSELF-1]
+    // [DIRECT-ONLY-1]: the sender's other sessions only when they asked for echo.
     const live = (peer: string): Frame => {
       const f = deliveryOf(message, peer, false);
       return this.transient ? { ...f, transient: true } : f;
     };
     for (const p of recipients) for (const s of openSlots(m, p)) push(expected, s, live(p));
     for (const s of openSlots(m, this.from))
-      if (s !== this.slot) push(expected, s, live(this.from));
+      if (s !== this.slot && m.echo.has(`${s}:${this.from}`)) push(expected, s, live(this.from));
     expectFrames(got, expected);
     if (this.transient) {
       if (id !== "undefined") m.transientIds.add(id);
@@ -477,7 +489,9 @@ class LogsCmd implements Cmd {
 
 const slot = fc.integer({ min: 0, max: SLOTS - 1 });
 const peer = fc.constantFrom(...PEERS);
-const open = fc.tuple(slot, peer, fc.boolean()).map(([s, p, i]) => new OpenCmd(s, p, i) as Cmd);
+const open = fc
+  .tuple(slot, peer, fc.boolean(), fc.boolean())
+  .map(([s, p, i, e]) => new OpenCmd(s, p, i, e) as Cmd);
 const who = fc.nat({ max: 11 });
 const sendCmd = fc
   .tuple(
@@ -529,6 +543,7 @@ function runScenario(cmds: Iterable<Cmd>): void {
     allIds: [],
     seqOf: new Map(),
     transientIds: new Set(),
+    echo: new Set(),
     counter: 0,
   };
   const real: Real = {
@@ -571,7 +586,7 @@ function runScenario(cmds: Iterable<Cmd>): void {
 }
 
 describe("messaging model", () => {
-  it("[DIRECT-DELIVER-1] [DIRECT-ONCE-1] [DIRECT-ORDER-1] [ECHO-OTHER-1] [OFFLINE-OPEN-1] [OFFLINE-LIMIT-1] [OFFLINE-AGE-1] [TRANSIENT-STORE-1] [RECEIPT-ONCE-1] [LOGS-PAGE-2] the engine behaves like the model over random command sequences", () => {
+  it("[DIRECT-DELIVER-1] [DIRECT-ONCE-1] [DIRECT-ORDER-1] [ECHO-OTHER-2] [ECHO-OFF-1] [OFFLINE-OPEN-1] [OFFLINE-LIMIT-1] [OFFLINE-AGE-1] [TRANSIENT-STORE-1] [RECEIPT-ONCE-1] [LOGS-PAGE-2] the engine behaves like the model over random command sequences", () => {
     fc.assert(
       fc.property(fc.commands(commands, { maxCommands: 80, size: "max" }), (cmds) =>
         runScenario(cmds),

@@ -99,7 +99,7 @@ describe("transient messages (3.6)", () => {
     const a2 = h.connect();
     const b = h.connect();
     a.open("alice");
-    a2.open("alice");
+    a2.open("alice", [], { echo: true });
     b.open("bob");
     send(a, "alice", ["bob", "carol"], { transient: true, msg: "typing" });
     for (const conn of [b, a2]) {

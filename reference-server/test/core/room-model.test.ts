@@ -147,7 +147,9 @@ type Cmd = fc.Command<Model, Real>;
 function openSlot(m: Model, r: Real, slot: number, e: Expect): void {
   const i = ++r.serial;
   const peer = SLOT_PEER[slot] as Peer;
-  (r.conns[slot] as FakeConn).cmd(peer, "session", "open", { sessionPeerIds: [], i });
+  // Every session asks for echo, so a peer's other devices get its group messages
+  // [ECHO-OTHER-2]; direct.test.ts and the messaging model cover sessions without it.
+  (r.conns[slot] as FakeConn).cmd(peer, "session", "open", { sessionPeerIds: [], i, echo: true });
   e.to(slot, { cmd: "session", op: "opened", onlineSessionPeerIds: [], i });
   for (const msg of m.pending.get(peer) ?? []) {
     e.to(slot, {
@@ -462,7 +464,7 @@ class Send implements Cmd {
         roomId,
       };
       if (this.transient) delivery.transient = true;
-      // ROOM-MSG-2, ECHO-OTHER-1, ECHO-NOTSELF-1: every open session of every member, the
+      // ROOM-MSG-2, ECHO-OTHER-2, ECHO-NOTSELF-1: every open session of every member, the
       // sender's other devices included, except the sending session.
       for (const member of pre.room.members) e.toPeer(m, member, delivery, this.slot);
       if (!this.transient) {
@@ -549,7 +551,7 @@ function setup(): { model: Model; real: Real } {
   const h = new Harness();
   const conns = SLOTS.map((k) => {
     const c = h.connect();
-    c.open(SLOT_PEER[k] as Peer);
+    c.open(SLOT_PEER[k] as Peer, [], { echo: true }); // as openSlot does [ECHO-OTHER-2]
     return c;
   });
   const a = conns[0] as FakeConn;

@@ -907,9 +907,11 @@ describe("group messages", () => {
     expectQuiet(w.b); // nothing became pending for bob
   });
 
-  it("[ROOM-MSG-2][ECHO-OTHER-1] delivers to every open session of every other member with roomId, and echoes", () => {
+  it("[ROOM-MSG-2][ECHO-OTHER-2] delivers to every open session of every other member with roomId, and echoes to the sender's sessions that ask", () => {
     const w = world();
     const roomId = group(w, w.b, B, [A, C]);
+    w.a2.open(A, [], { echo: true });
+    drain(w.all);
     const ack = send(w.a1, A, roomId);
     expectFrames(w.a1, []); // ECHO-NOTSELF-1: never back to the sending session
     expectFrames(w.a2, [delivery(A, A, roomId, ack)]);

@@ -195,6 +195,27 @@ describe("legacy client lean-cloud-chat@1.0.4 against the reference server", () 
     });
   });
 
+  it("[ECHO-OFF-1, VERSION-LEGACY-1] never shows the legacy client its own sends: the same peer open on two connections gets no echo", async () => {
+    // chat.js emits `message` for every delivered direct, whatever its fromPeerId, so an
+    // echo would show a message sent from one device as received on the other.
+    const phone = await client(chat, "nora");
+    const laptop = await client(chat, "nora");
+    const olga = await client(chat, "olga");
+    const ack = await phone.c.send("sent from the phone", "olga");
+    expect(await olga.r.next("message")).toMatchObject({ fromPeerId: "nora", id: ack?.uid });
+    await phone.c.send("typing", "olga", true);
+    expect(await olga.r.next("message")).toMatchObject({ transient: true });
+    const room = (await phone.c.joinGroup()).roomId as string;
+    await phone.c.inviteToGroup(room, ["olga"]);
+    await phone.c.sendToGroup("to the group", room);
+    expect(await olga.r.next("message")).toMatchObject({ roomId: room, fromPeerId: "nora" });
+    // A reply on each of nora's connections comes after any frame the sends caused there.
+    await laptop.c.getStatus(["olga"]);
+    await phone.c.getStatus(["olga"]);
+    expect(laptop.r.pending()).not.toContain("message");
+    expect(phone.r.pending()).not.toContain("message");
+  });
+
   it("[VERSION-LEGACY-1, KEEPALIVE-REPLY-1] closes cleanly: session/close then socket close, and the peer goes offline", async () => {
     const leo = await client(chat, "leo", ["mia"]);
     const mia = await client(chat, "mia");

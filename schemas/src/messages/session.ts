@@ -32,6 +32,12 @@ export const SessionOpen = Type.Object(
     sp: Type.Optional(
       Type.Boolean({ description: "Super peer: may message any peer without watching it." }),
     ),
+    echo: Type.Optional(
+      Type.Boolean({
+        description:
+          "true: the session receives the messages its peer sends from its other sessions (ECHO-OPEN-1). Absent or false: it does not.",
+      }),
+    ),
   },
   { description: "Opens a session for peerId on this connection, with its initial watch list." },
 );
