@@ -34,6 +34,12 @@ export const LOGS_MAX_LIMIT = 1000;
 export const MAX_SERIAL = 2_147_483_647;
 
 /**
+ * The revision of the specification that this package describes, as a server announces it
+ * in `serverInfo.revision` [SESSION-INFO-2] (spec 09, 9.5; decision D30).
+ */
+export const SPEC_REVISION = "1.1";
+
+/**
  * Pattern of peer ids, room ids and nonces: no control characters (they break logs and
  * terminals) and no `:` (the separator of signed strings, so that a signed string can be
  * split back into exactly one tuple) (decision D3).

@@ -257,7 +257,10 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
     }
     // [ROUTER-GET-1] [ROUTER-SECURE-1]
     const server = options.publicUrl ?? wsUrlFor(req, params.get("secure") === "1");
-    answer(200, { server, ttl });
+    // What the server supports and applies for this app, before the client connects
+    // [ROUTER-INFO-1]; the legacy client reads server and ttl only (VERSION-UNKNOWN-2).
+    const serverInfo = engine.serverInfo?.(appId);
+    answer(200, serverInfo === undefined ? { server, ttl } : { server, ttl, serverInfo });
   }
 
   function logs(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {

@@ -25,6 +25,7 @@ import {
   LOGS_DEFAULT_LIMIT,
   type RestLogsQuery,
   type RestPeerRoomsQuery,
+  type ServerInfo,
   sameSecret,
   validate,
 } from "@confab/protocol";
@@ -36,6 +37,7 @@ import {
   validSerial,
   withoutSignature,
 } from "./admission.js";
+import { serverInfo } from "./announce.js";
 import {
   type AppConfig,
   type EngineConfig,
@@ -405,6 +407,12 @@ export class Engine implements ProtocolEngine {
   /** {@inheritDoc ProtocolEngine.knowsApp} */
   knowsApp(appId: string): boolean {
     return resolveApp(this.config, appId) !== undefined;
+  }
+
+  /** {@inheritDoc ProtocolEngine.serverInfo} */
+  serverInfo(appId: string): ServerInfo | undefined {
+    const app = resolveApp(this.config, appId);
+    return app && serverInfo(this.config, app); // [ROUTER-INFO-1]
   }
 
   /** {@inheritDoc ProtocolEngine.stats} */

@@ -17,6 +17,7 @@ import type {
   SessionRemove,
 } from "@confab/protocol";
 import { ERRORS, uniqueIds } from "@confab/protocol";
+import { serverInfo } from "./announce.js";
 import type { CommandContext, Handlers } from "./context.js";
 import { deliverPending } from "./delivery.js";
 import { verifySessionSignature } from "./signature.js";
@@ -119,8 +120,13 @@ export function handleOpen(ctx: CommandContext, frame: SessionOpen): void {
   // Signature verified above (or not enforced) [SUPERPEER-OPEN-1, SESSION-REOPEN-3].
   ctx.app.setSuperPeer(session, superPeer);
 
-  // [SESSION-OPEN-2, SESSION-REOPEN-1]
-  ctx.reply({ cmd: "session", op: "opened", onlineSessionPeerIds: onlineAmong(ctx, watch) });
+  // [SESSION-OPEN-2, SESSION-REOPEN-1]; the announcement of the app [SESSION-INFO-1].
+  ctx.reply({
+    cmd: "session",
+    op: "opened",
+    onlineSessionPeerIds: onlineAmong(ctx, watch),
+    serverInfo: serverInfo(ctx.services.config, ctx.appConfig),
+  });
   // The burst follows the reply with nothing between: this handler emits both in one step,
   // and the engine reads no other frame meanwhile [OFFLINE-BURST-1].
   deliverPending(ctx, session);

@@ -10,6 +10,7 @@ import type {
   RestPeerRooms,
   RestRoomMembers,
   S2CFrame,
+  ServerInfo,
 } from "@confab/protocol";
 import type { HistoryQuery, StoredMessage } from "../store/store.js";
 
@@ -170,6 +171,13 @@ export interface ProtocolEngine {
    * and not disabled. The router answers 404 otherwise.
    */
   knowsApp(appId: string): boolean;
+  /**
+   * The announcement the router adds to its answer for `appId` [ROUTER-INFO-1], as
+   * `session/opened` carries it [SESSION-INFO-1]; `undefined` when the app is not served.
+   * Optional: an engine without it makes the router answer without `serverInfo`, which a
+   * client must accept (the field is optional on the wire).
+   */
+  serverInfo?(appId: string): ServerInfo | undefined;
   /** Number of open connections and sessions (for /healthz). */
   stats(): { connections: number; sessions: number };
   /** Drains buffered log events. */

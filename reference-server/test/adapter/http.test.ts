@@ -1,6 +1,7 @@
 import { httpValidators, type S2CFrame, validate } from "@confab/protocol";
 import { type C2SFrame, connect, disconnect, type WireClient } from "@confab/test-support";
 import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_LIMITS } from "../../src/core/config.js";
 import { type RunningServer, type ServerOptions, startServer } from "../../src/server.js";
 import { httpRequest } from "./helpers.js";
 
@@ -17,6 +18,9 @@ async function start(options: ServerOptions = {}): Promise<RunningServer> {
   server = await startServer({ host: "127.0.0.1", port: 0, ...options });
   return server;
 }
+
+/** The announcement of a router answer, as far as these tests care [ROUTER-INFO-1]. */
+const ANNOUNCED = expect.objectContaining({ revision: "1.1" });
 
 function expectValid(schema: string, body: unknown): void {
   const validator = httpValidators[schema];
@@ -37,7 +41,11 @@ describe("GET /v1/route", () => {
     const res = await getJson(`${s.url}/v1/route?appId=app1`, { Host: "chat.example.com:9000" });
     expect(res.status).toBe(200);
     expect(res.headers["content-type"]).toMatch(/^application\/json/);
-    expect(res.json).toEqual({ server: "ws://chat.example.com:9000/", ttl: 3600 });
+    expect(res.json).toEqual({
+      server: "ws://chat.example.com:9000/",
+      ttl: 3600,
+      serverInfo: ANNOUNCED,
+    });
     expectValid("route-response", res.json);
   });
 
@@ -46,7 +54,11 @@ describe("GET /v1/route", () => {
     const res = await getJson(`${s.url}/v1/route?appId=app1&secure=1`, {
       Host: "chat.example.com",
     });
-    expect(res.json).toEqual({ server: "wss://chat.example.com/", ttl: 3600 });
+    expect(res.json).toEqual({
+      server: "wss://chat.example.com/",
+      ttl: 3600,
+      serverInfo: ANNOUNCED,
+    });
     expectValid("route-response", res.json);
   });
 
@@ -54,7 +66,11 @@ describe("GET /v1/route", () => {
     const s = await start({ publicUrl: "wss://im.example.org/confab" });
     const res = await getJson(`${s.url}/v1/route?appId=app1`);
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ server: "wss://im.example.org/confab", ttl: 3600 });
+    expect(res.json).toEqual({
+      server: "wss://im.example.org/confab",
+      ttl: 3600,
+      serverInfo: ANNOUNCED,
+    });
     expectValid("route-response", res.json);
   });
 
@@ -98,7 +114,12 @@ describe("GET /v1/route", () => {
     expect(res.status).toBe(200);
     expect(res.headers["content-type"]).toMatch(/^application\/javascript/);
     expect(res.headers["access-control-allow-origin"]).toBe("*");
-    expect(res.body).toBe('jQuery123_456({"server":"ws://h.example/","ttl":3600})');
+    // The same JSON as without cb, serverInfo included [ROUTER-INFO-1].
+    const plain = await httpRequest(`${s.url}/v1/route?appId=app1`, {
+      headers: { Host: "h.example" },
+    });
+    expect(res.body).toBe(`jQuery123_456(${plain.body})`);
+    expect(JSON.parse(plain.body)).toMatchObject({ server: "ws://h.example/", ttl: 3600 });
   });
 
   it("answers 400 with code 4114 to a cb that could carry script [ROUTER-JSONP-2]", async () => {
@@ -495,5 +516,46 @@ describe("router and REST query strings (v1.1: D22)", () => {
     expect(apps.json).toMatchObject({ code: 4100 });
     const zeros = await getJson(`${s.url}/1.1/rtm/messages/logs?appId=app1&limit=007`);
     expect(zeros.status).toBe(200); // [REST-INT-1]
+  });
+});
+
+describe("the router's announcement", () => {
+  it("[ROUTER-INFO-1] adds the serverInfo of the named app, the one session/opened carries, with the configured limits", async () => {
+    const s = await start({
+      devMode: false,
+      apps: [
+        { appId: "plain", enforceSignatures: false },
+        { appId: "signed", masterKey: "k", enforceSignatures: true },
+      ],
+      readTimeoutMs: 250_000,
+      engine: { limits: { ...DEFAULT_LIMITS, maxOfflinePerPeer: 3, offlineTtlMs: 2_000 } },
+    });
+    const plain = await getJson(`${s.url}/v1/route?appId=plain`);
+    expectValid("route-response", plain.json);
+    const info = (plain.json as { serverInfo: Record<string, Record<string, unknown>> }).serverInfo;
+    expect(info.revision).toBe("1.1");
+    expect(info.features).toMatchObject({ receipts: true, echo: true, signatures: false });
+    expect(info.limits).toMatchObject({
+      offlineCount: 3,
+      offlineAgeMs: 2_000,
+      readTimeoutMs: 250_000,
+      msgBytes: 5120,
+    });
+    const signed = await getJson(`${s.url}/v1/route?appId=signed`);
+    expect(signed.json).toMatchObject({ serverInfo: { features: { signatures: true } } });
+    // The same object a session of the app gets in session/opened [SESSION-INFO-1].
+    const c = await connect<Record<string, unknown>>(s.wsUrl);
+    try {
+      c.send({ cmd: "session", op: "open", appId: "plain", peerId: "p", i: 1 });
+      const opened = await c.next();
+      expect(opened).toMatchObject({ op: "opened", i: 1 });
+      expect(opened.serverInfo).toEqual(info);
+    } finally {
+      await disconnect(c);
+    }
+    // An app that is not served gets its 404 and no announcement [ROUTER-APP-1].
+    const other = await getJson(`${s.url}/v1/route?appId=other`);
+    expect(other.status).toBe(404);
+    expect(other.json).not.toHaveProperty("serverInfo");
   });
 });

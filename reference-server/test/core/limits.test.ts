@@ -381,7 +381,8 @@ describe("general rules (7.4)", () => {
 
   it("[LIMIT-CONFIG-1] lets the operator set the offline store's count and age limits and the timeouts", () => {
     const config = engineConfig({
-      limits: { ...DEFAULT_LIMITS, maxOfflinePerPeer: 100, offlineTtlMs: 86_400_000 },
+      // Longer, not shorter: a shorter age is for a server under test only [LIMIT-BOUND-2].
+      limits: { ...DEFAULT_LIMITS, maxOfflinePerPeer: 100, offlineTtlMs: 14 * 86_400_000 },
       loginTimeoutMs: 120_000,
       readTimeoutMs: 600_000,
     });

@@ -78,6 +78,8 @@ function norm(frame: Frame): string {
     delete f.detail;
     delete f.reason;
   }
+  // The announcement is the same on every open; announce.test.ts checks it [SESSION-INFO-1].
+  delete f.serverInfo;
   return JSON.stringify(f, Object.keys(f).sort());
 }
 

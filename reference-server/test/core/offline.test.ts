@@ -382,7 +382,14 @@ describe("the offline store (3.7)", () => {
     b.cmd("bob", "session", "open", { i: 1 });
     // One reply for the open; the messages stay pending for the next open.
     expect(b.drain()).toEqual([
-      { cmd: "session", op: "opened", peerId: "bob", i: 1, onlineSessionPeerIds: [] },
+      {
+        cmd: "session",
+        op: "opened",
+        peerId: "bob",
+        i: 1,
+        onlineSessionPeerIds: [],
+        serverInfo: expect.anything(), // [SESSION-INFO-1]
+      },
     ]);
     store.failing.clear();
     b.open("bob");

@@ -67,8 +67,10 @@ const errorFrame = (code: number, peerId: string, i: number | undefined): Frame 
  * `offline: false` (a live delivery may carry it or not; DIRECT-DELIVER-2 forbids `true`).
  */
 function normalize(frame: Frame): Frame {
-  const { offline, ...rest } = frame;
-  const out: Frame = offline === false ? rest : frame;
+  // The announcement is the same on every open; announce.test.ts checks it [SESSION-INFO-1].
+  const { serverInfo: _, ...shown } = frame;
+  const { offline, ...rest } = shown;
+  const out: Frame = offline === false ? rest : shown;
   if (!Array.isArray(out.roomPeerIds)) return out;
   return { ...out, roomPeerIds: [...(out.roomPeerIds as string[])].sort() };
 }

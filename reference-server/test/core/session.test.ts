@@ -297,7 +297,14 @@ describe("re-opening a session (2.3)", () => {
     c.open("alice", []);
     c.cmd("alice", "session", "open", { sessionPeerIds: ["bob", "carol", "bob"], i: 3 });
     expect(c.drain()).toEqual([
-      { cmd: "session", op: "opened", peerId: "alice", i: 3, onlineSessionPeerIds: ["bob"] },
+      {
+        cmd: "session",
+        op: "opened",
+        peerId: "alice",
+        i: 3,
+        onlineSessionPeerIds: ["bob"],
+        serverInfo: expect.anything(), // [SESSION-INFO-1]
+      },
     ]);
     expect(h.engine.stats().sessions).toBe(2);
   });

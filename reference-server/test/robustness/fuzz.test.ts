@@ -49,7 +49,14 @@ async function healthy(url: string, peer: string): Promise<void> {
   ]);
   expect(r.close).toBeUndefined();
   expect(r.frames).toEqual([
-    { cmd: "session", op: "opened", peerId: peer, i: 1, onlineSessionPeerIds: [] },
+    {
+      cmd: "session",
+      op: "opened",
+      peerId: peer,
+      i: 1,
+      onlineSessionPeerIds: [],
+      serverInfo: expect.anything(), // [SESSION-INFO-1]
+    },
     { cmd: "session", op: "query-result", peerId: peer, i: 2, onlineSessionPeerIds: [peer] },
     {},
   ]);

@@ -5,6 +5,7 @@
  */
 import { type Static, Type } from "@sinclair/typebox";
 import { EventEnvelope, NoOp, PeerId, Serial } from "../primitives.js";
+import { ServerInfo } from "./session.js";
 
 /**
  * The keepalive `{}`, in either direction: any object without `cmd`. Receivers ignore
@@ -61,6 +62,7 @@ export const RouteResponse = Type.Object(
       Type.String({ pattern: "^wss?://", description: "A fallback WebSocket URL." }),
     ),
     ttl: Type.Integer({ minimum: 1, description: "Seconds the answer may be cached." }),
+    serverInfo: Type.Optional(ServerInfo),
   },
   { description: "Router answer: where the client opens its WebSocket." },
 );

@@ -86,6 +86,115 @@ export const SessionClose = Type.Object(
   { description: "Ends the session of peerId on this connection. Replied to only when it has i." },
 );
 
+const feature = (description: string) => Type.Optional(Type.Boolean({ description }));
+const limit = (description: string) => Type.Integer({ minimum: 0, description });
+
+/**
+ * What a server implements and the limits it applies, announced in `session/opened` and in
+ * the router's answer [SESSION-INFO-1, ROUTER-INFO-1] (spec 02, 2.9; decision D30).
+ *
+ * Both member sets are open, so that a later revision adds a feature or a limit as an
+ * optional field (Table 8: compatible both ways): every member of `features` is a boolean,
+ * every member of `limits` a non-negative integer, and a receiver ignores the members it
+ * does not know [SESSION-INFO-6].
+ */
+export const ServerInfo = Type.Object(
+  {
+    revision: Type.String({
+      pattern: "^[0-9]+\\.[0-9]+$",
+      description: 'The revision of the specification the server implements, e.g. "1.1".',
+    }),
+    features: Type.Object(
+      {
+        receipts: feature("Delivery receipts: rcp (spec 03, RECEIPT-*)."),
+        offline: feature("The offline store and redelivery on open (spec 03, OFFLINE-*)."),
+        history: feature("History over the socket: the logs command (spec 05, LOGS-SOCKET-1)."),
+        "rest-history": feature("History over REST: GET /1.1/rtm/messages/logs (spec 05, REST-*)."),
+        "room-query": feature(
+          "The members of a group, asked by a member: room/query (ROOM-QUERY-*).",
+        ),
+        echo: feature(
+          "Echo to the sender's other sessions that ask for it (ECHO-OPEN-1, ECHO-OTHER-2).",
+        ),
+        "super-peer": feature("Super-peer sessions, sp: true (spec 02, SUPERPEER-*)."),
+        "push-hook": feature(
+          "Offline notifications POSTed to the app's push hook (spec 03, 3.10, OFFLINE-PUSH-*).",
+        ),
+        signatures: feature(
+          "true: the app enforces signatures (SIG-ENFORCE-1); false or absent: it does not.",
+        ),
+      },
+      {
+        additionalProperties: Type.Boolean(),
+        description:
+          "Feature name → whether it is in force for the app: true only when the server implements it for the app; false or absent when not. Unknown names are ignored.",
+      },
+    ),
+    limits: Type.Object(
+      {
+        msgBytes: limit("Largest msg, bytes of UTF-8 (LIMIT-MSG-1)."),
+        frameBytes: limit("Largest text frame, bytes (FRAME-SIZE-1)."),
+        idLength: limit("Longest peer id, group id or nonce, code points (LIMIT-ID-1)."),
+        idsPerArray: limit("Most items of one id array (LIMIT-ARRAY-1)."),
+        watchPerSession: limit("Largest watch set of one session (WATCH-LIMIT-1)."),
+        sessionsPerConnection: limit("Most open sessions of one connection (LIMIT-SESSIONS-1)."),
+        roomMembers: limit("Most members of one group (ROOM-LIMIT-1)."),
+        offlineCount: limit("Most pending messages of one peer (OFFLINE-LIMIT-1)."),
+        offlineAgeMs: limit(
+          "Age after which a pending message is not delivered, ms (OFFLINE-AGE-1).",
+        ),
+        pageLimit: limit("Largest history page limit (LOGS-LIMIT-2)."),
+        pageLimitDefault: limit("The page limit of a query without one (LOGS-LIMIT-1)."),
+        signatureWindowS: limit(
+          "Accepted distance of a signature's t from the server clock, s (SIG-TIME-1).",
+        ),
+        readTimeoutMs: limit(
+          "Silence after which a connection is closed with 4107, ms (TIMEOUT-READ-1).",
+        ),
+        loginTimeoutMs: limit(
+          "Time without a session after which a connection is closed with 4108, ms (TIMEOUT-LOGIN-1).",
+        ),
+        framesPerSecond: Type.Optional(
+          limit(
+            "Frames per second one connection may send on average; absent when not limited (FLOOD-RATE-1).",
+          ),
+        ),
+        frameBurst: Type.Optional(
+          limit(
+            "Frames one connection may send at once, above the average rate; absent when not limited (FLOOD-RATE-1).",
+          ),
+        ),
+        watchPerConnection: limit(
+          "Most watch entries of one connection, summed over its sessions (LIMIT-WATCH-CONN-1).",
+        ),
+        pendingPerApp: Type.Optional(
+          limit("Most pending messages of the app; absent when not bounded (LIMIT-STORE-1)."),
+        ),
+        watchPerApp: Type.Optional(
+          limit("Most watch entries of the app; absent when not bounded (LIMIT-QUOTA-1)."),
+        ),
+        sessionsPerApp: Type.Optional(
+          limit("Most open sessions of the app; absent when not bounded (LIMIT-QUOTA-1)."),
+        ),
+        connectionsPerApp: Type.Optional(
+          limit("Most connections bound to the app; absent when not bounded (LIMIT-QUOTA-1)."),
+        ),
+        connectionsPerAddress: Type.Optional(
+          limit(
+            "Most open connections from one network address; absent when not bounded (LIMIT-QUOTA-1).",
+          ),
+        ),
+      },
+      {
+        additionalProperties: Type.Integer({ minimum: 0 }),
+        description:
+          "Limit name → the value the server applies to this app and connection (Table 9 of spec 07). Unknown names are ignored.",
+      },
+    ),
+  },
+  { description: "What the server implements and the limits it applies, for one app." },
+);
+
 const onlineList = () =>
   Type.Array(PeerId, { description: "The requested peers that are online now." });
 
@@ -96,6 +205,7 @@ export const SessionOpened = Type.Object(
     op: Type.Literal("opened"),
     ...EventEnvelope,
     onlineSessionPeerIds: onlineList(),
+    serverInfo: Type.Optional(ServerInfo),
   },
   { description: "Reply to session/open: the session is open; lists the watched peers online." },
 );
@@ -167,6 +277,8 @@ export type SessionRemove = Static<typeof SessionRemove>;
 export type SessionQuery = Static<typeof SessionQuery>;
 /** Static type of the SessionClose schema. */
 export type SessionClose = Static<typeof SessionClose>;
+/** Static type of the ServerInfo schema. */
+export type ServerInfo = Static<typeof ServerInfo>;
 /** Static type of the SessionOpened schema. */
 export type SessionOpened = Static<typeof SessionOpened>;
 /** Static type of the SessionAdded schema. */
