@@ -7,12 +7,14 @@
  * for a test run (a short offline age, a small offline count, LIMIT-BOUND-2) says so, and a
  * conformance kit tests against what the server applies rather than the spec's defaults
  * [SESSION-INFO-5]. Only the limits that the configuration cannot change are read from the
- * protocol package, because the schemas enforce exactly those values (Table 9: fixed).
+ * protocol package, because the schemas and the history pager enforce exactly those values
+ * (Table 9: fixed).
  * @module
  */
 import {
   LOGS_DEFAULT_LIMIT,
   LOGS_MAX_LIMIT,
+  LOGS_MAX_PAGE_BYTES,
   MAX_ID_LENGTH,
   MAX_IDS_PER_FRAME,
   MAX_MSG_BYTES,
@@ -59,9 +61,12 @@ function bound(value: number): number | undefined {
 function limitsOf(config: EngineConfig): ServerInfo["limits"] {
   const { limits, rateLimit } = config;
   const limited = rateLimit.perSecond > 0; // perSecond 0 disables the limit [FLOOD-RATE-1]
+  const history = limits.historyBytesPerSecond > 0; // 0 disables it [LIMIT-LOGS-RATE-1]
   const optional: Record<string, number | undefined> = {
     framesPerSecond: limited ? bound(rateLimit.perSecond) : undefined,
     frameBurst: limited ? bound(rateLimit.burst) : undefined,
+    historyBytesPerSecond: history ? bound(limits.historyBytesPerSecond) : undefined,
+    historyBurstBytes: history ? bound(limits.historyBurstBytes) : undefined,
     pendingPerApp: bound(limits.maxPendingPerApp), // LIMIT-STORE-1
     watchPerApp: bound(limits.maxWatchPerApp), // LIMIT-QUOTA-1
     sessionsPerApp: bound(limits.maxSessionsPerApp),
@@ -78,6 +83,7 @@ function limitsOf(config: EngineConfig): ServerInfo["limits"] {
     idsPerArray: MAX_IDS_PER_FRAME,
     pageLimit: LOGS_MAX_LIMIT,
     pageLimitDefault: LOGS_DEFAULT_LIMIT,
+    pageBytes: LOGS_MAX_PAGE_BYTES, // LOGS-BYTES-1
     // From the configuration in force.
     frameBytes: limits.maxFrameBytes,
     watchPerSession: limits.maxWatchedPerSession,

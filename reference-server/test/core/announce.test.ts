@@ -5,6 +5,7 @@
 import {
   LOGS_DEFAULT_LIMIT,
   LOGS_MAX_LIMIT,
+  LOGS_MAX_PAGE_BYTES,
   MAX_ID_LENGTH,
   MAX_IDS_PER_FRAME,
   MAX_MSG_BYTES,
@@ -63,6 +64,7 @@ const OTHER: Partial<EngineConfig> = {
     maxSessionsPerApp: 777,
     maxConnectionsPerApp: 55,
     maxConnectionsPerAddress: Number.POSITIVE_INFINITY,
+    historyBytesPerSecond: 0,
   },
   readTimeoutMs: 2_500,
   loginTimeoutMs: 1_500,
@@ -113,12 +115,15 @@ describe("the announcement in session/opened (2.9)", () => {
       offlineAgeMs: 604_800_000,
       pageLimit: LOGS_MAX_LIMIT,
       pageLimitDefault: LOGS_DEFAULT_LIMIT,
+      pageBytes: LOGS_MAX_PAGE_BYTES,
       signatureWindowS: 300,
       readTimeoutMs: 300_000,
       loginTimeoutMs: 60_000,
       // The reference server's defaults for what the spec leaves to the deployment.
       framesPerSecond: 1000,
       frameBurst: 2000,
+      historyBytesPerSecond: DEFAULT_LIMITS.historyBytesPerSecond,
+      historyBurstBytes: DEFAULT_LIMITS.historyBurstBytes,
       pendingPerApp: DEFAULT_LIMITS.maxPendingPerApp,
       watchPerApp: DEFAULT_LIMITS.maxWatchPerApp,
       sessionsPerApp: DEFAULT_LIMITS.maxSessionsPerApp,
@@ -146,6 +151,9 @@ describe("the announcement in session/opened (2.9)", () => {
     });
     // An infinite bound is no bound: absent, not a number [SESSION-INFO-5].
     expect(limits).not.toHaveProperty("connectionsPerAddress");
+    // A history rate of 0 is no rate [LIMIT-LOGS-RATE-1].
+    expect(limits).not.toHaveProperty("historyBytesPerSecond");
+    expect(limits).not.toHaveProperty("historyBurstBytes");
     // A frame rate limit switched off is absent too [FLOOD-RATE-1].
     const unlimited = announced(plainHarness({ rateLimit: { perSecond: 0, burst: 0 } })).limits;
     expect(unlimited).not.toHaveProperty("framesPerSecond");

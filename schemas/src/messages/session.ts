@@ -145,6 +145,9 @@ export const ServerInfo = Type.Object(
         ),
         pageLimit: limit("Largest history page limit (LOGS-LIMIT-2)."),
         pageLimitDefault: limit("The page limit of a query without one (LOGS-LIMIT-1)."),
+        pageBytes: limit(
+          "Largest history page, bytes of its items as a JSON array (LOGS-BYTES-1).",
+        ),
         signatureWindowS: limit(
           "Accepted distance of a signature's t from the server clock, s (SIG-TIME-1).",
         ),
@@ -166,6 +169,16 @@ export const ServerInfo = Type.Object(
         ),
         watchPerConnection: limit(
           "Most watch entries of one connection, summed over its sessions (LIMIT-WATCH-CONN-1).",
+        ),
+        historyBytesPerSecond: Type.Optional(
+          limit(
+            "History page bytes one connection or REST client may be sent per second; absent when not bounded (LIMIT-LOGS-RATE-1).",
+          ),
+        ),
+        historyBurstBytes: Type.Optional(
+          limit(
+            "History page bytes one connection or REST client may take at once, above the rate; absent when not bounded (LIMIT-LOGS-RATE-1).",
+          ),
         ),
         pendingPerApp: Type.Optional(
           limit("Most pending messages of the app; absent when not bounded (LIMIT-STORE-1)."),
