@@ -27,8 +27,9 @@ import type { AppConfig, EngineConfig } from "./config.js";
  * The features the reference server implements, for an app [SESSION-INFO-3]: `true` for
  * each that is in force, and `signatures` whether the app enforces them [SESSION-INFO-4].
  *
- * Only what is implemented is named. Membership queries beyond `room/query` (over REST, and
- * the groups of a peer) are not, so `group-queries` is absent. `push-hook` is there only for
+ * Only what is implemented is named, each family under its own name as history is
+ * (`history`, `rest-history`): a group's members over the socket (`room-query`), a peer's
+ * own groups over the socket (`room-list`) and both over REST (`rest-rooms`). `push-hook` is there only for
  * an app with a hook URL configured: a feature is in force for an app only when the app can
  * use it, and the hook is optional [OFFLINE-PUSH-1].
  */
@@ -39,6 +40,8 @@ function featuresOf(app: AppConfig): ServerInfo["features"] {
     history: true, // the socket `logs` command, LOGS-SOCKET-1
     "rest-history": true, // REST-*
     "room-query": true, // ROOM-QUERY-*
+    "room-list": true, // ROOM-LIST-*
+    "rest-rooms": true, // REST-ROOMS-*
     echo: true, // ECHO-OPEN-1, ECHO-OTHER-2
     "super-peer": true, // SUPERPEER-*
     signatures: app.enforceSignatures, // SIG-ENFORCE-1

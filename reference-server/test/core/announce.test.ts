@@ -39,6 +39,8 @@ const IMPLEMENTED = [
   "history",
   "rest-history",
   "room-query",
+  "room-list",
+  "rest-rooms",
   "echo",
   "super-peer",
 ] as const;
@@ -90,8 +92,7 @@ describe("the announcement in session/opened (2.9)", () => {
       ...Object.fromEntries(IMPLEMENTED.map((f) => [f, true])),
       signatures: false,
     });
-    // Not implemented, so never announced: membership queries beyond room/query, the push hook.
-    expect(plain).not.toHaveProperty("group-queries");
+    // Not in force for an app without a hook: the push hook [OFFLINE-PUSH-1].
     expect(plain).not.toHaveProperty("push-hook");
     const h = signedHarness();
     const opened = signedOpen(h.connect(), "alice");

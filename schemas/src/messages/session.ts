@@ -113,6 +113,12 @@ export const ServerInfo = Type.Object(
         "room-query": feature(
           "The members of a group, asked by a member: room/query (ROOM-QUERY-*).",
         ),
+        "room-list": feature(
+          "A peer's own groups, asked over the socket: room/list (spec 04, 4.6, ROOM-LIST-*).",
+        ),
+        "rest-rooms": feature(
+          "Members of a group and groups of a peer over REST, with the master key (spec 04, 4.7, REST-ROOMS-*).",
+        ),
         echo: feature(
           "Echo to the sender's other sessions that ask for it (ECHO-OPEN-1, ECHO-OTHER-2).",
         ),
