@@ -25,7 +25,7 @@
 
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
-import { ERRORS } from "@confab/protocol";
+import { ERRORS, type ErrorFrame, errorFrame, type S2CEvent } from "@confab/protocol";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import type {
   ConnectionInfo,
@@ -150,16 +150,10 @@ function payload(data: RawData): Buffer {
 }
 
 /** An error 4200 frame answering the command a dropped reply answered [ACK-FAIL-1]. */
-function internalErrorFor(frame: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const error: Record<string, unknown> = {
-    cmd: "error",
-    code: ERROR_INTERNAL,
-    reason: "INTERNAL_ERROR",
-    detail: "the server could not store the effects of this command",
-  };
-  if (frame.i !== undefined) error.i = frame.i;
-  if (frame.peerId !== undefined) error.peerId = frame.peerId;
-  return error;
+function internalErrorFor(frame: Readonly<S2CEvent>): ErrorFrame {
+  const detail = "the server could not store the effects of this command";
+  const i = "i" in frame ? frame.i : undefined;
+  return errorFrame(ERRORS.INTERNAL_ERROR, detail, i, frame.peerId);
 }
 
 /**

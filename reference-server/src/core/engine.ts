@@ -268,7 +268,7 @@ export class Engine implements ProtocolEngine {
 
   /**
    * Disables an app at run time, an operator hook like {@link kick}: from now on the app id
-   * names no app served here, for commands, the router and REST [SESSION-APP-4,
+   * names no app served here, for commands, the router and REST [SESSION-APP-7,
    * ROUTER-APP-1, REST-APP-2], and every connection bound to it is closed with 4100 after
    * the error frame, which ends its sessions [SESSION-DISABLE-1]. Not part of
    * {@link ProtocolEngine}.
@@ -662,7 +662,7 @@ export class Engine implements ProtocolEngine {
    * Closes a connection with `spec.code` and the code's name as reason [ERROR-CLOSE-1,
    * ERROR-CLOSE-3]. For codes 4100 to 4199 an `error` frame with the same code goes just
    * before the close, naming the command when there is one, unless `notice` is `null`
-   * [ERROR-CLOSE-2]. Its sessions end now [SESSION-END-1]; nothing more is sent on it.
+   * [ERROR-CLOSE-4]. Its sessions end now [SESSION-END-1]; nothing more is sent on it.
    */
   private closeConnection(
     c: ConnectionState,

@@ -291,7 +291,7 @@ describe("a server under test (chapter 10)", () => {
     expect(signedOpen(h.connect(), "kit").serverInfo).toMatchObject({
       features: { signatures: true },
     });
-    // Disabled: the connection is closed with 4100 [SESSION-APP-2, SESSION-APP-4].
+    // Disabled: the connection is closed with 4100 [SESSION-APP-2, SESSION-APP-7].
     const off = open("off");
     expectClosed(off, 4100);
     // One allowed origin: that origin opens, another is closed with 4110 [FRAME-ORIGIN-2].

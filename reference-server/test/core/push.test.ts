@@ -277,3 +277,13 @@ describe("offline notifications: what (3.10)", () => {
     expect(kinds).toContain(`${b.id}:direct`);
   });
 });
+
+describe("offline notifications: announced (3.10)", () => {
+  it("[OFFLINE-PUSH-1] announces push-hook in serverInfo for an app with a hook, and only for one", () => {
+    const featuresOf = (h: Harness) =>
+      (h.connect().open("alice").serverInfo as { features: Record<string, boolean> }).features;
+    expect(featuresOf(pushHarness())["push-hook"]).toBe(true);
+    expect(featuresOf(pushHarness({ pushUrl: undefined }))).not.toHaveProperty("push-hook");
+    expect(featuresOf(new Harness())).not.toHaveProperty("push-hook");
+  });
+});

@@ -58,7 +58,7 @@ describe("connections and apps (2.1)", () => {
     expect(d.expectOne("session/opened").onlineSessionPeerIds).toEqual([]);
   });
 
-  it("[SESSION-APP-2, SESSION-APP-4] closes with 4100 a connection whose first command names an app it does not serve or has disabled", () => {
+  it("[SESSION-APP-2, SESSION-APP-6, SESSION-APP-7] closes with 4100 a connection whose first command names an app it does not serve or has disabled", () => {
     const h = plainHarness(); // app1 only, development mode off
     const off = new Harness({
       devMode: false,
