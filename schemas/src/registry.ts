@@ -231,7 +231,7 @@ export function answeredWithoutSerial(frame: Readonly<Record<string, unknown>>):
   // still an ack to the legacy client, which awaits nothing for it).
   const e = findEntry("c2s", name) ?? findEntry("c2s", String(frame.cmd));
   if (!e) return true;
-  if (!e.reply || !e.reply.repliedWithoutSerial) return false;
+  if (!e.reply?.repliedWithoutSerial) return false;
   return !(e.reply.exceptTransient === true && frame.transient === true);
 }
 
