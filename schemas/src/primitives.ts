@@ -35,7 +35,7 @@ export const MAX_SERIAL = 2_147_483_647;
 
 /**
  * The revision of the specification that this package describes, as a server announces it
- * in `serverInfo.revision` [SESSION-INFO-2] (spec 09, 9.5; decision D30).
+ * in `serverInfo.revision` [SESSION-INFO-2] (spec 09, 9.5; decision D22).
  */
 export const SPEC_REVISION = "1.1";
 

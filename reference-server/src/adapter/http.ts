@@ -2,7 +2,7 @@
  * The HTTP side of the reference server: the router (`GET /v1/route`, spec §1.1, D12), the
  * REST history endpoint (`GET /1.1/rtm/messages/logs`, D9), the REST membership endpoints
  * (`GET /1.1/rtm/rooms/{roomId}/members`, `GET /1.1/rtm/peers/{peerId}/rooms`, spec 4.7,
- * D21) and a health check.
+ * D19) and a health check.
  * Every answer is JSON (or JSONP for the router) and carries
  * `Access-Control-Allow-Origin: *` [ROUTER-CORS-1].
  * @module

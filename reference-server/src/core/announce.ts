@@ -1,7 +1,7 @@
 /**
  * The server's announcement, `serverInfo`: the revision of the spec it implements, the
  * features in force for an app and every limit it applies, as `session/opened` and the
- * router carry it [SESSION-INFO-1, ROUTER-INFO-1] (spec 02, 2.9; decision D30).
+ * router carry it [SESSION-INFO-1, ROUTER-INFO-1] (spec 02, 2.9; decision D22).
  *
  * Every limit comes from the engine's configuration in force, so that a server configured
  * for a test run (a short offline age, a small offline count, LIMIT-BOUND-2) says so, and a

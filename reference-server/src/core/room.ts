@@ -1,7 +1,7 @@
 /**
  * Group family handlers: create/join, invite, kick, leave and the events each session sees
  * (spec/04-groups.md, decision D8), and the membership queries (`room/query`, `room/list`,
- * and the pages the REST endpoints share with them, decision D21). Membership is persistent (in the store); events are not
+ * and the pages the REST endpoints share with them, decision D19). Membership is persistent (in the store); events are not
  * stored (ROOM-FANOUT-8).
  *
  * Every handler runs its checks in the order of ERROR-ORDER-1 (open session 4105, then
@@ -295,7 +295,7 @@ export interface RoomsPage {
  * One page of the groups of which `peerId` is a member: the first `limit` ids after
  * `after` in byte order [ROOM-LIST-1], `limit` defaulting to 100 [ROOM-LIST-2], and whether
  * more follow [ROOM-LIST-4], learnt by reading one id beyond the page rather than by a
- * second request (decision D21). Shared by `room/list` and `GET /1.1/rtm/peers/{peerId}/rooms`
+ * second request (decision D19). Shared by `room/list` and `GET /1.1/rtm/peers/{peerId}/rooms`
  * [REST-ROOMS-7], so both page alike. `limit` must be validated (1 to 500, ROOM-LIST-3).
  */
 export function roomsPage(
@@ -324,7 +324,7 @@ export function groupMembers(store: Store, appId: string, roomId: string): strin
  * of ERROR-ORDER-1 [ROOM-LIST-3]. There is nothing to refuse: a peer in no group gets an
  * empty page, and `after` need not name a group. Reads only, so it changes nothing and
  * tells nobody else [ROOM-LIST-5]. Not signed: it says nothing about anyone but the
- * session's own peer (decision D21).
+ * session's own peer (decision D19).
  */
 export function handleRoomList(ctx: CommandContext, frame: RoomList): void {
   ctx.requireSession();

@@ -451,7 +451,7 @@ describe("other endpoints", () => {
   });
 });
 
-describe("router and REST query strings (v1.1: D22)", () => {
+describe("router and REST query strings (v1.1: D20)", () => {
   it("answers 400 with code 4114 to a malformed appId, in development mode too [ROUTER-APP-3]", async () => {
     for (const options of [
       { devMode: true },

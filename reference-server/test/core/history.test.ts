@@ -456,7 +456,7 @@ describe("REST history through Engine.restLogs (5.5)", () => {
   });
 });
 
-describe("REST history: order of checks and the query string (5.5, v1.1: D22)", () => {
+describe("REST history: order of checks and the query string (5.5, v1.1: D20)", () => {
   /**
    * What `GET /1.1/rtm/messages/logs?<query>` answers, with the app id header `app` (or
    * none) and the master key `key`, as the HTTP adapter turns it into the core's call.

@@ -450,7 +450,7 @@ describe("the sweep of expired pending messages (3.7)", () => {
   });
 });
 
-describe("the client ack with i, whatever fails (1.4, v1.1: D22)", () => {
+describe("the client ack with i, whatever fails (1.4, v1.1: D20)", () => {
   it("[SERIAL-ACK-3] answers an ack with i with one error frame carrying it for every check that fails", () => {
     const store = new RecordingStore();
     const h = harness({}, store);
@@ -481,7 +481,7 @@ describe("the client ack with i, whatever fails (1.4, v1.1: D22)", () => {
   });
 });
 
-describe("the offline burst (3.7, v1.1: D22)", () => {
+describe("the offline burst (3.7, v1.1: D20)", () => {
   it("[OFFLINE-BURST-1] sends the whole burst right after the opened reply, before any other frame of the connection", () => {
     const h = harness();
     const a = h.connect();

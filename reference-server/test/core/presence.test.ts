@@ -275,7 +275,7 @@ describe("presence (2.8)", () => {
   });
 });
 
-describe("presence and the replies (2.2, 2.8, v1.1: D22)", () => {
+describe("presence and the replies (2.2, 2.8, v1.1: D20)", () => {
   it("[PRESENCE-ON-2] [PRESENCE-ALT-1] tells every watcher but the new session, whose reply already says its peer is online", () => {
     const h = new Harness();
     const w = h.connect();

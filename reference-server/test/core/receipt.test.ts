@@ -180,7 +180,7 @@ describe("receipts (3.9)", () => {
   });
 });
 
-describe("receipts and the offline store (3.5, 3.9, v1.1: D22)", () => {
+describe("receipts and the offline store (3.5, 3.9, v1.1: D20)", () => {
   it("[ACK-IGNORE-1, RECEIPT-SEND-1, RECEIPT-CLIENT-1] sends no receipt for a message delivered live whose entry 50 newer ones evicted before its ack (kept in v1.1)", () => {
     const h = harness();
     const a = h.connect();

@@ -601,7 +601,7 @@ describe("watching (2.6) and the status query (2.7)", () => {
   });
 });
 
-describe("disabling an app (2.1, v1.1: D22)", () => {
+describe("disabling an app (2.1, v1.1: D20)", () => {
   it("[SESSION-DISABLE-1] closes with 4100, after the error frame, every connection bound to an app it disables", () => {
     const h = plainHarness({
       apps: new Map([

@@ -102,7 +102,7 @@ export const ROOM_LIST_MAX_LIMIT = 500;
 
 /**
  * The cursor and page size of a list of a peer's groups, shared by `room/list` and
- * `GET /1.1/rtm/peers/{peerId}/rooms` so that both page alike (decision D21).
+ * `GET /1.1/rtm/peers/{peerId}/rooms` so that both page alike (decision D19).
  */
 const roomPageFields = {
   // RoomId's rules (and any annotation it carries) with a description of its own here.

@@ -91,7 +91,7 @@ const limit = (description: string) => Type.Integer({ minimum: 0, description })
 
 /**
  * What a server implements and the limits it applies, announced in `session/opened` and in
- * the router's answer [SESSION-INFO-1, ROUTER-INFO-1] (spec 02, 2.9; decision D30).
+ * the router's answer [SESSION-INFO-1, ROUTER-INFO-1] (spec 02, 2.9; decision D22).
  *
  * Both member sets are open, so that a later revision adds a feature or a limit as an
  * optional field (Table 8: compatible both ways): every member of `features` is a boolean,
