@@ -111,6 +111,7 @@ export const ERRORS = {
     "LIMIT-WATCH-APP-1",
     "LIMIT-SESSIONS-APP-1",
     "LIMIT-STORE-2",
+    "LIMIT-LOGS-RATE-2",
   ]),
   /** The server failed to carry out the command [ERROR-INTERNAL-1, ACK-FAIL-1]. */
   INTERNAL_ERROR: spec(4200, "INTERNAL_ERROR", "frame", ["ERROR-INTERNAL-1", "ACK-FAIL-1"]),
