@@ -53,7 +53,7 @@ export {
   resolveApp,
 } from "./core/config.js";
 /** The protocol engine: frames and time in, outputs out; no I/O of its own. */
-export { Engine, type EngineOptions } from "./core/engine.js";
+export { Engine, type EngineOptions, type EngineSnapshot } from "./core/engine.js";
 /** The vocabulary between the engine and its adapter. */
 export type {
   ConnectionInfo,
@@ -63,6 +63,10 @@ export type {
   Output,
   ProtocolEngine,
   RestLogsResult,
+  RestPeerRoomsResult,
+  RestRefusal,
+  RestRequest,
+  RestRoomMembersResult,
 } from "./core/types.js";
 /** The JSON-lines logger the server and CLI use. */
 export {

@@ -84,7 +84,7 @@ export interface MessageEntry {
 }
 
 /** A registry entry that keeps its literal direction, name and schema type. */
-type Entry<D extends Direction, N extends string, S extends TObject> = Omit<
+export type Entry<D extends Direction, N extends string, S extends TObject> = Omit<
   MessageEntry,
   "direction" | "name" | "schema"
 > & {
@@ -165,15 +165,18 @@ export const REGISTRY = [
   entry("s2c", "error", ErrorFrame, false),
 ] as const satisfies readonly MessageEntry[];
 
-type Entries = (typeof REGISTRY)[number];
+/** Every entry of {@link REGISTRY}, as a union of their literal types. */
+export type Entries = (typeof REGISTRY)[number];
 
 /** The schema type of each message of a direction, by registry name. */
-type SchemasOf<D extends Direction> = {
+export type SchemasOf<D extends Direction> = {
   [E in Entries as E["direction"] extends D ? E["name"] : never]: E["schema"];
 };
 
-type C2SSchemas = SchemasOf<"c2s">;
-type S2CSchemas = SchemasOf<"s2c">;
+/** The schema type of every client→server message, by name. */
+export type C2SSchemas = SchemasOf<"c2s">;
+/** The schema type of every server→client message, by name. */
+export type S2CSchemas = SchemasOf<"s2c">;
 
 /** Client→server messages by registry name, typed by their schemas. */
 export type C2SMessages = { [K in keyof C2SSchemas]: Static<C2SSchemas[K]> };

@@ -138,9 +138,9 @@ const claim = (path: string, rule: string, message: string): FieldError => ({
 });
 
 /**
- * The code a schema node gives a failure of its rule `rule` [FRAME-SCHEMA-4]: the entry of
- * its `x-confab-error` annotation for that keyword, else its `"*"` entry, else 4114
- * [FRAME-SCHEMA-2].
+ * The code a schema node gives a failure of its rule `rule`, which is the entry of its
+ * `x-confab-error` annotation for that keyword, else its `"*"` entry, else 4114
+ * [FRAME-SCHEMA-4, FRAME-SCHEMA-2].
  *
  * @example
  * annotatedCode({ maxItems: 500, "x-confab-error": { maxItems: 4120 } }, "maxItems") // 4120

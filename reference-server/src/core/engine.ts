@@ -111,6 +111,14 @@ interface Inbound {
   readonly silent: boolean;
 }
 
+/** What {@link Engine.inspect} returns: the in-memory state as plain, ordered data. */
+export interface EngineSnapshot {
+  /** Each connection's app, sessions (peer, watch set, super peer) and clocks, by id. */
+  readonly connections: unknown[];
+  /** Per app: who is online with how many sessions, and which sessions watch whom. */
+  readonly apps: Record<string, { online: [string, number][]; watchers: [string, string[]][] }>;
+}
+
 /** Whom the `error` frame before a close names, or `null` for no such frame. */
 type Notice = { readonly serial?: number | undefined; readonly peerId?: string | undefined };
 
@@ -428,10 +436,7 @@ export class Engine implements ProtocolEngine {
    * presence indexes. For tests (a failed command must leave it unchanged,
    * ERROR-NOEFFECT-1) and for debugging; not part of {@link ProtocolEngine}.
    */
-  inspect(): {
-    connections: unknown[];
-    apps: ReturnType<Presence["snapshot"]>;
-  } {
+  inspect(): EngineSnapshot {
     const connections = [...this.conns.values()]
       .sort((a, b) => a.id - b.id)
       .map((c) => ({

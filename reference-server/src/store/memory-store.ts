@@ -252,12 +252,9 @@ export class MemoryStore implements Store {
     for (const peer of peerIds) room.members.delete(peer);
   }
 
-  /**
-   * {@inheritDoc Store.roomsOf}
-   *
-   * Walks every group of the app: O(groups) per page, fine for the tests this store is for
-   * (SQLite reads an index range instead).
-   */
+  // Walks every group of the app: O(groups) per page, fine for the tests this store is
+  // for (SQLite reads an index range instead).
+  /** {@inheritDoc Store.roomsOf} */
   roomsOf(appId: string, peerId: string, after: string | undefined, limit: number): string[] {
     const rooms = this.apps.get(appId)?.rooms;
     if (rooms === undefined) return [];
