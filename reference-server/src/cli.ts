@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { APP_ID_RULE, isAppId } from "@confab/protocol";
 import { pushConfigProblem } from "./adapter/push.js";
-import type { AppConfig } from "./core/config.js";
+import { type AppConfig, DEFAULT_LIMITS, type Limits } from "./core/config.js";
 import { createJsonLogger, errorFields } from "./log.js";
 import { type RunningServer, type ServerOptions, type SyncMode, startServer } from "./server.js";
 import { SqliteStore } from "./store/sqlite-store.js";
@@ -39,7 +39,11 @@ Options:
                          "allowedOrigins", "disabled", "pushUrl", "pushIncludeText"}],
                          "devMode", "port", "host", "db", "publicUrl",
                          "readTimeoutMs", "loginTimeoutMs", "sync",
-                         "rateLimit": {"perSecond", "burst"}}
+                         "rateLimit": {"perSecond", "burst"},
+                         "limits": {"offlineTtlMs", "maxOfflinePerPeer", …: any
+                         field of the engine's Limits, a non-negative integer}}
+                         Limits below the spec's bounds are for servers under test
+                         (spec/07-limits.md Table 9); the server logs each one.
   --dev                  Development mode: accept any app id, without signatures
                          (default when no app is listed)
   --no-dev               Serve only the listed apps (default when an app is listed)
@@ -139,6 +143,8 @@ interface FileConfig {
   loginTimeoutMs?: number;
   sync?: SyncMode;
   rateLimit?: { perSecond: number; burst: number };
+  /** Overrides of the engine's limits, for deployments and servers under test [LIMIT-TEST-1]. */
+  limits?: Partial<Limits>;
 }
 
 function readConfigFile(path: string): FileConfig {
@@ -164,6 +170,7 @@ function readConfigFile(path: string): FileConfig {
     "loginTimeoutMs",
     "sync",
     "rateLimit",
+    "limits",
   ]);
   for (const k of Object.keys(o)) {
     if (!known.has(k)) throw new UsageError(`${where}: unknown setting "${k}"`);
@@ -247,6 +254,23 @@ function readConfigFile(path: string): FileConfig {
     }
   }
   if (o.sync !== undefined) out.sync = sync(String(o.sync), `${where}: sync`);
+  if (o.limits !== undefined) {
+    // Every field of the engine's Limits and nothing else: a misspelt limit must not be
+    // silently ignored by a kit that relies on it being shortened.
+    if (typeof o.limits !== "object" || o.limits === null || Array.isArray(o.limits)) {
+      throw new UsageError(`${where}: limits must be an object`);
+    }
+    const limits: Record<string, number> = {};
+    for (const [k, v] of Object.entries(o.limits as Record<string, unknown>)) {
+      if (!Object.hasOwn(DEFAULT_LIMITS, k)) {
+        const known = Object.keys(DEFAULT_LIMITS).join(", ");
+        throw new UsageError(`${where}: limits.${k} is no limit (known: ${known})`);
+      }
+      if (!isInt(v)) throw new UsageError(`${where}: limits.${k} must be a non-negative integer`);
+      limits[k] = v as number;
+    }
+    out.limits = limits as Partial<Limits>;
+  }
   if (o.rateLimit !== undefined) {
     const r = o.rateLimit as Record<string, unknown>;
     if (typeof r !== "object" || r === null || !isInt(r.perSecond) || !isInt(r.burst)) {
@@ -423,6 +447,7 @@ export function parseCommandLine(
       loginTimeoutMs,
       sync: syncMode,
       rateLimit: file.rateLimit,
+      limits: file.limits,
     },
   };
 }

@@ -8,7 +8,13 @@ import type { AddressInfo } from "node:net";
 import { createHttpHandler } from "./adapter/http.js";
 import { PushNotifier, type PushNotifierOptions } from "./adapter/push.js";
 import { WsAdapter } from "./adapter/ws-adapter.js";
-import { type AppConfig, type EngineConfig, engineConfig } from "./core/config.js";
+import {
+  type AppConfig,
+  DEFAULT_LIMITS,
+  type EngineConfig,
+  engineConfig,
+  type Limits,
+} from "./core/config.js";
 import { Engine } from "./core/engine.js";
 import type { ProtocolEngine } from "./core/types.js";
 import { errorFields, type Logger, silentLogger } from "./log.js";
@@ -46,6 +52,8 @@ export interface ServerOptions {
   readonly loginTimeoutMs?: number | undefined;
   /** Frames per second and burst per connection (4116); `perSecond: 0` disables. */
   readonly rateLimit?: EngineConfig["rateLimit"] | undefined;
+  /** Overrides of the spec's default limits (the CLI's `limits` in `--config`). */
+  readonly limits?: Partial<Limits> | undefined;
   /** Any other engine setting (limits, signature window), over the defaults. */
   readonly engine?: Partial<EngineConfig> | undefined;
   /** The WebSocket URL the router answers with. Default: built from the request's Host. */
@@ -146,6 +154,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...(options.readTimeoutMs !== undefined && { readTimeoutMs: options.readTimeoutMs }),
     ...(options.loginTimeoutMs !== undefined && { loginTimeoutMs: options.loginTimeoutMs }),
     ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
+    ...(options.limits !== undefined && {
+      limits: { ...DEFAULT_LIMITS, ...options.engine?.limits, ...options.limits },
+    }),
   };
 
   // Before the store: an unusable pushUrl refuses the start with nothing to undo.

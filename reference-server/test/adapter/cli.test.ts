@@ -177,6 +177,40 @@ describe("confab-server", () => {
     expect(await p.exited).toBe(0);
   });
 
+  it("[LIMIT-TEST-1] shortens the offline store from the limits of a --config file, and announces them", async () => {
+    const file = join(tmp, "under-test.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        limits: { offlineTtlMs: 2000, maxOfflinePerPeer: 3 },
+        loginTimeoutMs: 10_000,
+      }),
+    );
+    const p = run(["--config", file, "--port", "0", "--host", "127.0.0.1", "--db", ":memory:"]);
+    const listening = await p.waitFor("listening");
+    const client = await connect(String(listening.wsUrl));
+    try {
+      client.send({
+        cmd: "session",
+        op: "open",
+        appId: "t",
+        peerId: "kit",
+        sessionPeerIds: [],
+        i: 1,
+      });
+      const opened = (await client.next()) as { serverInfo?: { limits?: Record<string, number> } };
+      expect(opened.serverInfo?.limits).toMatchObject({
+        offlineAgeMs: 2000,
+        offlineCount: 3,
+        loginTimeoutMs: 10_000,
+      });
+    } finally {
+      await disconnect(client);
+    }
+    p.child.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+  });
+
   it("exits 4 with one line naming the address, and logs, when the port is taken", async () => {
     const first = run(["--port", "0", "--host", "127.0.0.1", "--db", ":memory:"]);
     const listening = await first.waitFor("listening");
@@ -273,6 +307,20 @@ describe("parseCommandLine", () => {
       publicUrl: "wss://x.example/",
     });
     expect(() => parseCommandLine(["--public-url", "http://x"], {})).toThrow(UsageError);
+  });
+
+  it("rejects a config file whose limits name no limit or are not integers", () => {
+    const file = join(tmp, "limits.json");
+    writeFileSync(file, JSON.stringify({ limits: { offlineTTL: 5 } }));
+    expect(() => parseCommandLine(["--config", file], {})).toThrow(
+      /limits\.offlineTTL is no limit/,
+    );
+    writeFileSync(file, JSON.stringify({ limits: { offlineTtlMs: -1 } }));
+    expect(() => parseCommandLine(["--config", file], {})).toThrow(/non-negative integer/);
+    writeFileSync(file, JSON.stringify({ limits: { offlineTtlMs: 1500 } }));
+    expect(parseCommandLine(["--config", file], {})).toMatchObject({
+      options: { limits: { offlineTtlMs: 1500 } },
+    });
   });
 
   it("rejects a config file with an unknown setting", () => {
