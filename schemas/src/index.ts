@@ -7,6 +7,7 @@
  */
 export type { Static } from "@sinclair/typebox";
 export * from "./crypto.js";
+export * from "./diff/index.js";
 export * from "./errors.js";
 export * from "./ids.js";
 export * from "./messages/control.js";
