@@ -6,6 +6,7 @@
  * @module
  */
 export type { Static } from "@sinclair/typebox";
+export * from "./asyncapi.js";
 export * from "./crypto.js";
 export * from "./diff/index.js";
 export * from "./errors.js";
