@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Writes the generated artefacts from the registry: JSON Schema files under `schemas/json/`,
- * the message reference `docs/messages.md` and Table 1 of `spec/01-transport.md`. With `--check`, writes nothing and exits 1
+ * the AsyncAPI document `schemas/asyncapi.json`, the message reference `docs/messages.md`
+ * and Table 1 of `spec/01-transport.md`. With `--check`, writes nothing and exits 1
  * when a committed file differs from what would be generated (the drift check behind
  * `npm run check:schemas`).
  * @module
@@ -9,6 +10,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { renderAsyncApi } from "../asyncapi.js";
 import {
   REPLY_TABLE_MARKERS,
   renderJsonSchemas,
@@ -23,6 +25,8 @@ const check = process.argv.includes("--check");
 const outputs = new Map<string, string>();
 for (const [path, content] of renderJsonSchemas())
   outputs.set(join(root, "schemas/json", path), content);
+// Outside schemas/json, which holds JSON Schemas only (the schema diff reads that folder).
+outputs.set(join(root, "schemas/asyncapi.json"), renderAsyncApi());
 outputs.set(join(root, "docs/messages.md"), renderMessageReference());
 // Table 1 of the spec is generated in place, between its markers.
 const transport = join(root, "spec/01-transport.md");
