@@ -225,7 +225,8 @@ export function renderMessageReference(): string {
     "Generated from `schemas/src` by `npm run gen`; do not edit by hand. The normative",
     "behaviour is in `spec/`; this page lists each frame's fields exactly as the schemas",
     "check them. Receivers ignore fields not listed here [VERSION]. JSON Schema files are",
-    "in `schemas/json/`.",
+    "in `schemas/json/`; `schemas/asyncapi.json` describes the same messages, the HTTP",
+    "endpoints and the error codes as an AsyncAPI 3 document, for AsyncAPI tools.",
     "",
     ...validatorGuide(),
   ];
