@@ -5,7 +5,7 @@
  * @module
  */
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { AllowListError, parseAllowList } from "../allow.js";
 import { diffSchemaSets } from "../compare.js";
 import { evaluate, renderJson, renderMarkdown, renderText } from "../report.js";
@@ -125,7 +125,9 @@ function requirementsFor(
     return parse(headRequirements, `${args.head.replace(/^git:/, "")}:spec/requirements.json`);
   const top = gitTopLevel(cwd);
   const file = top === undefined ? undefined : join(top, "spec", "requirements.json");
-  if (file !== undefined && existsSync(file)) return parse(readFileSync(file, "utf8"), file);
+  // Named relative to the working folder: the report may end up in a pull-request comment.
+  if (file !== undefined && existsSync(file))
+    return parse(readFileSync(file, "utf8"), relative(cwd, file) || file);
   return { list: [], source: null };
 }
 
