@@ -75,7 +75,8 @@ describe("error frames [ERROR-FRAME-1..5]", () => {
 
   it("[ERROR-FRAME-5] bounds any detail to 1024 code units without splitting a surrogate pair", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary", maxLength: 3000 }), (text) => {
+      // size "max": fast-check otherwise draws short strings that never reach the cut.
+      fc.property(fc.string({ unit: "binary", maxLength: 3000, size: "max" }), (text) => {
         const d = boundDetail(text);
         expect(d.length).toBeLessThanOrEqual(MAX_ERROR_DETAIL);
         if (text.length <= MAX_ERROR_DETAIL) expect(d).toBe(text);
@@ -84,6 +85,24 @@ describe("error frames [ERROR-FRAME-1..5]", () => {
     );
     const pairs = "😀".repeat(1000);
     expect(boundDetail(pairs).isWellFormed()).toBe(true);
+  });
+
+  it("[ERROR-FRAME-5] cuts a long detail to at most 1024 code units and says so", () => {
+    // The spec's number, not the constant's: a changed constant must fail here.
+    expect(MAX_ERROR_DETAIL).toBe(1024);
+    for (const n of [1025, 2000, 5000, 100_000]) {
+      const d = boundDetail("x".repeat(n));
+      expect(d.length, String(n)).toBeLessThanOrEqual(1024);
+      expect(d.length, String(n)).toBeGreaterThan(1024 - 64);
+      expect(d).toContain(`${n} characters, cut`);
+    }
+    expect(boundDetail("x".repeat(1024))).toBe("x".repeat(1024));
+    // A surrogate pair at every position around the cut stays whole.
+    for (let n = 980; n <= 1030; n++) {
+      const d = boundDetail("a".repeat(n) + "😀".repeat(600));
+      expect(d.isWellFormed(), String(n)).toBe(true);
+      expect(d.length, String(n)).toBeLessThanOrEqual(1024);
+    }
   });
 
   it("[ERROR-FRAME-5] names the first five failures and counts the rest", () => {

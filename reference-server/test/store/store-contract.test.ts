@@ -247,6 +247,8 @@ function storeContract(name: string, open: () => Store): void {
             while (page.length > 0) {
               expect(page.length).toBeLessThanOrEqual(limit);
               seen.push(...page);
+              // A cursor that does not advance must fail the test, not hang the run.
+              if (seen.length > all.length) throw new Error("the cursor does not advance");
               const last = page[page.length - 1] as StoredMessage;
               page = store.history({
                 appId: APP,
@@ -683,6 +685,8 @@ function storeContract(name: string, open: () => Store): void {
               for (;;) {
                 const page = store.roomsOf(APP, "alice", after, limit);
                 seen.push(...page);
+                // A cursor that does not advance must fail the test, not hang the run.
+                if (seen.length > ids.length) throw new Error("the cursor does not advance");
                 if (page.length < limit) break;
                 after = page.at(-1);
               }
