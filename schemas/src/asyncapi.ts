@@ -15,7 +15,7 @@
 import { ERRORS } from "./errors.js";
 import { APP_ID_PATTERN, ERROR_CODE_KEYWORD, MAX_ID_LENGTH, SPEC_REVISION } from "./primitives.js";
 import { type Direction, fileName, HTTP_SCHEMAS, type MessageEntry, REGISTRY } from "./registry.js";
-import { ID_BASE } from "./render.js";
+import { ID_BASE, registryRecord } from "./render.js";
 
 /**
  * The AsyncAPI version the document declares. 3.1.0 rather than 3.0.0 because
@@ -128,16 +128,7 @@ function registryMessage(e: MessageEntry): Json {
     ...(hasSerial(e.schema) ? { correlationId: ref("#/components/correlationIds/serial") } : {}),
     tags: [ref(`#/components/tags/${e.direction}`)],
     // The registry's own facts about the message, as registry.json gives them.
-    "x-confab-registry": {
-      name: e.name,
-      cmd: e.cmd ?? null,
-      op: e.op ?? null,
-      direction: e.direction,
-      since: e.since,
-      legacy: e.legacy,
-      reply: e.reply ?? null,
-      signed: e.signed,
-    },
+    "x-confab-registry": registryRecord(e),
     "x-confab-schema": {
       $id: `${ID_BASE}:${e.direction}:${e.name}`,
       file: `schemas/json/${e.direction}/${fileName(e.name)}.json`,

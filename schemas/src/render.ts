@@ -9,7 +9,14 @@ import {
   SCHEMA_ERROR_PRECEDENCE,
   WELL_FORMED_RULE,
 } from "./primitives.js";
-import { DIRECTIONS, type Direction, fileName, HTTP_SCHEMAS, REGISTRY } from "./registry.js";
+import {
+  DIRECTIONS,
+  type Direction,
+  fileName,
+  HTTP_SCHEMAS,
+  type MessageEntry,
+  REGISTRY,
+} from "./registry.js";
 
 /** Base of every `$id`. A URN, because the schemas are not served from any host. */
 export const ID_BASE = "urn:confab:v1";
@@ -20,6 +27,23 @@ function plain(schema: unknown): Record<string, unknown> {
 }
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+/**
+ * A registry entry's own facts as plain JSON (everything but its schema): the shape of
+ * `registry.json`, and of `x-confab-registry` in the AsyncAPI document.
+ */
+export function registryRecord(e: MessageEntry): Record<string, unknown> {
+  return {
+    name: e.name,
+    cmd: e.cmd ?? null,
+    op: e.op ?? null,
+    direction: e.direction,
+    since: e.since,
+    legacy: e.legacy,
+    reply: e.reply ?? null,
+    signed: e.signed,
+  };
+}
 
 /** Every JSON Schema file, as `[path under schemas/json, content]`. */
 export function renderJsonSchemas(): [string, string][] {
@@ -50,14 +74,7 @@ export function renderJsonSchemas(): [string, string][] {
     "registry.json",
     json(
       REGISTRY.map((e) => ({
-        name: e.name,
-        cmd: e.cmd ?? null,
-        op: e.op ?? null,
-        direction: e.direction,
-        since: e.since,
-        legacy: e.legacy,
-        reply: e.reply ?? null,
-        signed: e.signed,
+        ...registryRecord(e),
         schema: `${e.direction}/${fileName(e.name)}.json`,
       })),
     ),
