@@ -13,7 +13,13 @@ import { ALL_CASES } from "./cases/index.js";
 import { HarnessError } from "./errors.js";
 import { mergeReports } from "./merge.js";
 import type { Report } from "./report.js";
-import { createTtyReporter, readReport, renderHtml, renderJson, renderJunit } from "./reporters/index.js";
+import {
+  createTtyReporter,
+  readReport,
+  renderHtml,
+  renderJson,
+  renderJunit,
+} from "./reporters/index.js";
 import { Requirements } from "./requirements.js";
 import { KIT, type Profile, type RunOptions, runServerConformance, selectCases } from "./runner.js";
 
@@ -76,7 +82,10 @@ export function readNameList(file: string): Set<string> {
 /** Parses `--features a,b,-c`. */
 function featureList(list: string): Record<string, boolean> {
   const out: Record<string, boolean> = {};
-  for (const item of list.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const item of list
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (item.startsWith("-")) out[item.slice(1)] = false;
     else out[item] = true;
   }
@@ -89,10 +98,15 @@ interface ReporterSpec {
   readonly file?: string;
 }
 
-const DEFAULT_FILES = { json: "conformance-report.json", junit: "conformance-report.xml", html: "conformance-report.html" };
+const DEFAULT_FILES = {
+  json: "conformance-report.json",
+  junit: "conformance-report.xml",
+  html: "conformance-report.html",
+};
 
 function reporterSpecs(values: readonly string[] | undefined): ReporterSpec[] {
-  const list = values === undefined || values.length === 0 ? ["tty"] : values.flatMap((v) => v.split(","));
+  const list =
+    values === undefined || values.length === 0 ? ["tty"] : values.flatMap((v) => v.split(","));
   return list.map((v) => {
     const [kind, file] = v.split("=", 2) as [string, string | undefined];
     if (kind !== "tty" && kind !== "json" && kind !== "junit" && kind !== "html") {
@@ -108,7 +122,12 @@ function writeReports(report: Report, specs: readonly ReporterSpec[]): string[] 
   const lines: string[] = [];
   for (const spec of specs) {
     if (spec.kind === "tty" || spec.file === undefined) continue;
-    const text = spec.kind === "json" ? renderJson(report) : spec.kind === "junit" ? renderJunit(report) : renderHtml(report);
+    const text =
+      spec.kind === "json"
+        ? renderJson(report)
+        : spec.kind === "junit"
+          ? renderJunit(report)
+          : renderHtml(report);
     const path = resolve(spec.file);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text);
@@ -119,14 +138,21 @@ function writeReports(report: Report, specs: readonly ReporterSpec[]): string[] 
 
 function integer(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`${name} takes a non-negative integer, not "${value}"`);
+  if (!/^\d+$/.test(value))
+    throw new UsageError(`${name} takes a non-negative integer, not "${value}"`);
   return Number(value);
 }
 
-/** Decodes a `--replay` token: `SEED:PATH` as the failure printed it. */
+/**
+ * Decodes a `--replay` token as a property failure prints it: `SEED:PATH[@REPLAYPATH]`, the
+ * seed, fast-check's shrink path and fc.commands' replay hint.
+ */
 export function parseReplay(token: string): { seed: number; path: string } {
-  const m = /^(-?\d+):([0-9:]+)$/.exec(token);
-  if (m === null) throw new UsageError(`--replay takes the token a failure printed (SEED:PATH), not "${token}"`);
+  const m = /^(-?\d+):([0-9:]+(?:@[A-Za-z0-9+/=:_-]+)?)$/.exec(token);
+  if (m === null)
+    throw new UsageError(
+      `--replay takes the token a failure printed (SEED:PATH[@REPLAY]), not "${token}"`,
+    );
   return { seed: Number(m[1]), path: m[2] as string };
 }
 
@@ -184,9 +210,12 @@ function runOptionsOf(values: Record<string, string | boolean | string[] | undef
   }
   const url = str("url");
   const command = str("server-command");
-  if (url !== undefined && command !== undefined) throw new UsageError("--url and --server-command name two targets; give one");
-  if (url !== undefined && !/^wss?:\/\//.test(url)) throw new UsageError(`--url takes a ws:// or wss:// URL, not "${url}"`);
-  if (url !== undefined && str("app-id") === undefined) throw new UsageError("--url needs --app-id: the app the kit may use");
+  if (url !== undefined && command !== undefined)
+    throw new UsageError("--url and --server-command name two targets; give one");
+  if (url !== undefined && !/^wss?:\/\//.test(url))
+    throw new UsageError(`--url takes a ws:// or wss:// URL, not "${url}"`);
+  if (url !== undefined && str("app-id") === undefined)
+    throw new UsageError("--url needs --app-id: the app the kit may use");
   if ((str("signed-app-id") === undefined) !== (str("master-key") === undefined)) {
     throw new UsageError("--signed-app-id and --master-key go together");
   }
@@ -198,16 +227,26 @@ function runOptionsOf(values: Record<string, string | boolean | string[] | undef
       ? undefined
       : {
           open: appId,
-          ...(signed !== undefined && { signed: { appId: signed, masterKey: str("master-key") as string } }),
-          ...(str("disabled-app-id") !== undefined && { disabled: str("disabled-app-id") as string }),
-          ...(originApp !== undefined && { origin: { appId: originApp, origin: str("origin") ?? "" } }),
+          ...(signed !== undefined && {
+            signed: { appId: signed, masterKey: str("master-key") as string },
+          }),
+          ...(str("disabled-app-id") !== undefined && {
+            disabled: str("disabled-app-id") as string,
+          }),
+          ...(originApp !== undefined && {
+            origin: { appId: originApp, origin: str("origin") ?? "" },
+          }),
           ...(str("unknown-app-id") !== undefined && { unknown: str("unknown-app-id") as string }),
         };
   let features: Record<string, boolean> | undefined;
   if (str("features-file") !== undefined) {
-    features = JSON.parse(readFileSync(str("features-file") as string, "utf8")) as Record<string, boolean>;
+    features = JSON.parse(readFileSync(str("features-file") as string, "utf8")) as Record<
+      string,
+      boolean
+    >;
   }
-  if (str("features") !== undefined) features = { ...features, ...featureList(str("features") as string) };
+  if (str("features") !== undefined)
+    features = { ...features, ...featureList(str("features") as string) };
   const replay = str("replay") === undefined ? undefined : parseReplay(str("replay") as string);
   const seed = replay?.seed ?? integer("--seed", str("seed"));
   const numRuns = integer("--num-runs", str("num-runs"));
@@ -230,14 +269,17 @@ function runOptionsOf(values: Record<string, string | boolean | string[] | undef
     ...(numRuns !== undefined && { numRuns }),
     ...(timeoutMs !== undefined && { timeoutMs }),
     ...(concurrency !== undefined && { concurrency }),
-    ...(str("expected-failures") !== undefined && { expectedFailures: readNameList(str("expected-failures") as string) }),
+    ...(str("expected-failures") !== undefined && {
+      expectedFailures: readNameList(str("expected-failures") as string),
+    }),
     ...(str("flaky") !== undefined && { flaky: readNameList(str("flaky") as string) }),
   };
 }
 
 /** Prints the cases, as text or JSON. */
 function list(options: RunOptions, json: boolean, out: NodeJS.WritableStream): void {
-  const profiles: Profile[] = options.profile === "durability" ? ["durability"] : [options.profile ?? "quick"];
+  const profiles: Profile[] =
+    options.profile === "durability" ? ["durability"] : [options.profile ?? "quick"];
   const cases = profiles.flatMap((profile) => selectCases(ALL_CASES, { ...options, profile }));
   if (json) {
     const rows = cases.map((c) => ({
@@ -258,11 +300,15 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const [first, ...restArgs] = argv;
   const sub = first === "server" || first === "merge" || first === "list" ? first : undefined;
   const args = sub === undefined ? [...argv] : restArgs;
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; args: string[] }>>;
+  let parsed: ReturnType<
+    typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; args: string[] }>
+  >;
   try {
     parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    process.stderr.write(`confab-conformance: ${(err as Error).message} (see confab-conformance --help)\n`);
+    process.stderr.write(
+      `confab-conformance: ${(err as Error).message} (see confab-conformance --help)\n`,
+    );
     return 2;
   }
   const { values, positionals } = parsed;
@@ -285,7 +331,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       for (const line of writeReports(merged, specs)) process.stdout.write(`${line}\n`);
       return merged.exitCode;
     }
-    if (sub === undefined && positionals.length > 0) throw new UsageError(`unknown command "${positionals[0]}"`);
+    if (sub === undefined && positionals.length > 0)
+      throw new UsageError(`unknown command "${positionals[0]}"`);
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const options = runOptionsOf(values);
     if (sub === "list" || values.list) {
@@ -308,9 +355,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     for (const line of writeReports(report, specs)) process.stdout.write(`${line}\n`);
     const baseline = values["write-baseline"];
     if (baseline !== undefined) {
-      const failing = report.cases.filter((c) => c.grade === "fail" || c.grade === "error").map((c) => c.name);
+      const failing = report.cases
+        .filter((c) => c.grade === "fail" || c.grade === "error")
+        .map((c) => c.name);
       writeFileSync(baseline, `${failing.join("\n")}${failing.length > 0 ? "\n" : ""}`);
-      process.stdout.write(`baseline: ${failing.length} failing cases written to ${resolve(baseline)}\n`);
+      process.stdout.write(
+        `baseline: ${failing.length} failing cases written to ${resolve(baseline)}\n`,
+      );
     }
     return report.exitCode;
   } catch (err) {
@@ -322,7 +373,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       process.stderr.write(`confab-conformance: ${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`confab-conformance: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(
+      `confab-conformance: internal error: ${(err as Error).stack ?? String(err)}\n`,
+    );
     return 2;
   }
 }

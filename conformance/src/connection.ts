@@ -23,6 +23,8 @@ export interface CloseInfo {
 /** A frame received, with when it came and whether the kit has consumed it. */
 interface Received {
   readonly frame: Record<string, unknown>;
+  /** When it came, ms since the case started. */
+  readonly at: number;
   taken: boolean;
 }
 
@@ -71,7 +73,8 @@ export function matching(shape: Readonly<Record<string, unknown>>): FramePredica
 
 /** A short description of a frame for messages: `cmd/op i=3 code=4114`. */
 export function describeFrame(frame: Readonly<Record<string, unknown>>): string {
-  const name = frame.op === undefined ? String(frame.cmd ?? "(keepalive)") : `${frame.cmd}/${frame.op}`;
+  const name =
+    frame.op === undefined ? String(frame.cmd ?? "(keepalive)") : `${frame.cmd}/${frame.op}`;
   const parts = [name];
   if (frame.i !== undefined) parts.push(`i=${JSON.stringify(frame.i)}`);
   if (frame.code !== undefined) parts.push(`code=${JSON.stringify(frame.code)}`);
@@ -93,6 +96,8 @@ export class Connection {
   /** Problems with what the server sent (schema, binary, not JSON): graded by the case. */
   readonly wireFaults: ServerFault[] = [];
   private serial = 0;
+  /** When the connection opened, ms since the case started. */
+  readonly openedAt: number;
 
   /**
    * @param ws - the socket, open
@@ -105,6 +110,7 @@ export class Connection {
     private readonly recorder: Recorder,
   ) {
     ws.on("message", (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    this.openedAt = recorder.now();
     this.closed = new Promise<CloseInfo>((resolve) => {
       ws.on("close", (code: number, reason: Buffer) => {
         this.closeInfoValue = { code, reason: reason.toString() };
@@ -121,7 +127,12 @@ export class Connection {
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (isBinary) {
       const hex = data.subarray(0, MAX_RAW / 2).toString("hex");
-      this.recorder.add({ conn: this.label, kind: "recv", text: `binary ${data.length} B: ${hex}`, problem: "binary" });
+      this.recorder.add({
+        conn: this.label,
+        kind: "recv",
+        text: `binary ${data.length} B: ${hex}`,
+        problem: "binary",
+      });
       this.wireFaults.push(
         new ServerFault("FRAME-BINARY-1", "the server sent a binary WebSocket message", {
           actual: `${data.length} bytes`,
@@ -137,11 +148,20 @@ export class Connection {
       frame = undefined;
     }
     if (frame === null || typeof frame !== "object" || Array.isArray(frame)) {
-      this.recorder.add({ conn: this.label, kind: "recv", text: text.slice(0, MAX_RAW), problem: "not a JSON object" });
+      this.recorder.add({
+        conn: this.label,
+        kind: "recv",
+        text: text.slice(0, MAX_RAW),
+        problem: "not a JSON object",
+      });
       this.wireFaults.push(
-        new ServerFault("FRAME-TEXT-1", "the server sent a text message that is not one JSON object", {
-          actual: text.slice(0, MAX_RAW),
-        }),
+        new ServerFault(
+          "FRAME-TEXT-1",
+          "the server sent a text message that is not one JSON object",
+          {
+            actual: text.slice(0, MAX_RAW),
+          },
+        ),
       );
       return;
     }
@@ -158,8 +178,19 @@ export class Connection {
         }),
       );
     } else this.recorder.add({ conn: this.label, kind: "recv", frame: record });
-    this.inbox.push({ frame: record, taken: false });
+    this.inbox.push({ frame: record, at: this.recorder.now(), taken: false });
+    for (const hook of this.hooks) hook(record);
     this.notify();
+  }
+
+  private readonly hooks: ((frame: Record<string, unknown>) => void)[] = [];
+
+  /**
+   * Calls `hook` with every frame received from now on, as it arrives (before any wait sees
+   * it): how a case acknowledges every delivery, as a real client does.
+   */
+  onFrame(hook: (frame: Record<string, unknown>) => void): void {
+    this.hooks.push(hook);
   }
 
   /** How the socket closed, or `undefined` while it is open. */
@@ -177,6 +208,11 @@ export class Connection {
     return this.inbox.map((r) => r.frame);
   }
 
+  /** Every frame received so far with the time it came (ms since the case started). */
+  get timedFrames(): { frame: Record<string, unknown>; at: number }[] {
+    return this.inbox.map((r) => ({ frame: r.frame, at: r.at }));
+  }
+
   /** A fresh serial `i` for a command of this connection (1, 2, …). */
   nextSerial(): number {
     this.serial++;
@@ -190,7 +226,9 @@ export class Connection {
   send(frame: C2SMessage | Record<string, unknown>): void {
     const result = validate("c2s", frame);
     if (!result.ok) {
-      throw new HarnessError(`the kit built an invalid ${describeFrame(frame)}: ${formatErrors(result)}`);
+      throw new HarnessError(
+        `the kit built an invalid ${describeFrame(frame)}: ${formatErrors(result)}`,
+      );
     }
     this.recorder.add({ conn: this.label, kind: "send", frame });
     this.ws.send(JSON.stringify(frame));
@@ -207,13 +245,23 @@ export class Connection {
 
   /** Sends `text` as one text message, as is. */
   sendText(text: string, why: string): void {
-    this.recorder.add({ conn: this.label, kind: "send", text: text.slice(0, MAX_RAW), problem: why });
+    this.recorder.add({
+      conn: this.label,
+      kind: "send",
+      text: text.slice(0, MAX_RAW),
+      problem: why,
+    });
     this.ws.send(text, { binary: false });
   }
 
   /** Sends `bytes` as one binary message. */
   sendBinary(bytes: Uint8Array, why: string): void {
-    this.recorder.add({ conn: this.label, kind: "send", text: `binary ${bytes.length} B`, problem: why });
+    this.recorder.add({
+      conn: this.label,
+      kind: "send",
+      text: `binary ${bytes.length} B`,
+      problem: why,
+    });
     this.ws.send(bytes, { binary: true });
   }
 
@@ -222,7 +270,11 @@ export class Connection {
    * one), waiting up to `timeoutMs`. Rejects with a {@link WaitTimeout} on the bound or when
    * the socket closes first; a case turns that into a failure of the requirement it checks.
    */
-  waitFor(predicate: FramePredicate = () => true, timeoutMs = DEFAULT_WAIT_MS, what = "a frame"): Promise<Record<string, unknown>> {
+  waitFor(
+    predicate: FramePredicate = () => true,
+    timeoutMs = DEFAULT_WAIT_MS,
+    what = "a frame",
+  ): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const found = this.inbox.find((r) => !r.taken && predicate(r.frame));
@@ -258,7 +310,10 @@ export class Connection {
    * answers it: the first untaken frame with the same `i`, whatever its command (a reply or
    * an `error`).
    */
-  async request(frame: Record<string, unknown>, timeoutMs = DEFAULT_WAIT_MS): Promise<Record<string, unknown>> {
+  async request(
+    frame: Record<string, unknown>,
+    timeoutMs = DEFAULT_WAIT_MS,
+  ): Promise<Record<string, unknown>> {
     const i = frame.i ?? this.nextSerial();
     const sent = { ...frame, i };
     this.send(sent);
@@ -312,7 +367,10 @@ export class Connection {
     if (this.closeInfoValue !== undefined) return Promise.resolve(this.closeInfoValue);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new WaitTimeout(`the close of ${this.label}`, undefined, this.untaken(), timeoutMs)),
+        () =>
+          reject(
+            new WaitTimeout(`the close of ${this.label}`, undefined, this.untaken(), timeoutMs),
+          ),
         timeoutMs,
       );
       void this.closed.then((info) => {

@@ -25,7 +25,13 @@ import {
   type SocketOptions,
   WaitTimeout,
 } from "./connection.js";
-import { type FaultDetails, HarnessError, NotApplicable, ServerFault, type Warning } from "./errors.js";
+import {
+  type FaultDetails,
+  HarnessError,
+  NotApplicable,
+  ServerFault,
+  type Warning,
+} from "./errors.js";
 import type { CaseResult } from "./report.js";
 import type { Requirements } from "./requirements.js";
 import type { Endpoint, Target } from "./target.js";
@@ -162,14 +168,18 @@ export class CaseContext {
             : role === "origin"
               ? apps.origin?.appId
               : apps.unknown;
-    if (id === undefined) throw new NotApplicable(`the target has no ${role} app (spec 10, Table 11)`);
+    if (id === undefined)
+      throw new NotApplicable(`the target has no ${role} app (spec 10, Table 11)`);
     return id;
   }
 
   /** The master key of the signed app. */
   get masterKey(): string {
     const key = this.target.apps.signed?.masterKey;
-    if (key === undefined) throw new NotApplicable("the target has no app that enforces signatures with a known master key");
+    if (key === undefined)
+      throw new NotApplicable(
+        "the target has no app that enforces signatures with a known master key",
+      );
     return key;
   }
 
@@ -245,7 +255,9 @@ export class CaseContext {
     if (!short) return this.target;
     const s = this.target.short;
     if (s === undefined) {
-      throw new NotApplicable("needs a server with the shortened limits of spec 10.2 (--short-url)");
+      throw new NotApplicable(
+        "needs a server with the shortened limits of spec 10.2 (--short-url)",
+      );
     }
     return s;
   }
@@ -258,7 +270,8 @@ export class CaseContext {
   /** One announced limit; not applicable when the server does not announce it. */
   limit(name: string, short = false): number {
     const v = this.limits(short)[name];
-    if (v === undefined) throw new NotApplicable(`the server announces no limit ${name} (SESSION-INFO-5)`);
+    if (v === undefined)
+      throw new NotApplicable(`the server announces no limit ${name} (SESSION-INFO-5)`);
     return v;
   }
 
@@ -273,14 +286,20 @@ export class CaseContext {
    * Opens a WebSocket connection (no session). A refused handshake or connection fails
    * FRAME-WS-1: the server accepts connections at the URL its router returns.
    */
-  async connect(options: SocketOptions & { short?: boolean; url?: string } = {}): Promise<Connection> {
+  async connect(
+    options: SocketOptions & { short?: boolean; url?: string } = {},
+  ): Promise<Connection> {
     const url = options.url ?? this.endpoint(options.short).wsUrl;
     const label = this.recorder.nextLabel();
     let ws: Awaited<ReturnType<typeof openSocket>>;
     try {
       ws = await openSocket(url, options);
     } catch (err) {
-      this.recorder.add({ conn: label, kind: "note", text: `connect to ${url} failed: ${(err as Error).message}` });
+      this.recorder.add({
+        conn: label,
+        kind: "note",
+        text: `connect to ${url} failed: ${(err as Error).message}`,
+      });
       if (err instanceof HandshakeRefused) throw err;
       throw new ServerFault("FRAME-WS-1", `the WebSocket handshake to ${url} failed`, {
         actual: (err as Error).message,
@@ -297,7 +316,10 @@ export class CaseContext {
    * `session/opened`: SESSION-OPEN-1 is what every case that needs a session rests on, so
    * a server that cannot open one fails it, not the case's own requirement.
    */
-  async open(peerId: string, options: OpenOptions = {}): Promise<{ conn: Connection; opened: Record<string, unknown> }> {
+  async open(
+    peerId: string,
+    options: OpenOptions = {},
+  ): Promise<{ conn: Connection; opened: Record<string, unknown> }> {
     const app = options.app ?? "open";
     const conn = options.on ?? (await this.connect({ short: options.short ?? false }));
     const watch = options.watch ?? [];
@@ -321,10 +343,15 @@ export class CaseContext {
     const opened = await this.check("SESSION-OPEN-2", () => conn.request(frame), {
       expected: "session/opened",
     });
-    this.expect("SESSION-OPEN-2", opened.cmd === "session" && opened.op === "opened", "the server did not open the session", {
-      expected: "session/opened",
-      actual: describeFrame(opened),
-    });
+    this.expect(
+      "SESSION-OPEN-2",
+      opened.cmd === "session" && opened.op === "opened",
+      "the server did not open the session",
+      {
+        expected: "session/opened",
+        actual: describeFrame(opened),
+      },
+    );
     return { conn, opened };
   }
 
@@ -352,7 +379,9 @@ export class CaseContext {
     what: string,
     timeoutMs = DEFAULT_WAIT_MS,
   ): Promise<Record<string, unknown>> {
-    return this.check(requirement, () => conn.waitFor(predicate, timeoutMs, what), { expected: what });
+    return this.check(requirement, () => conn.waitFor(predicate, timeoutMs, what), {
+      expected: what,
+    });
   }
 
   /**
@@ -371,7 +400,10 @@ export class CaseContext {
       () => undefined,
     );
     if (came !== undefined) {
-      this.fault(requirement, `the server sent ${what}`, { expected: `no ${what}`, actual: JSON.stringify(came).slice(0, 500) });
+      this.fault(requirement, `the server sent ${what}`, {
+        expected: `no ${what}`,
+        actual: JSON.stringify(came).slice(0, 500),
+      });
     }
   }
 
@@ -379,15 +411,25 @@ export class CaseContext {
    * Waits for `conn` to be closed by the server with `code`, under `requirement`.
    * `codes` may list several acceptable codes.
    */
-  async expectClose(requirement: string, conn: Connection, codes: number | readonly number[], timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
+  async expectClose(
+    requirement: string,
+    conn: Connection,
+    codes: number | readonly number[],
+    timeoutMs = DEFAULT_WAIT_MS,
+  ): Promise<void> {
     const allowed = typeof codes === "number" ? [codes] : codes;
     const info = await this.check(requirement, () => conn.waitClose(timeoutMs), {
       expected: `close with ${allowed.join(" or ")}`,
     });
-    this.expect(requirement, allowed.includes(info.code), `the connection closed with ${info.code}`, {
-      expected: `close with ${allowed.join(" or ")}`,
-      actual: `${info.code}${info.reason ? ` (${info.reason})` : ""}`,
-    });
+    this.expect(
+      requirement,
+      allowed.includes(info.code),
+      `the connection closed with ${info.code}`,
+      {
+        expected: `close with ${allowed.join(" or ")}`,
+        actual: `${info.code}${info.reason ? ` (${info.reason})` : ""}`,
+      },
+    );
   }
 
   /**
@@ -395,7 +437,11 @@ export class CaseContext {
    * of no requirement inside it becomes a fault of `requirement`; a fault of another
    * requirement, a harness error and a not-applicable pass through unchanged.
    */
-  async check<T>(requirement: string, fn: () => Promise<T> | T, details: FaultDetails = {}): Promise<T> {
+  async check<T>(
+    requirement: string,
+    fn: () => Promise<T> | T,
+    details: FaultDetails = {},
+  ): Promise<T> {
     try {
       return await fn();
     } catch (err) {
@@ -419,7 +465,10 @@ export class CaseContext {
     const a = JSON.stringify(actual);
     const e = JSON.stringify(expected);
     if (a !== e) {
-      this.fault(requirement, `${what}: got ${String(a).slice(0, 200)}`, { expected: String(e), actual: String(a) });
+      this.fault(requirement, `${what}: got ${String(a).slice(0, 200)}`, {
+        expected: String(e),
+        actual: String(a),
+      });
     }
   }
 
@@ -428,15 +477,25 @@ export class CaseContext {
    * schemas already check) answering `i` when given, under `requirement`.
    */
   expectError(requirement: string, frame: Record<string, unknown>, code: number, i?: number): void {
-    this.expect(requirement, frame.cmd === "error" && frame.code === code, `expected error ${code}`, {
-      expected: `error code ${code}${i === undefined ? "" : ` i=${i}`}`,
-      actual: describeFrame(frame),
-    });
+    this.expect(
+      requirement,
+      frame.cmd === "error" && frame.code === code,
+      `expected error ${code}`,
+      {
+        expected: `error code ${code}${i === undefined ? "" : ` i=${i}`}`,
+        actual: describeFrame(frame),
+      },
+    );
     if (i !== undefined) {
-      this.expect("ERROR-FRAME-2", frame.i === i, "the error frame does not carry the command's i", {
-        expected: `i=${i}`,
-        actual: `i=${JSON.stringify(frame.i)}`,
-      });
+      this.expect(
+        "ERROR-FRAME-2",
+        frame.i === i,
+        "the error frame does not carry the command's i",
+        {
+          expected: `i=${i}`,
+          actual: `i=${JSON.stringify(frame.i)}`,
+        },
+      );
     }
   }
 
@@ -446,7 +505,8 @@ export class CaseContext {
    */
   fault(requirement: string, message: string, details: FaultDetails = {}): never {
     const req = this.init.requirements.get(requirement);
-    if (req === undefined) throw new HarnessError(`the case names an unknown requirement ${requirement}`);
+    if (req === undefined)
+      throw new HarnessError(`the case names an unknown requirement ${requirement}`);
     if (req.level !== "MUST") {
       this.warnings.push({ requirement, message, details });
       throw new SoftFault();
@@ -474,7 +534,10 @@ export class CaseContext {
    */
   expectedCode(frame: unknown): number {
     const code = codeOf(validate("c2s", frame));
-    if (code === undefined) throw new HarnessError(`the case expects an error for a frame the schemas accept: ${JSON.stringify(frame).slice(0, 200)}`);
+    if (code === undefined)
+      throw new HarnessError(
+        `the case expects an error for a frame the schemas accept: ${JSON.stringify(frame).slice(0, 200)}`,
+      );
     return code;
   }
 
@@ -492,14 +555,23 @@ export class CaseContext {
    * An HTTP request to the target's HTTP base (router, REST), recorded in the exchange.
    * A request that cannot be made is a fault of `requirement`.
    */
-  async http(requirement: string, path: string, init: RequestInit & { short?: boolean } = {}): Promise<HttpAnswer> {
+  async http(
+    requirement: string,
+    path: string,
+    init: RequestInit & { short?: boolean } = {},
+  ): Promise<HttpAnswer> {
     const url = `${this.endpoint(init.short).httpUrl}${path}`;
     this.recorder.add({ conn: "http", kind: "send", text: `${init.method ?? "GET"} ${path}` });
     let res: Response;
     try {
-      res = await fetch(url, { ...init, signal: AbortSignal.any([this.signal, AbortSignal.timeout(DEFAULT_WAIT_MS)]) });
+      res = await fetch(url, {
+        ...init,
+        signal: AbortSignal.any([this.signal, AbortSignal.timeout(DEFAULT_WAIT_MS)]),
+      });
     } catch (err) {
-      return this.fault(requirement, `the HTTP request ${path} failed`, { actual: (err as Error).message });
+      return this.fault(requirement, `the HTTP request ${path} failed`, {
+        actual: (err as Error).message,
+      });
     }
     const text = await res.text();
     let json: unknown;

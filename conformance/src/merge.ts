@@ -6,7 +6,7 @@
  * @module
  */
 import { HarnessError } from "./errors.js";
-import { type CaseResult, type Report, coverageOf, exitCodeOf, summarize } from "./report.js";
+import { type CaseResult, coverageOf, exitCodeOf, type Report, summarize } from "./report.js";
 import type { Requirements } from "./requirements.js";
 
 /**
@@ -17,7 +17,11 @@ export function mergeReports(reports: readonly Report[], requirements: Requireme
   const first = reports[0];
   if (first === undefined) throw new HarnessError("no report to merge");
   for (const r of reports) {
-    if (r.kit.version !== first.kit.version || r.seed !== first.seed || r.profile !== first.profile) {
+    if (
+      r.kit.version !== first.kit.version ||
+      r.seed !== first.seed ||
+      r.profile !== first.profile
+    ) {
       throw new HarnessError(
         `the reports are not shards of one run: kit ${r.kit.version} seed ${r.seed} profile ${r.profile} ` +
           `against kit ${first.kit.version} seed ${first.seed} profile ${first.profile}`,
@@ -27,7 +31,10 @@ export function mergeReports(reports: readonly Report[], requirements: Requireme
   const seen = new Map<string, CaseResult>();
   for (const r of reports) {
     for (const c of r.cases) {
-      if (seen.has(c.name)) throw new HarnessError(`case ${c.name} is in two of the reports: merge shards of one run only`);
+      if (seen.has(c.name))
+        throw new HarnessError(
+          `case ${c.name} is in two of the reports: merge shards of one run only`,
+        );
       seen.set(c.name, c);
     }
   }

@@ -79,7 +79,12 @@ export interface CaseResult {
   /** The exchange, kept for every case that did not pass (bounded). */
   readonly exchange?: readonly ExchangeEvent[];
   /** For a property case: the seed, path and one-line replay command, and the trace file. */
-  readonly replay?: { readonly seed: number; readonly path?: string; readonly command: string; readonly traceFile?: string };
+  readonly replay?: {
+    readonly seed: number;
+    readonly path?: string;
+    readonly command: string;
+    readonly traceFile?: string;
+  };
 }
 
 /** Where one requirement stands after the run. */
@@ -216,7 +221,15 @@ export function coverageOf(
   for (const row of coverage) {
     let ch = chapters.find((c) => c.chapter === row.chapter);
     if (ch === undefined) {
-      ch = { chapter: row.chapter, total: 0, covered: 0, passed: 0, failed: 0, notApplicable: 0, untested: [] };
+      ch = {
+        chapter: row.chapter,
+        total: 0,
+        covered: 0,
+        passed: 0,
+        failed: 0,
+        notApplicable: 0,
+        untested: [],
+      };
       chapters.push(ch);
     }
     const m = ch as { -readonly [K in keyof ChapterCoverage]: ChapterCoverage[K] } & {

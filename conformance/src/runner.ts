@@ -11,20 +11,26 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SPEC_REVISION } from "@confab/protocol";
-import { type ServerCase, DEFAULT_CASE_TIMEOUT_MS } from "./case.js";
+import { DEFAULT_CASE_TIMEOUT_MS, type ServerCase } from "./case.js";
 import { CaseContext, SoftFault } from "./context.js";
 import { HarnessError, NotApplicable, ServerFault, type Warning } from "./errors.js";
 import { compileGlobs } from "./glob.js";
 import {
   type CaseResult,
-  type Failure,
-  type Report,
   coverageOf,
   exitCodeOf,
+  type Failure,
+  type Report,
   summarize,
 } from "./report.js";
 import { Requirements } from "./requirements.js";
-import { type Apps, type Target, startCommandTarget, startEmbeddedTarget, urlTarget } from "./target.js";
+import {
+  type Apps,
+  startCommandTarget,
+  startEmbeddedTarget,
+  type Target,
+  urlTarget,
+} from "./target.js";
 
 /** The kit's name and version, as reports carry them. */
 export const KIT = { name: "@confab/conformance", version: "0.1.0" } as const;
@@ -110,7 +116,8 @@ export function selectCases(
 /** Why `c` cannot run against `target`, or `undefined` when it can. */
 function notApplicable(c: ServerCase, target: Target): string | undefined {
   for (const f of c.features ?? []) {
-    if (target.features[f] !== true) return `feature ${f} is not in force (${target.featureSource})`;
+    if (target.features[f] !== true)
+      return `feature ${f} is not in force (${target.featureSource})`;
   }
   for (const need of c.needs ?? []) {
     if (need === "short" && target.short === undefined) {
@@ -123,7 +130,10 @@ function notApplicable(c: ServerCase, target: Target): string | undefined {
   return undefined;
 }
 
-function failureOf(requirements: Requirements, w: { requirement: string; message: string; details: { expected?: string; actual?: string } }): Failure {
+function failureOf(
+  requirements: Requirements,
+  w: { requirement: string; message: string; details: { expected?: string; actual?: string } },
+): Failure {
   const req = requirements.get(w.requirement);
   return {
     requirement: w.requirement,
@@ -140,7 +150,15 @@ async function runOnce(
   c: ServerCase,
   target: Target,
   requirements: Requirements,
-  base: { seed: number; profile: Profile; numRuns?: number; replayPath?: string; traceDir: string; timeoutMs?: number; prefix: string },
+  base: {
+    seed: number;
+    profile: Profile;
+    numRuns?: number;
+    replayPath?: string;
+    traceDir: string;
+    timeoutMs?: number;
+    prefix: string;
+  },
 ): Promise<CaseResult> {
   const started = performance.now();
   const controller = new AbortController();
@@ -183,10 +201,21 @@ async function runOnce(
   if (outcome === undefined || outcome instanceof SoftFault) {
     if (warnings.length === 0) return { ...common, grade: "pass" };
     const all = warnings.map((w) => failureOf(requirements, w));
-    return { ...common, grade: "warn", failure: all[0] as Failure, warnings: all, exchange, ...withReplay };
+    return {
+      ...common,
+      grade: "warn",
+      failure: all[0] as Failure,
+      warnings: all,
+      exchange,
+      ...withReplay,
+    };
   }
   if (outcome instanceof ServerFault) {
-    const failure = failureOf(requirements, { requirement: outcome.requirement, message: outcome.message, details: outcome.details });
+    const failure = failureOf(requirements, {
+      requirement: outcome.requirement,
+      message: outcome.message,
+      details: outcome.details,
+    });
     const grade = failure.level === "MUST" ? "fail" : "warn";
     return { ...common, grade, failure, exchange, ...withReplay };
   }
@@ -201,7 +230,9 @@ async function runOnce(
 /** A case that ran past its hard bound. */
 class CaseTimeout extends Error {
   constructor(ms: number) {
-    super(`the case did not finish within its hard bound of ${ms} ms (every wait of the kit is bounded; raise --timeout for a slow server)`);
+    super(
+      `the case did not finish within its hard bound of ${ms} ms (every wait of the kit is bounded; raise --timeout for a slow server)`,
+    );
   }
 }
 
@@ -209,7 +240,8 @@ class CaseTimeout extends Error {
 export async function targetOf(options: RunOptions): Promise<Target> {
   if (options.target !== undefined) return options.target;
   if (options.url !== undefined) {
-    if (options.apps?.open === undefined) throw new HarnessError("--url needs --app-id, the app the kit may use");
+    if (options.apps?.open === undefined)
+      throw new HarnessError("--url needs --app-id, the app the kit may use");
     return urlTarget({
       url: options.url,
       ...(options.httpUrl !== undefined && { httpUrl: options.httpUrl }),
@@ -259,7 +291,13 @@ export async function runServerConformance(options: RunOptions = {}): Promise<Re
       const na = notApplicable(c, target);
       let result: CaseResult;
       if (na !== undefined) {
-        result = { name: c.name, requirements: c.requirements, grade: "n/a", durationMs: 0, reason: na };
+        result = {
+          name: c.name,
+          requirements: c.requirements,
+          grade: "n/a",
+          durationMs: 0,
+          reason: na,
+        };
       } else {
         const base = {
           seed,
@@ -273,8 +311,14 @@ export async function runServerConformance(options: RunOptions = {}): Promise<Re
         result = await runOnce(c, target, requirements, base);
         const isFlaky = options.flaky?.has(c.name) ?? false;
         if (isFlaky && result.grade !== "pass" && result.grade !== "n/a") {
-          const again = await runOnce(c, target, requirements, { ...base, prefix: `${base.prefix}r` });
-          result = again.grade === "pass" ? { ...again, attempts: 2 } : { ...again, attempts: 2, baseline: "flaky" };
+          const again = await runOnce(c, target, requirements, {
+            ...base,
+            prefix: `${base.prefix}r`,
+          });
+          result =
+            again.grade === "pass"
+              ? { ...again, attempts: 2 }
+              : { ...again, attempts: 2, baseline: "flaky" };
         }
       }
       if (options.expectedFailures?.has(c.name)) {

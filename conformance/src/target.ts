@@ -90,7 +90,9 @@ export const SHORT_TIMEOUT_MS = 2_000;
 export const ALLOWED_ORIGIN = "https://allowed.confab.test";
 
 /** Where the reference server's command is, in this repository. */
-export const REFERENCE_CLI = fileURLToPath(new URL("../../../reference-server/dist/src/cli.js", import.meta.url));
+export const REFERENCE_CLI = fileURLToPath(
+  new URL("../../../reference-server/dist/src/cli.js", import.meta.url),
+);
 
 /** Settings of {@link startCommandTarget}. */
 export interface CommandTargetOptions {
@@ -126,7 +128,12 @@ export function kitApps(): Apps {
  */
 export function configFor(apps: Apps, short: boolean): Record<string, unknown> {
   const list: Record<string, unknown>[] = [{ appId: apps.open, enforceSignatures: false }];
-  if (apps.signed) list.push({ appId: apps.signed.appId, masterKey: apps.signed.masterKey, enforceSignatures: true });
+  if (apps.signed)
+    list.push({
+      appId: apps.signed.appId,
+      masterKey: apps.signed.masterKey,
+      enforceSignatures: true,
+    });
   if (apps.disabled) list.push({ appId: apps.disabled, disabled: true });
   if (apps.origin) list.push({ appId: apps.origin.appId, allowedOrigins: [apps.origin.origin] });
   return {
@@ -195,17 +202,23 @@ class ServerProcess implements ProcessControl {
     });
     while (Date.now() < deadline) {
       if (exited !== undefined) {
-        throw new HarnessError(`the server command exited with ${exited} before it served:\n${this.output()}`);
+        throw new HarnessError(
+          `the server command exited with ${exited} before it served:\n${this.output()}`,
+        );
       }
       try {
-        const res = await fetch(`${this.httpUrl}/v1/route?appId=probe`, { signal: AbortSignal.timeout(1_000) });
+        const res = await fetch(`${this.httpUrl}/v1/route?appId=probe`, {
+          signal: AbortSignal.timeout(1_000),
+        });
         await res.arrayBuffer();
         return;
       } catch {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    throw new HarnessError(`the server command did not serve ${this.httpUrl} within ${this.startTimeoutMs} ms:\n${this.output()}`);
+    throw new HarnessError(
+      `the server command did not serve ${this.httpUrl} within ${this.startTimeoutMs} ms:\n${this.output()}`,
+    );
   }
 
   async kill(): Promise<void> {
@@ -252,7 +265,10 @@ export async function startCommandTarget(options: CommandTargetOptions): Promise
       .replaceAll("{port}", String(port))
       .replaceAll("{db}", join(dir, `${name}.db`))
       .replaceAll("{config}", config);
-    const env = { ...process.env, ...(options.portEnv !== undefined && { [options.portEnv]: String(port) }) };
+    const env = {
+      ...process.env,
+      ...(options.portEnv !== undefined && { [options.portEnv]: String(port) }),
+    };
     const httpUrl = `http://127.0.0.1:${port}`;
     const proc = new ServerProcess(line, env, httpUrl, startTimeoutMs);
     started.push(proc);
@@ -288,7 +304,9 @@ export async function startCommandTarget(options: CommandTargetOptions): Promise
 /** The kit's default target: the reference server's own command, on this machine. */
 export function startEmbeddedTarget(): Promise<Target> {
   if (!existsSync(REFERENCE_CLI)) {
-    throw new HarnessError(`the reference server is not built (${REFERENCE_CLI}): run npm run build`);
+    throw new HarnessError(
+      `the reference server is not built (${REFERENCE_CLI}): run npm run build`,
+    );
   }
   return startCommandTarget({
     kind: "embedded",
@@ -322,7 +340,11 @@ export async function urlTarget(options: UrlTargetOptions): Promise<Target> {
   main.serverInfo = await announcement(main, options.apps.open);
   let short: Endpoint | undefined;
   if (options.shortUrl !== undefined) {
-    short = { wsUrl: options.shortUrl, httpUrl: httpBaseOf(options.shortUrl), serverInfo: undefined };
+    short = {
+      wsUrl: options.shortUrl,
+      httpUrl: httpBaseOf(options.shortUrl),
+      serverInfo: undefined,
+    };
     short.serverInfo = await announcement(short, options.apps.open);
   }
   const info = main.serverInfo;
@@ -342,16 +364,24 @@ export async function urlTarget(options: UrlTargetOptions): Promise<Target> {
  * (SESSION-INFO-1), or `undefined` when the server announces nothing. A target that does
  * not answer is a harness error, exit 2 [issue 9: a --url where nothing listens].
  */
-export async function announcement(endpoint: Endpoint, appId: string): Promise<ServerInfo | undefined> {
+export async function announcement(
+  endpoint: Endpoint,
+  appId: string,
+): Promise<ServerInfo | undefined> {
   let ws: WebSocket;
   try {
     ws = await openSocket(endpoint.wsUrl, { timeoutMs: 5_000 });
   } catch (err) {
-    throw new HarnessError(`cannot reach the server at ${endpoint.wsUrl}: ${(err as Error).message}`);
+    throw new HarnessError(
+      `cannot reach the server at ${endpoint.wsUrl}: ${(err as Error).message}`,
+    );
   }
   try {
     const opened = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new HarnessError(`no session/opened from ${endpoint.wsUrl} within 5 s`)), 5_000);
+      const timer = setTimeout(
+        () => reject(new HarnessError(`no session/opened from ${endpoint.wsUrl} within 5 s`)),
+        5_000,
+      );
       ws.on("message", (data: Buffer) => {
         try {
           const f = JSON.parse(data.toString()) as Record<string, unknown>;
@@ -365,10 +395,18 @@ export async function announcement(endpoint: Endpoint, appId: string): Promise<S
       });
       ws.once("close", (code: number) => {
         clearTimeout(timer);
-        reject(new HarnessError(`the server at ${endpoint.wsUrl} closed the probe session with ${code}`));
+        reject(
+          new HarnessError(`the server at ${endpoint.wsUrl} closed the probe session with ${code}`),
+        );
       });
       ws.send(
-        JSON.stringify({ cmd: "session", op: "open", appId, peerId: `probe-${randomBytes(4).toString("hex")}`, i: 1 }),
+        JSON.stringify({
+          cmd: "session",
+          op: "open",
+          appId,
+          peerId: `probe-${randomBytes(4).toString("hex")}`,
+          i: 1,
+        }),
       );
     });
     if (opened.cmd !== "session" || opened.op !== "opened") {
