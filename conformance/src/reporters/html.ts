@@ -44,6 +44,13 @@ function cut(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, Math.max(0, max - 1)).join("")}…`;
 }
 
+/** `part` of `whole` in whole percent, rounded, but never 100 short of the whole. */
+export function percent(part: number, whole: number): number {
+  if (whole <= 0) return 0;
+  const p = Math.round((part / whole) * 100);
+  return p === 100 && part < whole ? 99 : p;
+}
+
 /** A duration for people: `850 ms`, `12.3 s`, `2 min 03 s`. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return "?";
@@ -60,7 +67,8 @@ export function eventSummary(e: ExchangeEvent): string {
   if (f !== null && typeof f === "object" && !Array.isArray(f)) {
     const r = f as Record<string, unknown>;
     const parts: string[] = [];
-    if (typeof r.cmd === "string") parts.push(typeof r.op === "string" ? `${r.cmd}/${r.op}` : r.cmd);
+    if (typeof r.cmd === "string")
+      parts.push(typeof r.op === "string" ? `${r.cmd}/${r.op}` : r.cmd);
     else parts.push(Object.keys(r).length === 0 ? "keepalive" : "(no cmd)");
     if (typeof r.code === "number") parts.push(String(r.code));
     if (typeof r.i === "number") parts.push(`i=${r.i}`);
@@ -68,7 +76,8 @@ export function eventSummary(e: ExchangeEvent): string {
   } else if (f !== undefined) {
     label = jsonOf(f);
   } else label = e.text ?? "";
-  if (e.kind === "http") label = `${e.text ?? "request"}${e.code !== undefined ? ` → ${e.code}` : ""}`;
+  if (e.kind === "http")
+    label = `${e.text ?? "request"}${e.code !== undefined ? ` → ${e.code}` : ""}`;
   if (e.kind === "close") label = `close${e.code !== undefined ? ` ${e.code}` : ""}`;
   if (e.kind === "connect") label = `connect${e.text !== undefined ? ` ${e.text}` : ""}`;
   if (e.problem !== undefined) label = `⚠ ${label}`;
@@ -150,12 +159,19 @@ export function sequenceDiagram(
     const cls = [e.problem !== undefined ? "problem" : "", isErrorFrame(e) ? "err" : ""]
       .filter(Boolean)
       .join(" ");
-    out.push(`<text class="time" x="${TIME_W - 4}" y="${y + 4}" text-anchor="end">${h(`${e.t} ms`)}</text>`);
-    const label = eventSummary(e);
+    out.push(
+      `<text class="time" x="${TIME_W - 4}" y="${y + 4}" text-anchor="end">${h(`${e.t} ms`)}</text>`,
+    );
     const span = Math.abs(serverX - x);
+    const fit = Math.max(6, Math.floor((span - 16) / CHAR_W));
+    let label = eventSummary(e);
+    if (e.kind === "http" && e.code !== undefined) {
+      // Cut the request line, never the status.
+      const status = ` → ${e.code}`;
+      label = `${cut(label.slice(0, -status.length), fit - status.length)}${status}`;
+    }
     const labelAt = (lx: number, anchor: string, max: number) =>
       `<text class="label" x="${lx}" y="${y - 5}" text-anchor="${anchor}">${h(cut(label, max))}</text>`;
-    const fit = Math.max(6, Math.floor((span - 16) / CHAR_W));
     switch (e.kind) {
       case "send":
       case "recv": {
@@ -241,7 +257,9 @@ export function coverageChart(chapters: readonly ChapterCoverage[]): string {
       x += w;
     }
     if (c.total === 0)
-      out.push(`<rect class="seg empty" x="${labelW}" y="${y + 2}" width="${barW}" height="${rowH - 6}"/>`);
+      out.push(
+        `<rect class="seg empty" x="${labelW}" y="${y + 2}" width="${barW}" height="${rowH - 6}"/>`,
+      );
     out.push(
       `<text class="count" x="${labelW + barW + 8}" y="${y + 15}">${h(`${c.passed}/${c.total} passed`)}</text></g>`,
     );
@@ -273,7 +291,8 @@ function failureBlock(f: Failure): string {
   const rows: string[] = [];
   if (f.expected !== undefined)
     rows.push(`<tr><th>expected</th><td><pre>${h(f.expected)}</pre></td></tr>`);
-  if (f.actual !== undefined) rows.push(`<tr><th>actual</th><td><pre>${h(f.actual)}</pre></td></tr>`);
+  if (f.actual !== undefined)
+    rows.push(`<tr><th>actual</th><td><pre>${h(f.actual)}</pre></td></tr>`);
   return (
     `<div class="failure"><p class="req"><code>${h(f.requirement)}</code> ${badge(f.level, `level-${f.level}`)} ${h(f.text)}</p>` +
     `<p class="message">${h(f.message)}</p>` +
@@ -281,6 +300,16 @@ function failureBlock(f: Failure): string {
     "</div>"
   );
 }
+
+/** What precedes an event's summary in the frame list (connect and close name themselves). */
+const GLYPH: Readonly<Record<ExchangeEvent["kind"], string>> = {
+  send: "→ ",
+  recv: "← ",
+  http: "⇄ ",
+  note: "note: ",
+  connect: "",
+  close: "",
+};
 
 /** The full section of one case that did not pass. */
 function caseSection(c: CaseResult, index: number, maxEvents: number): string {
@@ -298,14 +327,25 @@ function caseSection(c: CaseResult, index: number, maxEvents: number): string {
     );
   if (c.failure !== undefined) parts.push(failureBlock(c.failure));
   const more = (c.warnings ?? []).filter(
-    (w) => c.failure === undefined || w.requirement !== c.failure.requirement || w.message !== c.failure.message,
+    (w) =>
+      c.failure === undefined ||
+      w.requirement !== c.failure.requirement ||
+      w.message !== c.failure.message,
   );
   if (more.length > 0) {
-    parts.push(`<h4>${h(c.failure === undefined ? "Warnings" : "Also broken")}</h4>`, ...more.map(failureBlock));
+    parts.push(
+      `<h4>${h(c.failure === undefined ? "Warnings" : "Also broken")}</h4>`,
+      ...more.map(failureBlock),
+    );
   }
-  if (c.reason !== undefined) parts.push(`<p class="reason">${h(`${c.grade === "error" ? "harness error" : "reason"}: ${c.reason}`)}</p>`);
+  if (c.reason !== undefined)
+    parts.push(
+      `<p class="reason">${h(`${c.grade === "error" ? "harness error" : "reason"}: ${c.reason}`)}</p>`,
+    );
   if (c.requirements.length > 0)
-    parts.push(`<p class="dim">covers ${c.requirements.map((r) => `<code>${h(r)}</code>`).join(" ")}</p>`);
+    parts.push(
+      `<p class="dim">covers ${c.requirements.map((r) => `<code>${h(r)}</code>`).join(" ")}</p>`,
+    );
   if (c.replay !== undefined) {
     parts.push(
       `<p>replay (seed ${h(c.replay.seed)}${c.replay.path !== undefined ? h(`, path ${c.replay.path}`) : ""}):</p><pre class="replay"><code>${h(c.replay.command)}</code></pre>`,
@@ -321,7 +361,7 @@ function caseSection(c: CaseResult, index: number, maxEvents: number): string {
       `<details class="frames"><summary>${h(`Frames (${exchange.length} events${exchange.length > shown.length ? `, first ${shown.length} listed` : ""})`)}</summary><ol>`,
       ...shown.map(
         (e, i) =>
-          `<li id="${h(`${id}-e${i}`)}" class="ev-${h(e.kind)}"><span class="dim">${h(`${e.t} ms`)}</span> <b>${h(e.conn)}</b> ${h(e.kind)} ${h(eventSummary(e))}<pre>${h(eventDetail(e, 20_000))}</pre></li>`,
+          `<li id="${h(`${id}-e${i}`)}" class="ev-${h(e.kind)}"><span class="dim">${h(`${e.t} ms`)}</span> <b>${h(e.conn)}</b> ${h(GLYPH[e.kind])}${h(eventSummary(e))}<pre>${h(eventDetail(e, 20_000))}</pre></li>`,
       ),
       "</ol>",
     );
@@ -351,13 +391,15 @@ table.facts{border-collapse:collapse}table.facts th,table.facts td{text-align:le
 table.values{border-collapse:collapse;width:100%}table.values th{width:80px;text-align:left;vertical-align:top;color:var(--dim);font-weight:normal;padding-top:8px}
 .case{border:1px solid var(--line);border-left:4px solid var(--na);border-radius:4px;padding:10px 14px;margin:12px 0}
 .case:has(.grade-fail),.case:has(.baseline-stale){border-left-color:var(--fail)}.case:has(.grade-warn){border-left-color:var(--warn)}.case:has(.grade-error){border-left-color:var(--err)}
+.case:has(.baseline-expected-failure),.case:has(.baseline-flaky){border-left-color:#546e7a}
 .case h3 a{color:inherit;text-decoration:none}.req code{font-weight:600}.message{font-weight:600;margin:4px 0}
 .diagram{overflow-x:auto;margin:8px 0;border:1px solid var(--line);border-radius:4px;background:#fcfcfd}
 svg text{font:11px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;fill:var(--fg)}
 svg.seq .lane rect{fill:#eef1f5;stroke:#9aa3ae}svg.seq .lane.server rect{fill:#e3ecfa}svg.seq .lane line{stroke:#9aa3ae;stroke-dasharray:4 3}
-svg.seq .arrow line,svg.seq .mark line{stroke-width:1.5}svg.seq .send line{stroke:#1565c0}svg.seq .send polygon{fill:#1565c0}
-svg.seq .recv line{stroke:#2e7d32}svg.seq .recv polygon{fill:#2e7d32}svg.seq .http line{stroke:#6a1b9a}svg.seq .http polygon{fill:#6a1b9a}
-svg.seq .err line{stroke:var(--fail)}svg.seq .err polygon{fill:var(--fail)}svg.seq .problem line{stroke:var(--warn);stroke-dasharray:5 2}svg.seq .problem polygon{fill:var(--warn)}
+svg.seq .arrow line,svg.seq .mark line{stroke-width:1.5}svg.seq .arrow.send line{stroke:#1565c0}svg.seq .arrow.send polygon{fill:#1565c0}
+svg.seq .arrow.recv line{stroke:#2e7d32}svg.seq .arrow.recv polygon{fill:#2e7d32}svg.seq .arrow.http line{stroke:#6a1b9a}svg.seq .arrow.http polygon{fill:#6a1b9a}
+svg.seq .arrow.err line{stroke:var(--fail)}svg.seq .arrow.err polygon{fill:var(--fail)}svg.seq .problem line{stroke-dasharray:5 2}
+svg.seq .problem:not(.err) line{stroke:var(--warn)}svg.seq .problem:not(.err) polygon{fill:var(--warn)}svg.seq .problem .label{fill:#8a4b00}
 svg.seq line.dashed{stroke-dasharray:4 2}svg.seq line.dotted{stroke:#9aa3ae;stroke-dasharray:1 3}
 svg.seq .connect circle{fill:#2e7d32}svg.seq .close path{stroke:var(--fail);stroke-width:2.5}
 svg.seq .label{paint-order:stroke;stroke:#fcfcfd;stroke-width:3px}svg.seq .time,svg.seq .more{fill:var(--dim)}svg.seq .note text{font-style:italic;fill:var(--dim)}
@@ -389,7 +431,7 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
   const s = report.summary;
   const covered = report.chapters.reduce((n, c) => n + c.covered, 0);
   const total = report.chapters.reduce((n, c) => n + c.total, 0);
-  const pct = total === 0 ? 0 : Math.round((covered / total) * 100);
+  const pct = percent(covered, total);
   const verdict = { 0: "passed", 1: "failed", 2: "incomplete (harness error)" }[report.exitCode];
   const csp = `default-src 'none'; style-src ${hashSource(STYLE)}; script-src ${hashSource(SCRIPT)}; base-uri 'none'; form-action 'none'`;
 
@@ -434,7 +476,8 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
     ["spec revision", report.specRevision],
     ["kit", `${report.kit.name} ${report.kit.version}`],
   ];
-  if (report.shard !== undefined) facts.push(["shard", `${report.shard.index} of ${report.shard.total}`]);
+  if (report.shard !== undefined)
+    facts.push(["shard", `${report.shard.index} of ${report.shard.total}`]);
   if (report.merged !== undefined) facts.push(["merged", `${report.merged} shards`]);
   const features = Object.entries(report.target.features)
     .map(([k, v]) => `${k}${v ? "" : " (off)"}`)
@@ -494,7 +537,7 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
 
   out.push(
     `<h2 id="passed">Passed (${passed.length})</h2>`,
-    `<details class="passed"><summary>${h(`${passed.length} cases passed`)}</summary><table class="list">`,
+    `<details class="passed"><summary>${h(`${passed.length} passing case${passed.length === 1 ? "" : "s"}`)}</summary><table class="list">`,
     ...passed.map(
       ({ c }) =>
         `<tr data-case="${h(c.name)}"><td>${h(c.name)}</td><td class="dim">${h(formatDuration(c.durationMs))}${c.baseline === "flaky" ? ` ${badge("flaky", "baseline-flaky")}` : ""}</td><td>${c.requirements.map((r) => `<code>${h(r)}</code>`).join(" ")}</td></tr>`,

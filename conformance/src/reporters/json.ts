@@ -122,7 +122,8 @@ const GRADES = new Set(["pass", "fail", "warn", "n/a", "error"]);
 function problemOf(value: unknown): string | undefined {
   const isObject = (v: unknown): v is Record<string, unknown> =>
     v !== null && typeof v === "object" && !Array.isArray(v);
-  if (!isObject(value)) return `the top level is ${Array.isArray(value) ? "an array" : typeof value}, not an object`;
+  if (!isObject(value))
+    return `the top level is ${Array.isArray(value) ? "an array" : typeof value}, not an object`;
   const r = value;
   if (!isObject(r.kit) || typeof r.kit.name !== "string" || typeof r.kit.version !== "string")
     return "kit is not {name, version}";

@@ -116,21 +116,25 @@ export function failureText(f: Failure | undefined, c: CaseResult): string {
 
 const MAX_EXCHANGE_LINES = 500;
 
-/** One line per event: time, connection, direction, then the frame as JSON or the text. */
+/** One line per event: time, connection, what happened (`→` sent, `←` received), the frame as JSON. */
 export function exchangeLines(exchange: readonly ExchangeEvent[]): string[] {
-  const arrow: Record<ExchangeEvent["kind"], string> = {
-    connect: "connect",
-    send: "->",
-    recv: "<-",
-    close: "close",
-    http: "http",
-    note: "note",
-  };
   const lines = exchange.slice(0, MAX_EXCHANGE_LINES).map((e) => {
-    const parts = [`${String(Math.round(e.t)).padStart(6)} ms`, e.conn.padEnd(4), arrow[e.kind]];
-    if (e.code !== undefined) parts.push(String(e.code));
+    const parts = [`${String(Math.round(e.t)).padStart(6)} ms`, e.conn.padEnd(4)];
+    const code = e.code !== undefined ? String(e.code) : undefined;
+    switch (e.kind) {
+      case "send":
+      case "recv":
+        parts.push(e.kind === "send" ? "→" : "←");
+        if (code !== undefined) parts.push(code);
+        break;
+      case "http":
+        parts.push(e.text ?? "request", ...(code !== undefined ? ["→", code] : []));
+        break;
+      default:
+        parts.push(e.kind, ...(code !== undefined ? [code] : []));
+    }
     if (e.frame !== undefined) parts.push(jsonOf(e.frame));
-    if (e.text !== undefined) parts.push(e.text);
+    if (e.text !== undefined && e.kind !== "http") parts.push(e.text);
     if (e.problem !== undefined) parts.push(`[problem: ${e.problem}]`);
     return parts.join(" ");
   });
@@ -150,17 +154,30 @@ export function jsonOf(value: unknown, indent?: number): string {
 
 type Outcome =
   | { readonly kind: "pass" }
-  | { readonly kind: "failure"; readonly type: string; readonly message: string; readonly body: string }
-  | { readonly kind: "error"; readonly type: string; readonly message: string; readonly body: string }
+  | {
+      readonly kind: "failure";
+      readonly type: string;
+      readonly message: string;
+      readonly body: string;
+    }
+  | {
+      readonly kind: "error";
+      readonly type: string;
+      readonly message: string;
+      readonly body: string;
+    }
   | { readonly kind: "skipped"; readonly message: string; readonly body: string };
 
 /** How a case shows in JUnit. */
 function outcomeOf(c: CaseResult): Outcome {
   const failed = c.grade === "fail" || c.grade === "error";
-  const why =
-    c.failure !== undefined ? headline(c.failure) : (c.reason ?? `graded ${c.grade}`);
+  const why = c.failure !== undefined ? headline(c.failure) : (c.reason ?? `graded ${c.grade}`);
   if (c.baseline === "expected-failure")
-    return { kind: "skipped", message: `expected failure: ${why}`, body: failureText(c.failure, c) };
+    return {
+      kind: "skipped",
+      message: `expected failure: ${why}`,
+      body: failureText(c.failure, c),
+    };
   if (c.baseline === "flaky" && failed)
     return {
       kind: "skipped",
@@ -260,7 +277,9 @@ export function renderJunit(report: Report, options: JunitOptions = {}): string 
   for (const [family, cases] of families) {
     const outcomes = cases.map(outcomeOf);
     const count = (k: Outcome["kind"]) => outcomes.filter((o) => o.kind === k).length;
-    const time = seconds(cases.reduce((sum, c) => sum + (Number.isFinite(c.durationMs) ? c.durationMs : 0), 0));
+    const time = seconds(
+      cases.reduce((sum, c) => sum + (Number.isFinite(c.durationMs) ? c.durationMs : 0), 0),
+    );
     out.push(
       `  <testsuite name="${a(family)}" package="${a(family)}" id="${id++}" tests="${cases.length}"` +
         ` failures="${count("failure")}" errors="${count("error")}" skipped="${count("skipped")}"` +
