@@ -6,7 +6,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { findUp } from "./paths.js";
 
 /** One requirement of the spec. */
 export interface Requirement {
@@ -27,9 +27,8 @@ export interface Requirement {
 }
 
 /** Where the kit reads the index when it is not told: the spec next to this package. */
-export const DEFAULT_REQUIREMENTS_FILE = fileURLToPath(
-  new URL("../../../spec/requirements.json", import.meta.url),
-);
+export const DEFAULT_REQUIREMENTS_FILE =
+  findUp("spec/requirements.json") ?? "spec/requirements.json";
 
 /** The requirements of the spec, by ID, in spec order. */
 export class Requirements {

@@ -17,11 +17,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type ServerInfo, validate } from "@confab/protocol";
 import type { WebSocket } from "ws";
 import { openSocket } from "./connection.js";
 import { HarnessError } from "./errors.js";
+import { findUp } from "./paths.js";
 
 /** The apps of a conformance run, by role (spec 10, Table 11). */
 export interface Apps {
@@ -90,9 +90,8 @@ export const SHORT_TIMEOUT_MS = 2_000;
 export const ALLOWED_ORIGIN = "https://allowed.confab.test";
 
 /** Where the reference server's command is, in this repository. */
-export const REFERENCE_CLI = fileURLToPath(
-  new URL("../../../reference-server/dist/src/cli.js", import.meta.url),
-);
+export const REFERENCE_CLI =
+  findUp("reference-server/dist/src/cli.js") ?? "reference-server/dist/src/cli.js";
 
 /** Settings of {@link startCommandTarget}. */
 export interface CommandTargetOptions {
