@@ -46,9 +46,15 @@ export class Recorder {
     return `c${this.counter}`;
   }
 
+  /** Events left out because the list was full. */
+  dropped = 0;
+
   /** Adds an event; the list is bounded so a flood case cannot exhaust the kit's memory. */
   add(event: Omit<ExchangeEvent, "t">): void {
-    if (this.events.length >= MAX_EVENTS) return;
+    if (this.events.length >= MAX_EVENTS) {
+      this.dropped++;
+      return;
+    }
     this.events.push({ t: this.now(), ...event });
   }
 }

@@ -78,6 +78,8 @@ export interface CaseResult {
   readonly attempts?: number;
   /** The exchange, kept for every case that did not pass (bounded). */
   readonly exchange?: readonly ExchangeEvent[];
+  /** Events of the exchange left out by its bound, when any were. */
+  readonly exchangeDropped?: number;
   /** For a property case: the seed, path and one-line replay command, and the trace file. */
   readonly replay?: {
     readonly seed: number;
@@ -112,7 +114,7 @@ export interface ChapterCoverage {
   readonly total: number;
   /** Named by at least one case of the kit. */
   readonly covered: number;
-  /** Graded pass by every case that ran and names it. */
+  /** Graded pass (or warn: only a SHOULD broken) by every case that ran and names it. */
   readonly passed: number;
   /** With a failing (or erroring) case. */
   readonly failed: number;
@@ -134,7 +136,7 @@ export interface Summary {
   readonly expectedFailures: number;
   /** Expected failures that passed. */
   readonly stale: number;
-  /** Failures of cases listed as flaky. */
+  /** Failures of cases listed as flaky (they do not fail the run). */
   readonly flaky: number;
 }
 
@@ -186,7 +188,7 @@ export function summarize(cases: readonly CaseResult[]): Summary {
     error: count((c) => c.grade === "error"),
     expectedFailures: count((c) => c.baseline === "expected-failure"),
     stale: count((c) => c.baseline === "stale"),
-    flaky: count((c) => c.baseline === "flaky"),
+    flaky: count((c) => c.baseline === "flaky" && c.grade !== "pass"),
   };
 }
 

@@ -194,6 +194,7 @@ async function runOnce(
   const durationMs = Math.round(performance.now() - started);
   const common = { name: c.name, requirements: c.requirements, durationMs };
   const exchange = ctx.recorder.events;
+  const dropped = ctx.recorder.dropped > 0 ? { exchangeDropped: ctx.recorder.dropped } : {};
   const withReplay = ctx.replay === undefined ? {} : { replay: ctx.replay };
   const wire = ctx.wireFaults();
   if (outcome === undefined && wire.length > 0) outcome = wire[0];
@@ -217,14 +218,14 @@ async function runOnce(
       details: outcome.details,
     });
     const grade = failure.level === "MUST" ? "fail" : "warn";
-    return { ...common, grade, failure, exchange, ...withReplay };
+    return { ...common, grade, failure, exchange, ...dropped, ...withReplay };
   }
   if (outcome instanceof NotApplicable) return { ...common, grade: "n/a", reason: outcome.message };
   const message =
     outcome instanceof HarnessError || outcome instanceof CaseTimeout
       ? outcome.message
       : `the case crashed: ${outcome instanceof Error ? (outcome.stack ?? outcome.message) : String(outcome)}`;
-  return { ...common, grade: "error", reason: message, exchange, ...withReplay };
+  return { ...common, grade: "error", reason: message, exchange, ...dropped, ...withReplay };
 }
 
 /** A case that ran past its hard bound. */
