@@ -480,10 +480,10 @@ export class CaseContext {
     this.expect(
       requirement,
       frame.cmd === "error" && frame.code === code,
-      `expected error ${code}`,
+      `expected error ${code}, got ${describeFrame(frame)}`,
       {
         expected: `error code ${code}${i === undefined ? "" : ` i=${i}`}`,
-        actual: describeFrame(frame),
+        actual: JSON.stringify(frame).slice(0, 500),
       },
     );
     if (i !== undefined) {
