@@ -7,7 +7,13 @@
  * promise that never settles.
  * @module
  */
-import { type C2SMessage, formatErrors, type S2CFrame, validate } from "@confab/protocol";
+import {
+  type C2SMessage,
+  commandErrors,
+  formatErrors,
+  type S2CFrame,
+  validate,
+} from "@confab/protocol";
 import { type ClientOptions, WebSocket } from "ws";
 import { HarnessError, ServerFault } from "./errors.js";
 import type { ExchangeEvent } from "./report.js";
@@ -230,10 +236,10 @@ export class Connection {
    * schemas refuse is the kit's own bug, a harness error [issue 9: the wire].
    */
   send(frame: C2SMessage | Record<string, unknown>): void {
-    const result = validate("c2s", frame);
-    if (!result.ok) {
+    const errors = commandErrors(frame);
+    if (errors.length > 0) {
       throw new HarnessError(
-        `the kit built an invalid ${describeFrame(frame)}: ${formatErrors(result)}`,
+        `the kit built an invalid ${describeFrame(frame)}: ${formatErrors(errors)}`,
       );
     }
     this.recorder.add({ conn: this.label, kind: "send", frame });

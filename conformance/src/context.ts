@@ -8,12 +8,12 @@
 import { randomBytes } from "node:crypto";
 import {
   codeOf,
+  commandErrors,
   type GroupAction,
   groupSignedString,
   type SuperPeerSuffix,
   sessionSignedString,
   sign,
-  validate,
 } from "@confab/protocol";
 import {
   Connection,
@@ -331,6 +331,7 @@ export class CaseContext {
       peerId,
       ...(watch.length > 0 && { sessionPeerIds: [...watch] }),
       ...(options.echo !== undefined && { echo: options.echo }),
+      ...(options.superPeer === "sp" && { sp: true }),
       ...(signed &&
         this.sessionSignature({
           peerId,
@@ -401,7 +402,7 @@ export class CaseContext {
     );
     if (came !== undefined) {
       this.fault(requirement, `the server sent ${what}`, {
-        expected: `no ${what}`,
+        expected: `none of: ${what}`,
         actual: JSON.stringify(came).slice(0, 500),
       });
     }
@@ -533,7 +534,7 @@ export class CaseContext {
    * schemas accept is the case's own mistake: a harness error.
    */
   expectedCode(frame: unknown): number {
-    const code = codeOf(validate("c2s", frame));
+    const code = codeOf(commandErrors(frame));
     if (code === undefined)
       throw new HarnessError(
         `the case expects an error for a frame the schemas accept: ${JSON.stringify(frame).slice(0, 200)}`,

@@ -12,7 +12,13 @@ import {
   SCHEMA_ERROR_PRECEDENCE,
   WELL_FORMED_RULE,
 } from "./primitives.js";
-import { type Direction, HTTP_SCHEMAS, type MessageEntry, REGISTRY } from "./registry.js";
+import {
+  type Direction,
+  findEntry,
+  HTTP_SCHEMAS,
+  type MessageEntry,
+  REGISTRY,
+} from "./registry.js";
 
 /** One reason a frame is invalid. */
 export interface FieldError {
@@ -422,6 +428,33 @@ export function validate(direction: Direction, frame: unknown): ValidationResult
   const v = (compiled.get(key(direction, entry.cmd, entry.op)) as Compiled).validate;
   if (v(frame)) return { ok: true, name: entry.name, entry };
   return fail(toFieldErrors(v.errors, entry.schema), entry.name);
+}
+
+/**
+ * Every rule a c2s command fails: those of its message's schema and the unpaired-surrogate
+ * rule that JSON Schema cannot express [LIMIT-TEXT-1], as a server must check them
+ * [FRAME-SCHEMA-2]. `codeOf` of the result is the code that answers the command
+ * [FRAME-SCHEMA-4]; an empty result means the command is well formed.
+ *
+ * @param frame - the command, as the schema sees it (without `s`, `t` and `n` when its app
+ *   does not enforce signatures, FRAME-SCHEMA-5)
+ * @param result - `validate("c2s", frame)`, when already computed
+ * @param name - the message the command is, when already known (`direct`, `session/open`)
+ *
+ * @example
+ * codeOf(commandErrors({ cmd: "direct", appId: "x", peerId: "a", msg: "\ud800", toPeerIds: ["b"] })) // 4114
+ */
+export function commandErrors(
+  frame: unknown,
+  result: ValidationResult = validate("c2s", frame),
+  name?: string,
+): FieldError[] {
+  const found = name === undefined ? classify("c2s", frame) : { entry: findEntry("c2s", name) };
+  const entry = "entry" in found ? found.entry : undefined;
+  return [
+    ...(result.ok ? [] : result.errors),
+    ...(entry ? wellFormedErrors(entry.schema, frame) : []),
+  ];
 }
 
 /** How many failures {@link formatErrors} names before it only counts the rest. */

@@ -11,15 +11,14 @@
  */
 import {
   codeOf,
+  commandErrors,
   ERRORS,
   type ErrorSpec,
   errorSpecOf,
   type FieldError,
-  findEntry,
   formatErrors,
   MAX_SERIAL,
   type ValidationResult,
-  wellFormedErrors,
 } from "@confab/protocol";
 import type { AppConfig } from "./config.js";
 
@@ -76,12 +75,8 @@ export function checkShape(
   frame: Record<string, unknown>,
   result: ValidationResult,
 ): Problem | undefined {
-  const entry = findEntry("c2s", name);
   // JSON Schema cannot say "no unpaired surrogate"; the same annotations give its code.
-  const errors: FieldError[] = [
-    ...(result.ok ? [] : result.errors),
-    ...(entry ? wellFormedErrors(entry.schema, frame) : []),
-  ];
+  const errors: FieldError[] = commandErrors(frame, result, name);
   const code = codeOf(errors);
   if (code === undefined) return undefined;
   // Every code an annotation may name is sent as an error frame (Table 7).
