@@ -1,13 +1,13 @@
 /**
  * Signatures, conversation ids and constant-time comparison (spec/06-signatures.md,
- * spec/05-history.md). Pure JavaScript (`@noble/hashes`), synchronous, and the same in
+ * spec/05-history.md), and the signature of a push-hook notice (spec/03-messages.md 3.10). Pure JavaScript (`@noble/hashes`), synchronous, and the same in
  * Node and in browsers, so the client SDK signs and derives conversation ids exactly as
  * the server checks them.
  * @module
  */
 import { hmac } from "@noble/hashes/hmac.js";
 import { md5, sha1 } from "@noble/hashes/legacy.js";
-import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+import { bytesToHex, concatBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 
 /** Sorts ids by UTF-16 code unit order, the order the spec fixes for signed strings. */
 function sorted(ids: readonly string[]): string[] {
@@ -89,6 +89,47 @@ export function sameSecret(given: string | undefined, expected: string): boolean
 /** Compares a received signature with the expected one in constant time [SIG-ALG-3]. */
 export function signatureMatches(masterKey: string, signed: string, received: string): boolean {
   return sameSecret(received, sign(masterKey, signed));
+}
+
+/**
+ * The string a push notice's signature covers: the `X-Confab-Timestamp` value in decimal,
+ * `:`, then the body exactly as sent [OFFLINE-PUSH-8]. The time is inside the signed
+ * string so that a receiver that checks it can refuse a replayed POST: a signature of the
+ * body alone would let anyone resend it with a fresh timestamp header.
+ */
+export function pushSignedString(timestamp: number, body: string): string {
+  return `${timestamp}:${body}`;
+}
+
+/**
+ * The value of the `X-Confab-Signature` header of a push notice (`PUSH_SIGNATURE_HEADER`):
+ * HMAC-SHA1 of {@link pushSignedString}, keyed with the app's master key, as 40 lowercase
+ * hex digits, the algorithm of SIG-ALG-1 [OFFLINE-PUSH-8]. `body` is the body as sent: a
+ * string (encoded as UTF-8), or the bytes a receiver read, which are signed exactly as
+ * they came, before any decoding.
+ */
+export function pushSignature(
+  masterKey: string,
+  timestamp: number,
+  body: string | Uint8Array,
+): string {
+  if (typeof body === "string") return sign(masterKey, pushSignedString(timestamp, body));
+  const signed = concatBytes(utf8ToBytes(`${timestamp}:`), body);
+  return bytesToHex(hmac(sha1, utf8ToBytes(masterKey), signed));
+}
+
+/**
+ * Whether `received` (an `X-Confab-Signature` value) signs `timestamp` and `body` with the
+ * master key, compared in constant time [OFFLINE-PUSH-8, SIG-ALG-3]. A receiver checks it
+ * over the bytes it read, before it parses them.
+ */
+export function pushSignatureMatches(
+  masterKey: string,
+  timestamp: number,
+  body: string | Uint8Array,
+  received: string | undefined,
+): boolean {
+  return sameSecret(received, pushSignature(masterKey, timestamp, body));
 }
 
 /**

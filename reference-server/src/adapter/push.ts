@@ -19,15 +19,21 @@
  */
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { type PushNotice, sign } from "@confab/protocol";
+import {
+  PUSH_SIGNATURE_HEADER,
+  PUSH_TIMESTAMP_HEADER,
+  type PushNotice,
+  pushSignature,
+  pushSignedString,
+} from "@confab/protocol";
 import type { AppConfig } from "../core/config.js";
 import type { NotifyOutput } from "../core/types.js";
 import { errorFields, type Logger, silentLogger } from "../log.js";
 
-/** The header carrying the notice's signature, 40 lowercase hex digits [OFFLINE-PUSH-8]. */
-export const PUSH_SIGNATURE_HEADER = "X-Confab-Signature";
-/** The header carrying the attempt's time, Unix seconds, which the signature covers [OFFLINE-PUSH-8]. */
-export const PUSH_TIMESTAMP_HEADER = "X-Confab-Timestamp";
+// The protocol facts of a notice (its headers, signed string and signature) are the
+// protocol package's, shared with receivers and the conformance kit [OFFLINE-PUSH-8];
+// re-exported here for the server's own users.
+export { PUSH_SIGNATURE_HEADER, PUSH_TIMESTAMP_HEADER, pushSignature, pushSignedString };
 
 /** Notices one app's lane holds at most, being sent or waiting, by default [OFFLINE-PUSH-10]. */
 export const DEFAULT_PUSH_QUEUE_CAPACITY = 1000;
@@ -41,25 +47,6 @@ export const DEFAULT_PUSH_BASE_DELAY_MS = 1000;
 export const DEFAULT_PUSH_MAX_DELAY_MS = 60_000;
 /** How long one attempt may take, from the request to the response's status, ms. */
 export const DEFAULT_PUSH_TIMEOUT_MS = 5000;
-
-/**
- * The string a notice's signature is computed over: the `X-Confab-Timestamp` value in
- * decimal, `:`, then the body exactly as sent [OFFLINE-PUSH-8]. The time is inside the
- * signed string so that a receiver that checks it can refuse a replayed POST: a signature
- * of the body alone would let anyone resend it with a fresh timestamp header.
- */
-export function pushSignedString(timestamp: number, body: string): string {
-  return `${timestamp}:${body}`;
-}
-
-/**
- * The value of {@link PUSH_SIGNATURE_HEADER}: HMAC-SHA1 of {@link pushSignedString}, keyed
- * with the app's master key, as 40 lowercase hex digits, the algorithm of SIG-ALG-1
- * [OFFLINE-PUSH-8].
- */
-export function pushSignature(masterKey: string, timestamp: number, body: string): string {
-  return sign(masterKey, pushSignedString(timestamp, body));
-}
 
 /**
  * The wait before the next attempt, after `attempts` failed ones: exponential backoff with

@@ -17,6 +17,22 @@ import {
 } from "../primitives.js";
 
 /**
+ * The header of a push-hook POST carrying the notice's signature, 40 lowercase hex digits:
+ * `pushSignature` of crypto.ts [OFFLINE-PUSH-8]. HTTP header names are case-insensitive;
+ * Node.js reads them lowercased.
+ */
+export const PUSH_SIGNATURE_HEADER = "X-Confab-Signature";
+
+/**
+ * The header of a push-hook POST carrying the attempt's time, Unix seconds in decimal,
+ * which the signature covers [OFFLINE-PUSH-8].
+ */
+export const PUSH_TIMESTAMP_HEADER = "X-Confab-Timestamp";
+
+/** The media type of a push-hook POST's body [OFFLINE-PUSH-6]. */
+export const PUSH_CONTENT_TYPE = "application/json";
+
+/**
  * Body of a push-hook POST [OFFLINE-PUSH-6]. Every attempt of one notice carries the same
  * body [OFFLINE-PUSH-12], so a receiver deduplicates by `id`; `msg` is there only when the
  * app's configuration asks for the text [OFFLINE-PUSH-7]. Open to new optional members,
