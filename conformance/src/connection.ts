@@ -429,8 +429,8 @@ export class WaitTimeout extends Error {
   ) {
     super(
       closedWith !== undefined
-        ? `no ${what}: the connection closed with ${closedWith.code}${closedWith.reason ? ` (${closedWith.reason})` : ""}`
-        : `no ${what} within ${afterMs} ms`,
+        ? `expected ${what}, but the connection closed with ${closedWith.code}${closedWith.reason ? ` (${closedWith.reason})` : ""}`
+        : `expected ${what}, but none came within ${afterMs} ms`,
     );
   }
 

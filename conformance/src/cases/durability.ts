@@ -5,6 +5,7 @@
  * They run one at a time, after every other case, since they take the server away.
  * @module
  */
+import { conversationId } from "@confab/protocol";
 import { defineCase, type ServerCase } from "../case.js";
 import type { CaseContext } from "../context.js";
 import { HarnessError, ServerFault } from "../errors.js";
@@ -69,15 +70,15 @@ export const CASES: readonly ServerCase[] = [
       const b = await ctx.open(bob);
       const delivered = new Set<string>();
       for (const m of acked) {
+        // Acked, then lost in a crash: the ack came before the commit [ACK-DURABLE-1].
         const f = await ctx.waitFor(
-          "ACK-PROMISE-2",
+          "ACK-DURABLE-1",
           b.conn,
           (x) => x.cmd === "direct" && x.msg === m.text,
           `the pending "${m.text}" (acked before the crash)`,
         );
         delivered.add(String(f.id));
       }
-      const { conversationId } = await import("@confab/protocol");
       const page = await ctx.request("ACK-PROMISE-1", b.conn, {
         cmd: "logs",
         appId: ctx.appId(),
@@ -92,7 +93,7 @@ export const CASES: readonly ServerCase[] = [
       );
       for (const m of acked) {
         ctx.expect(
-          "ACK-PROMISE-1",
+          "ACK-DURABLE-1",
           stored.has(m.id),
           `"${m.text}" was acked before the crash but is not in history after it`,
           {

@@ -765,6 +765,41 @@ export const CASES: readonly ServerCase[] = [
     },
   }),
   defineCase({
+    name: "room/kick/refused-kick-removes-no-one",
+    requirements: ["ERROR-NOEFFECT-1", "ROOM-MEMBER-1"],
+    async run(ctx) {
+      // A refused command changes nothing [ERROR-NOEFFECT-1]: after a stranger's kick is
+      // refused with 4401, the peer it named is still a member and still gets the group's
+      // messages (a server that answered 4401 but removed it anyway fails here).
+      const alice = await session(ctx, ctx.peer("alice"));
+      const bob = await session(ctx, ctx.peer("bob"));
+      const roomId = await group(ctx, alice, [bob.peerId]);
+      const stranger = await session(ctx, ctx.peer("stranger"));
+      expectCode(
+        ctx,
+        "ROOM-MEMBER-1",
+        await room(ctx, "ROOM-MEMBER-1", stranger, "kick", { roomId, roomPeerIds: [bob.peerId] }),
+        NOT_MEMBER,
+      );
+      const sent = await ctx.request("ROOM-MSG-2", alice.conn, {
+        cmd: "direct",
+        appId: ctx.appId(),
+        peerId: alice.peerId,
+        roomId,
+        msg: "still a member",
+      });
+      ctx.expect("ROOM-MSG-2", sent.cmd === "ack", "a member's group message was refused", {
+        actual: JSON.stringify(sent),
+      });
+      await ctx.waitFor(
+        "ERROR-NOEFFECT-1",
+        bob.conn,
+        (f) => f.cmd === "direct" && f.msg === "still a member",
+        "the group message to the member a refused kick named",
+      );
+    },
+  }),
+  defineCase({
     name: "room/perm/any-member-invites-and-kicks",
     requirements: ["ROOM-PERM-1"],
     async run(ctx) {

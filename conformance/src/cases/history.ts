@@ -1022,12 +1022,18 @@ export const CASES: readonly ServerCase[] = [
             },
           );
         }
-        // [LOGS-PAGE-2] and every stored item before it, in order.
+        // [LOGS-PAGE-2] and every stored item before it, in order. An item missing with the
+        // cursor's own timestamp is a tie the cursor skipped [LOGS-CURSOR-1].
+        const want = expectedPage(sent, q);
+        const got = new Set(idsOf(page.items));
+        const skippedTie = sent.some(
+          (m) => m.t === pivot.t && want.includes(m.id) && !got.has(m.id),
+        );
         expectIds(
           ctx,
-          "LOGS-PAGE-2",
+          skippedTie ? "LOGS-CURSOR-1" : "LOGS-PAGE-2",
           idsOf(page.items),
-          expectedPage(sent, q),
+          want,
           `the page before item ${k}`,
         );
       }
@@ -1462,11 +1468,23 @@ export const CASES: readonly ServerCase[] = [
         [dave, one],
         [dave, two],
       ] as const) {
+        const answer = await logsAnswer(ctx, "LOGS-AUTH-2", who, { cid: m.cid });
+        // A page is an allowed query that LOGS-AUTH-2 forbids; a refusal other than 4401
+        // breaks LOGS-AUTH-3.
+        ctx.expect(
+          "LOGS-AUTH-2",
+          answer.cmd !== "logs",
+          `${who.id} read a conversation it takes no part in`,
+          {
+            expected: "error 4401",
+            actual: JSON.stringify(answer).slice(0, 300),
+          },
+        );
         expectRefused(
           ctx,
           "LOGS-AUTH-3",
-          await logsAnswer(ctx, "LOGS-AUTH-2", who, { cid: m.cid }),
-          `${who.id} read a conversation it takes no part in`,
+          answer,
+          `${who.id} was refused a conversation it takes no part in, but not with 4401`,
         );
       }
     },

@@ -80,6 +80,8 @@ export interface PagedHistory {
   readonly texts: readonly string[];
   /** The items of every page, in order. */
   readonly items: readonly Readonly<Record<string, unknown>>[];
+  /** The cursors the kit sent for the pages after the first. */
+  readonly cursors?: readonly { readonly max_ts: number; readonly msgid: string }[];
 }
 
 /** Everything a run recorded. */
@@ -98,6 +100,16 @@ export interface RunHistory {
   readonly histories: readonly PagedHistory[];
   /** The announced offline count, to allow for eviction. */
   readonly offlineCount: number;
+  /** Operation indices at which the server was killed and restarted (durability runs). */
+  readonly crashes?: readonly number[];
+}
+
+/**
+ * The requirement a lost acked message breaks: ACK-DURABLE-1 when a crash came after its
+ * ack (the ack was sent before the commit), `otherwise` when none did.
+ */
+function lossRequirement(h: RunHistory, m: SentMessage, otherwise: string): string {
+  return (h.crashes ?? []).some((seq) => seq > m.seq) ? "ACK-DURABLE-1" : otherwise;
 }
 
 /** One broken invariant. */
@@ -286,7 +298,7 @@ export function checkDelivery(h: RunHistory): Violation[] {
         if ((load.get(p) ?? 0) > h.offlineCount) continue;
         if (!(gotBy.get(m.text)?.has(p) ?? false)) {
           out.push({
-            requirement: "ACK-PROMISE-2",
+            requirement: lossRequirement(h, m, "ACK-PROMISE-2"),
             message: `"${m.text}" was acked (id ${m.id}) but never reached ${h.peers[p]}, live or from the offline store`,
             expected: `a delivery of ${m.id} to a session of ${h.peers[p]}`,
             actual: "none after the flush barrier",
@@ -498,12 +510,15 @@ export function checkHistory(h: RunHistory): Violation[] {
       }
     }
     const stored = new Set(conv.items.map((i) => String(i.data)));
+    const cursors = conv.cursors ?? [];
     for (const text of conv.texts) {
       const m = messages.get(text);
       if (m === undefined || m.transient || m.outcome !== "ok" || m.invalid) continue;
       if (!stored.has(text)) {
+        // Missing at a page boundary with its timestamp: the cursor skipped a tie.
+        const atCursor = cursors.some((c) => c.max_ts === m.timestamp);
         out.push({
-          requirement: "ACK-PROMISE-1",
+          requirement: atCursor ? "LOGS-CURSOR-1" : lossRequirement(h, m, "ACK-PROMISE-1"),
           message: `"${text}" was acked (id ${m.id}, timestamp ${m.timestamp}) but is missing from the history of ${conv.cid}`,
           expected: `${conv.texts.length} messages in the pages`,
           actual: `${conv.items.length} items`,

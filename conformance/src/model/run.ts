@@ -60,6 +60,8 @@ export class Real {
   readonly transitions: Transition[] = [];
   readonly uncertain = new Set<number>();
   readonly acked = new Set<string>();
+  /** Operation indices of the crashes. */
+  readonly crashes: number[] = [];
   readonly recorder = new Recorder();
   readonly members = new Set<number>([0]);
   /** The operation index, for ordering the record. */
@@ -275,6 +277,7 @@ export class Real {
    */
   async crash(control: ProcessControl): Promise<void> {
     const seq = ++this.seq;
+    this.crashes.push(seq);
     this.recorder.add({ conn: "kit", kind: "note", text: "server killed with SIGKILL" });
     await control.kill();
     for (let p = 0; p < PEERS; p++) {
@@ -608,7 +611,7 @@ export async function healAndCheck(
   const member = [...r.members][0];
   if (member !== undefined && reader[member] !== undefined) {
     const texts = r.messages.filter((m) => "group" in m.to).map((m) => m.text);
-    histories.push(await pages(r, reader[member] as Device, member, r.groupId, texts));
+    histories.push(await pages(r, reader[member] as Device, member, r.groupId, texts, true));
   }
   if (stats !== undefined) stats.historyItems += histories.reduce((n, h) => n + h.items.length, 0);
   const history: RunHistory = {
@@ -620,6 +623,7 @@ export async function healAndCheck(
     onlineAtEnd: r.peers.map((_, p) => r.online(p)),
     histories,
     offlineCount,
+    crashes: r.crashes,
   };
   return checkAll(history, r.acked);
 }
@@ -630,9 +634,14 @@ async function pages(
   peer: number,
   cid: string,
   texts: string[],
+  group = false,
 ): Promise<PagedHistory> {
   const items: Record<string, unknown>[] = [];
+  const cursors: { max_ts: number; msgid: string }[] = [];
   let cursor: { max_ts: number; msgid: string } | undefined;
+  // Who may read: a member its group's history [LOGS-AUTH-1], a participant its
+  // conversation's [LOGS-AUTH-2]; a group gone after a crash broke ROOM-DURABLE-1.
+  const allowed = group ? (r.crashes.length > 0 ? "ROOM-DURABLE-1" : "LOGS-AUTH-1") : "LOGS-AUTH-2";
   for (let page = 0; page < 100; page++) {
     const reply = await reader.conn
       .request(
@@ -642,6 +651,15 @@ async function pages(
       .catch((err: Error) => {
         throw new ServerFault("LOGS-SOCKET-1", `logs got no answer: ${err.message}`);
       });
+    if (reply.cmd === "error") {
+      throw new ServerFault(
+        allowed,
+        `a ${group ? "member's" : "participant's"} logs query was refused`,
+        {
+          actual: JSON.stringify(reply),
+        },
+      );
+    }
     if (reply.cmd !== "logs")
       throw new ServerFault("LOGS-SOCKET-1", "logs was not answered with logs/result", {
         actual: JSON.stringify(reply),
@@ -651,8 +669,9 @@ async function pages(
     const last = logs[logs.length - 1];
     if (last === undefined || (logs.length < 2 && reply.more !== true)) break;
     cursor = { max_ts: Number(last.timestamp), msgid: String(last["msg-id"]) };
+    cursors.push(cursor);
   }
-  return { cid, texts, items };
+  return { cid, texts, items, cursors };
 }
 
 /** Settings of one property run. */
