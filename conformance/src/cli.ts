@@ -37,7 +37,8 @@ Target (default: start the reference server's command, on free ports, with a tem
                                 {config} (a JSON file in the reference server's --config format,
                                 with the apps below); the kit can then kill and restart it
   --port-env NAME               also give CMD its port in environment variable NAME
-  --app-id ID                   an app that does not enforce signatures (needed with --url)
+  --app-id ID                   an app that does not enforce signatures (default with --url: a
+                                fresh id, which a server in development mode accepts)
   --signed-app-id ID --master-key KEY   an app that enforces signatures, and its master key
   --disabled-app-id ID          a disabled app
   --origin-app-id ID --origin O an app that allows origin O only
@@ -214,8 +215,6 @@ function runOptionsOf(values: Record<string, string | boolean | string[] | undef
     throw new UsageError("--url and --server-command name two targets; give one");
   if (url !== undefined && !/^wss?:\/\//.test(url))
     throw new UsageError(`--url takes a ws:// or wss:// URL, not "${url}"`);
-  if (url !== undefined && str("app-id") === undefined)
-    throw new UsageError("--url needs --app-id: the app the kit may use");
   if ((str("signed-app-id") === undefined) !== (str("master-key") === undefined)) {
     throw new UsageError("--signed-app-id and --master-key go together");
   }

@@ -241,13 +241,15 @@ class CaseTimeout extends Error {
 export async function targetOf(options: RunOptions): Promise<Target> {
   if (options.target !== undefined) return options.target;
   if (options.url !== undefined) {
-    if (options.apps?.open === undefined)
-      throw new HarnessError("--url needs --app-id, the app the kit may use");
+    // Without --app-id, a fresh app id: a server in development mode (the reference
+    // server's `npm start`) serves any; one that does not refuses the probe session, and
+    // the kit says to name the app.
+    const apps = options.apps ?? { open: `conformance-${Date.now().toString(36)}` };
     return urlTarget({
       url: options.url,
       ...(options.httpUrl !== undefined && { httpUrl: options.httpUrl }),
       ...(options.shortUrl !== undefined && { shortUrl: options.shortUrl }),
-      apps: options.apps,
+      apps,
     });
   }
   if (options.serverCommand !== undefined) {
