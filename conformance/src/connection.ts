@@ -9,6 +9,7 @@
  */
 import {
   type C2SMessage,
+  CODE_NAMES,
   commandErrors,
   formatErrors,
   type S2CFrame,
@@ -29,6 +30,8 @@ export interface CloseInfo {
 /** A frame received, with when it came and whether the kit has consumed it. */
 interface Received {
   readonly frame: Record<string, unknown>;
+  /** The text as it came, for requirements about the bytes (LOGS-BYTES-1, FRAME-NUMBER-1). */
+  readonly raw: string;
   /** When it came, ms since the case started. */
   readonly at: number;
   taken: boolean;
@@ -190,7 +193,8 @@ export class Connection {
         }),
       );
     } else this.recorder.add({ conn: this.label, kind: "recv", frame: record });
-    this.inbox.push({ frame: record, at: this.recorder.now(), taken: false });
+    this.checkError(record);
+    this.inbox.push({ frame: record, raw: text, at: this.recorder.now(), taken: false });
     for (const hook of this.hooks) hook(record);
     this.notify();
   }
@@ -218,6 +222,44 @@ export class Connection {
   /** Every frame received so far, taken or not, in order. */
   get frames(): Record<string, unknown>[] {
     return this.inbox.map((r) => r.frame);
+  }
+
+  /** The text of a received frame as the server sent it, or `undefined` for another object. */
+  rawOf(frame: Readonly<Record<string, unknown>>): string | undefined {
+    return this.inbox.find((r) => r.frame === frame)?.raw;
+  }
+
+  /**
+   * What every `error` frame must be, whatever the case: its `reason` the name Table 7 gives
+   * its code [ERROR-FRAME-1], and never a code v1 does not use [ERROR-UNUSED-1].
+   */
+  private checkError(frame: Record<string, unknown>): void {
+    if (frame.cmd !== "error" || typeof frame.code !== "number") return;
+    const code = frame.code;
+    if (code === 4111 || (code >= 4300 && code <= 4399)) {
+      this.wireFaults.push(
+        new ServerFault(
+          "ERROR-UNUSED-1",
+          `the server sent error code ${code}, which protocol v1 does not use`,
+          {
+            actual: JSON.stringify(frame).slice(0, MAX_RAW),
+          },
+        ),
+      );
+    }
+    const name = CODE_NAMES.get(code);
+    if (name !== undefined && frame.reason !== name) {
+      this.wireFaults.push(
+        new ServerFault(
+          "ERROR-FRAME-1",
+          `an error frame with code ${code} has reason ${JSON.stringify(frame.reason)}`,
+          {
+            expected: `reason ${JSON.stringify(name)} (Table 7)`,
+            actual: JSON.stringify(frame).slice(0, MAX_RAW),
+          },
+        ),
+      );
+    }
   }
 
   /** Every frame received so far with the time it came (ms since the case started). */
@@ -480,6 +522,34 @@ export function openSocket(url: string, options: SocketOptions = {}): Promise<We
       ws.terminate();
     });
   });
+}
+
+/**
+ * Opens a connection to `url` and waits for the handshake. The {@link Connection} listens
+ * from before the handshake completes, so a frame the server sends with the upgrade (an
+ * error frame before a quota close, LIMIT-CONN-IP-1) is recorded, not lost.
+ */
+export async function openConnection(
+  url: string,
+  label: string,
+  recorder: Recorder,
+  options: SocketOptions = {},
+): Promise<Connection> {
+  const ws = new WebSocket(url, options.protocols, {
+    ...(options.origin !== undefined && { origin: options.origin }),
+    handshakeTimeout: options.timeoutMs ?? DEFAULT_WAIT_MS,
+    ...options.ws,
+  });
+  const conn = new Connection(ws, label, recorder);
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+    ws.once("unexpected-response", (_req, res) => {
+      reject(new HandshakeRefused(res.statusCode ?? 0));
+      ws.terminate();
+    });
+  });
+  return conn;
 }
 
 /** The s2c frame type, for casts in cases. */

@@ -16,11 +16,11 @@ import {
   sign,
 } from "@confab/protocol";
 import {
-  Connection,
+  type Connection,
   DEFAULT_WAIT_MS,
   describeFrame,
   HandshakeRefused,
-  openSocket,
+  openConnection,
   Recorder,
   type SocketOptions,
   WaitTimeout,
@@ -291,9 +291,9 @@ export class CaseContext {
   ): Promise<Connection> {
     const url = options.url ?? this.endpoint(options.short).wsUrl;
     const label = this.recorder.nextLabel();
-    let ws: Awaited<ReturnType<typeof openSocket>>;
+    let conn: Connection;
     try {
-      ws = await openSocket(url, options);
+      conn = await openConnection(url, label, this.recorder, options);
     } catch (err) {
       this.recorder.add({
         conn: label,
@@ -306,7 +306,6 @@ export class CaseContext {
       });
     }
     this.recorder.add({ conn: label, kind: "connect", text: url });
-    const conn = new Connection(ws, label, this.recorder);
     this.connections.push(conn);
     return conn;
   }
@@ -406,6 +405,51 @@ export class CaseContext {
         actual: JSON.stringify(came).slice(0, 500),
       });
     }
+  }
+
+  /**
+   * A flush barrier: `from` sends one transient message to each peer of `to`, and the case
+   * waits until each of their connections has it. Everything `from`'s session sent before
+   * has then arrived [DIRECT-ORDER-1], so a "nothing else came" check that follows cannot
+   * pass just because the server is slow or silent. The sentinels are taken, so they do
+   * not count as stray frames.
+   */
+  async flush(
+    from: { readonly conn: Connection; readonly peerId: string },
+    to: readonly { readonly conn: Connection; readonly peerId: string }[],
+  ): Promise<void> {
+    const text = `flush-${this.nonce()}`;
+    const peers = [...new Set(to.map((t) => t.peerId))];
+    await this.request("TRANSIENT-ACK-2", from.conn, {
+      cmd: "direct",
+      appId: this.appId(),
+      peerId: from.peerId,
+      msg: text,
+      toPeerIds: peers,
+      transient: true,
+    });
+    for (const t of to) {
+      await this.waitFor(
+        "TRANSIENT-DELIVER-1",
+        t.conn,
+        (f) => f.cmd === "direct" && f.msg === text,
+        `the flush sentinel "${text}" from ${from.peerId}`,
+      );
+    }
+  }
+
+  /**
+   * A keepalive round trip on `conn` [KEEPALIVE-REPLY-1]: the server answers `{}` after
+   * every reply to what `conn` sent before it (SERIAL-ORDER-1).
+   */
+  async roundTrip(conn: Connection): Promise<void> {
+    conn.send({});
+    await this.waitFor(
+      "KEEPALIVE-REPLY-1",
+      conn,
+      (f) => Object.keys(f).length === 0,
+      "the keepalive reply {}",
+    );
   }
 
   /**

@@ -12,7 +12,7 @@
  */
 import { codeOf, conversationId, validate } from "@confab/protocol";
 import fc from "fast-check";
-import { Connection, openSocket, Recorder } from "../connection.js";
+import { type Connection, openConnection, Recorder } from "../connection.js";
 import type { CaseContext } from "../context.js";
 import { HarnessError, ServerFault } from "../errors.js";
 import type { ExchangeEvent } from "../report.js";
@@ -93,12 +93,16 @@ export class Real {
   /** Opens a session for `peer` on `device`, watching every other peer. */
   async open(peer: number, device: number): Promise<void> {
     const seq = ++this.seq;
-    const ws = await openSocket(this.ctx.target.wsUrl, { timeoutMs: WAIT_MS }).catch(
-      (err: Error) => {
-        throw new ServerFault("FRAME-WS-1", `the handshake failed: ${err.message}`);
+    const conn = await openConnection(
+      this.ctx.target.wsUrl,
+      this.recorder.nextLabel(),
+      this.recorder,
+      {
+        timeoutMs: WAIT_MS,
       },
-    );
-    const conn = new Connection(ws, this.recorder.nextLabel(), this.recorder);
+    ).catch((err: Error) => {
+      throw new ServerFault("FRAME-WS-1", `the handshake failed: ${err.message}`);
+    });
     this.recorder.add({ conn: conn.label, kind: "connect", text: this.ctx.target.wsUrl });
     const watches = this.peers.map((_, i) => i).filter((i) => i !== peer);
     const peerId = this.peers[peer] as string;
