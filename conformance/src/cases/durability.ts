@@ -105,6 +105,71 @@ export const CASES: readonly ServerCase[] = [
     },
   }),
   defineCase({
+    name: "durability/crash/delivered-messages-survive",
+    requirements: ["ACK-DURABLE-2"],
+    needs: ["restart"],
+    features: ["history"],
+    timeoutMs: 60_000,
+    async run(ctx) {
+      // A message delivered to any session must be committed first [ACK-DURABLE-2]: kill
+      // the server the moment the n-th live delivery reaches the recipient, then every
+      // message the recipient saw must still be in history.
+      const alice = ctx.peer("alice");
+      const carol = ctx.peer("carol");
+      const a = await ctx.open(alice);
+      const c = await ctx.open(carol);
+      const total = 20;
+      const killAt = 1 + draw(ctx.seed, 2, total);
+      const seen: string[] = [];
+      let killing: Promise<void> | undefined;
+      c.conn.onFrame((f) => {
+        if (f.cmd !== "direct" || killing !== undefined) return;
+        seen.push(String(f.id));
+        if (seen.length === killAt) killing = control(ctx).kill();
+      });
+      for (let k = 0; k < total; k++) {
+        a.conn.send({
+          cmd: "direct",
+          appId: ctx.appId(),
+          peerId: alice,
+          msg: `live-${k}`,
+          toPeerIds: [carol],
+          i: 2000 + k,
+        });
+      }
+      await c.conn.waitClose(10_000).catch(() => undefined);
+      await killing;
+      ctx.note(
+        `killed with SIGKILL at live delivery ${killAt} of ${total}; ${seen.length} deliveries seen`,
+      );
+      await control(ctx).restart();
+      const c2 = await ctx.open(carol);
+      const page = await ctx.request("ACK-DURABLE-2", c2.conn, {
+        cmd: "logs",
+        appId: ctx.appId(),
+        peerId: carol,
+        cid: conversationId([alice, carol]),
+        limit: 1000,
+      });
+      const stored = new Set(
+        ((page.logs as Record<string, unknown>[] | undefined) ?? []).map((i) =>
+          String(i["msg-id"]),
+        ),
+      );
+      for (const id of seen) {
+        ctx.expect(
+          "ACK-DURABLE-2",
+          stored.has(id),
+          `message ${id} was delivered before the crash but is gone after it`,
+          {
+            expected: `msg-id ${id} in the history`,
+            actual: `${stored.size} items`,
+          },
+        );
+      }
+    },
+  }),
+  defineCase({
     name: "durability/crash/group-changes-survive",
     requirements: ["ROOM-DURABLE-1"],
     needs: ["restart"],
