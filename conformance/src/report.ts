@@ -5,6 +5,7 @@
  * @module
  */
 import type { Requirement, Requirements } from "./requirements.js";
+import { UNTESTED } from "./untested.js";
 
 /**
  * How a case ended. `pass`; `fail`, a MUST broken; `warn`, only a SHOULD or MAY broken;
@@ -104,6 +105,8 @@ export interface CoverageRow {
    * or `untested` when no case of the kit names it.
    */
   readonly status: Grade | "untested" | "not run";
+  /** For an untested requirement: why the kit has no case for it. */
+  readonly reason?: string;
 }
 
 /** One chapter's coverage. */
@@ -217,7 +220,15 @@ export function coverageOf(
     if (ran.length > 0) {
       status = WORST.find((g) => ran.some((c) => c.grade === g)) as Grade;
     } else status = (declared.get(r.id)?.length ?? 0) > 0 ? "not run" : "untested";
-    return { id: r.id, level: r.level, chapter: r.chapter, cases: ran, status };
+    const reason = status === "untested" ? UNTESTED[r.id] : undefined;
+    return {
+      id: r.id,
+      level: r.level,
+      chapter: r.chapter,
+      cases: ran,
+      status,
+      ...(reason !== undefined && { reason }),
+    };
   });
   const chapters: ChapterCoverage[] = [];
   for (const row of coverage) {

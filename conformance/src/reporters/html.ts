@@ -499,12 +499,15 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
     `<div class="diagram">${coverageChart(report.chapters)}</div>`,
   );
   const untested = report.chapters.filter((c) => c.untested.length > 0);
+  const reasons = new Map(
+    report.coverage.flatMap((r) => (r.reason === undefined ? [] : [[r.id, r.reason] as const])),
+  );
   if (untested.length > 0) {
     out.push(
       `<h3>Untested requirements (${untested.reduce((n, c) => n + c.untested.length, 0)})</h3>`,
       ...untested.map(
         (c) =>
-          `<details class="untested"><summary>${h(`${c.chapter}: ${c.untested.length}`)}</summary><p>${c.untested.map((id) => `<code>${h(id)}</code>`).join("")}</p></details>`,
+          `<details class="untested"><summary>${h(`${c.chapter}: ${c.untested.length}`)}</summary><ul>${c.untested.map((id) => `<li><code>${h(id)}</code> ${h(reasons.get(id) ?? "no case yet")}</li>`).join("")}</ul></details>`,
       ),
     );
   } else out.push("<p>Every server requirement is named by a case.</p>");
