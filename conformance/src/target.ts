@@ -22,6 +22,7 @@ import type { WebSocket } from "ws";
 import { openSocket } from "./connection.js";
 import { HarnessError } from "./errors.js";
 import { findUp } from "./paths.js";
+import { PushReceiver } from "./push-receiver.js";
 
 /** The apps of a conformance run, by role (spec 10, Table 11). */
 export interface Apps {
@@ -35,6 +36,11 @@ export interface Apps {
   readonly origin?: { readonly appId: string; readonly origin: string };
   /** An app id the server does not serve. */
   readonly unknown?: string;
+  /**
+   * An app that does not enforce signatures but has a master key, which signs its push
+   * notices, and a push hook pointing at the kit's receiver (OFFLINE-PUSH-1, -8).
+   */
+  readonly push?: { readonly appId: string; readonly masterKey: string };
 }
 
 /** One server endpoint: its WebSocket URL, its HTTP base and what it announced. */
@@ -65,7 +71,7 @@ export interface Target extends Endpoint {
   readonly kind: "embedded" | "url" | "command";
   /** The apps, by role. */
   readonly apps: Apps;
-  /** The features in force for the open app. */
+  /** The features in force for the open app, and `push-hook` when the push app announces it. */
   features: Record<string, boolean>;
   /** Where {@link Target.features} came from. */
   featureSource: string;
@@ -73,6 +79,11 @@ export interface Target extends Endpoint {
   readonly short?: Endpoint & { readonly control?: ProcessControl };
   /** Control of the process, when the kit started it. */
   readonly control?: ProcessControl;
+  /**
+   * The kit's push-hook receiver, when the kit provisioned the push app's hook with it:
+   * paths `/main` and `/short` for the two instances.
+   */
+  readonly push?: PushReceiver;
   /** Stops what the kit started and removes its files. */
   close(): Promise<void>;
 }
@@ -118,14 +129,16 @@ export function kitApps(): Apps {
     disabled: `kit-disabled-${suffix}`,
     origin: { appId: `kit-origin-${suffix}`, origin: ALLOWED_ORIGIN },
     unknown: `kit-unknown-${suffix}`,
+    push: { appId: `kit-push-${suffix}`, masterKey: randomBytes(12).toString("hex") },
   };
 }
 
 /**
  * The `{config}` file the kit writes, in the reference server's `--config` format: the
- * apps of Table 11, and for the shortened instance the limits of spec 10.2.
+ * apps of Table 11, the push app with its hook at `pushUrl` when given (notices without
+ * the text), and for the shortened instance the limits of spec 10.2.
  */
-export function configFor(apps: Apps, short: boolean): Record<string, unknown> {
+export function configFor(apps: Apps, short: boolean, pushUrl?: string): Record<string, unknown> {
   const list: Record<string, unknown>[] = [{ appId: apps.open, enforceSignatures: false }];
   if (apps.signed)
     list.push({
@@ -135,6 +148,14 @@ export function configFor(apps: Apps, short: boolean): Record<string, unknown> {
     });
   if (apps.disabled) list.push({ appId: apps.disabled, disabled: true });
   if (apps.origin) list.push({ appId: apps.origin.appId, allowedOrigins: [apps.origin.origin] });
+  if (apps.push && pushUrl !== undefined)
+    list.push({
+      appId: apps.push.appId,
+      masterKey: apps.push.masterKey,
+      enforceSignatures: false,
+      pushUrl,
+      pushIncludeText: false,
+    });
   return {
     apps: list,
     devMode: false,
@@ -256,10 +277,12 @@ export async function startCommandTarget(options: CommandTargetOptions): Promise
   const dir = mkdtempSync(join(tmpdir(), "confab-conformance-"));
   const startTimeoutMs = options.startTimeoutMs ?? 20_000;
   const started: ServerProcess[] = [];
+  const push = apps.push === undefined ? undefined : await PushReceiver.start();
   const launch = async (name: string, short: boolean) => {
     const port = await freePort();
     const config = join(dir, `${name}.config.json`);
-    writeFileSync(config, JSON.stringify(configFor(apps, short), null, 2));
+    const pushUrl = push?.urlFor(`/${name}`);
+    writeFileSync(config, JSON.stringify(configFor(apps, short, pushUrl), null, 2));
     const line = options.command
       .replaceAll("{port}", String(port))
       .replaceAll("{db}", join(dir, `${name}.db`))
@@ -280,21 +303,31 @@ export async function startCommandTarget(options: CommandTargetOptions): Promise
     const main = await launch("main", false);
     const short = options.short === false ? undefined : await launch("short", true);
     const info = main.endpoint.serverInfo;
+    // A feature of the push app's own (spec 02, Table 10: push-hook only for an app with a hook).
+    const pushInfo =
+      push && apps.push ? await announcement(main.endpoint, apps.push.appId) : undefined;
     return {
       kind: options.kind,
       ...main.endpoint,
       apps,
-      features: { groups: true, ...(info?.features ?? {}) },
+      features: {
+        groups: true,
+        ...(info?.features ?? {}),
+        ...(pushInfo?.features?.["push-hook"] === true && { "push-hook": true }),
+      },
       featureSource: info === undefined ? "none announced" : "serverInfo",
       ...(short && { short: { ...short.endpoint, control: short.proc } }),
       control: main.proc,
+      ...(push && { push }),
       async close() {
         await Promise.all(started.map((p) => p.stop()));
+        await push?.close();
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
     await Promise.all(started.map((p) => p.stop()));
+    await push?.close();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }

@@ -10,6 +10,7 @@ import { CASES as groups } from "./groups.js";
 import { CASES as history } from "./history.js";
 import { CASES as limits } from "./limits.js";
 import { CASES as property } from "./property.js";
+import { CASES as push } from "./push.js";
 import { CASES as sessions } from "./sessions.js";
 import { CASES as signatures } from "./signatures.js";
 import { CASES as transport } from "./transport.js";
@@ -20,6 +21,7 @@ export const ALL_CASES: readonly ServerCase[] = [
   ...transport,
   ...sessions,
   ...direct,
+  ...push,
   ...groups,
   ...history,
   ...signatures,
