@@ -10,18 +10,15 @@
  * (`npm run conformance:selftest`), which proves the other cases do not mistake the break
  * for something else, at several minutes' cost.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ALL_CASES } from "../src/cases/index.js";
 import type { Report } from "../src/report.js";
 import { Requirements } from "../src/requirements.js";
+import { kit, root } from "./support.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const CLI = join(root, "conformance/dist/src/cli.js");
 const SERVE = join(root, "reference-server/broken/serve.mjs");
 
 /** One broken server. */
@@ -38,31 +35,6 @@ const manifest = JSON.parse(
 const requirements = Requirements.load();
 const full = process.env.CONFAB_SELFTEST_FULL === "1";
 const dir = mkdtempSync(join(tmpdir(), "confab-selftest-"));
-
-function kit(
-  args: string[],
-  timeoutMs: number,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 describe("the broken servers", () => {
   it("break MUSTs the kit has cases for, across every chapter, at least 10 of them stateful", () => {

@@ -10,8 +10,7 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { validateXML } from "xmllint-wasm";
 import { CASE_NAME } from "../src/case.js";
@@ -19,42 +18,15 @@ import { ALL_CASES } from "../src/cases/index.js";
 import type { Report } from "../src/report.js";
 import { Requirements } from "../src/requirements.js";
 import { freePort } from "../src/target.js";
+import { type KitRun, kit, root } from "./support.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const CLI = join(root, "conformance/dist/src/cli.js");
 const SERVER = join(root, "reference-server/dist/src/cli.js");
-
-/** Runs the CLI; resolves with its exit status and output. */
-function kit(
-  args: string[],
-  timeoutMs = 120_000,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 const dir = mkdtempSync(join(tmpdir(), "confab-kit-cli-"));
 const readJson = (file: string) => JSON.parse(readFileSync(file, "utf8")) as Report;
 
 describe("confab-conformance against the reference server it starts", () => {
-  let run: Awaited<ReturnType<typeof kit>>;
+  let run: KitRun;
   beforeAll(async () => {
     run = await kit([
       "server",

@@ -18,9 +18,7 @@ import { defineCase, type ServerCase } from "../case.js";
 import { type Connection, describeFrame } from "../connection.js";
 import type { AppRole, CaseContext, OpenOptions } from "../context.js";
 import { NotApplicable } from "../errors.js";
-
-/** A frame as the kit receives it. */
-type Frame = Record<string, unknown>;
+import { expectInvalidRefused, type Frame, framesUntilKeepalive, isDelivery } from "./support.js";
 
 /** The form of a message id [ACK-ID-1]. */
 const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -123,31 +121,6 @@ async function refuse(
   ctx.expectError(requirement, reply, code, i);
 }
 
-/**
- * Sends a frame the schemas refuse, with a fresh `i`, and checks that the `error` the
- * schemas give it answers it [FRAME-SCHEMA-4]. Returns the code.
- */
-async function refuseInvalid(
-  ctx: CaseContext,
-  requirement: string,
-  conn: Connection,
-  frame: Frame,
-  why: string,
-): Promise<number> {
-  const sent = { ...frame, i: conn.nextSerial() };
-  const code = ctx.expectedCode(sent);
-  conn.sendInvalid(sent, why);
-  const reply = await ctx.waitFor(requirement, conn, (f) => f.i === sent.i, `the answer to ${why}`);
-  ctx.expectError(requirement, reply, code, sent.i);
-  return code;
-}
-
-/** A predicate: a delivered `direct` with text `msg` (for `peerId`, when given). */
-function deliveryOf(msg: string, peerId?: string): (f: Frame) => boolean {
-  return (f) =>
-    f.cmd === "direct" && f.msg === msg && (peerId === undefined || f.peerId === peerId);
-}
-
 /** Waits under `requirement` for the delivery of `msg` to the session of `peerId` on `conn`. */
 function delivered(
   ctx: CaseContext,
@@ -157,7 +130,7 @@ function delivered(
   peerId: string,
   what = `the delivery of "${msg}" to ${peerId}`,
 ): Promise<Frame> {
-  return ctx.waitFor(requirement, conn, deliveryOf(msg, peerId), what);
+  return ctx.waitFor(requirement, conn, isDelivery(msg, peerId), what);
 }
 
 /**
@@ -190,21 +163,6 @@ async function sentinel(
   return msg;
 }
 
-/**
- * Sends a keepalive on `conn` and waits for its `{}`: every reply without `i` to a command
- * sent before it comes first [SERIAL-ORDER-1], and so does every delivery of a burst that
- * began before it [OFFLINE-BURST-1].
- */
-async function barrier(ctx: CaseContext, conn: Connection): Promise<Frame> {
-  conn.send({});
-  return ctx.waitFor(
-    "KEEPALIVE-REPLY-1",
-    conn,
-    (f) => f.cmd === undefined,
-    "the {} that answers a keepalive",
-  );
-}
-
 /** Takes `frames` off the inbox of `conn`, so that later waits do not see them again. */
 async function take(conn: Connection, frames: readonly Frame[]): Promise<void> {
   for (const frame of frames) await conn.waitFor((f) => f === frame, 1).catch(() => undefined);
@@ -221,9 +179,12 @@ async function burstAfter(
   opened: Frame,
   peerId: string,
 ): Promise<Frame[]> {
-  const ka = await barrier(ctx, conn);
-  const frames = conn.frames;
-  const between = frames.slice(frames.indexOf(opened) + 1, frames.indexOf(ka));
+  const between = await framesUntilKeepalive(
+    ctx,
+    "KEEPALIVE-REPLY-1",
+    conn,
+    conn.frames.indexOf(opened) + 1,
+  );
   const burst = between.filter(
     (f) => f.cmd === "direct" && f.peerId === peerId && f.offline === true,
   );
@@ -285,7 +246,7 @@ async function ackQuietly(
 ): Promise<void> {
   const i = conn.nextSerial();
   clientAck(ctx, conn, peerId, ids, i, app);
-  await barrier(ctx, conn);
+  await ctx.roundTrip(conn);
   await ctx.expectNone(
     requirement,
     conn,
@@ -458,14 +419,14 @@ export const CASES: readonly ServerCase[] = [
       await ctx.expectNone(
         "DIRECT-ONLY-1",
         c.conn,
-        deliveryOf(m.msg),
+        isDelivery(m.msg),
         "a delivery to carol, who is not a recipient",
         AFTER_SENTINEL_MS,
       );
       await ctx.expectNone(
         "DIRECT-ONLY-1",
         b.conn,
-        deliveryOf(m.msg, dave),
+        isDelivery(m.msg, dave),
         "a delivery to dave, who is not a recipient",
         AFTER_SENTINEL_MS,
       );
@@ -533,7 +494,7 @@ export const CASES: readonly ServerCase[] = [
       for (const [conn, peer] of sessions) {
         ctx.expectEqual(
           "DIRECT-ONCE-1",
-          count(conn, deliveryOf(m.msg, peer)),
+          count(conn, isDelivery(m.msg, peer)),
           1,
           `deliveries of the message to the session of ${peer} on ${conn.label}`,
         );
@@ -623,14 +584,14 @@ export const CASES: readonly ServerCase[] = [
       const neither = dm(ctx, alice, [], { msg: text(ctx, "neither") });
       delete neither.toPeerIds;
       // [DIRECT-TARGET-1] 4114, the code the schemas give (FRAME-SCHEMA-4).
-      await refuseInvalid(
+      await expectInvalidRefused(
         ctx,
         "DIRECT-TARGET-1",
         a.conn,
         both,
         "a direct with both toPeerIds and roomId",
       );
-      await refuseInvalid(
+      await expectInvalidRefused(
         ctx,
         "DIRECT-TARGET-1",
         a.conn,
@@ -653,7 +614,7 @@ export const CASES: readonly ServerCase[] = [
       ctx.expectError("DIRECT-TARGET-1", err, code);
       // [DIRECT-REJECT-1] Neither acknowledged nor delivered: an ack without i would come
       // before the {} (SERIAL-ORDER-1), a delivery to bob before the sentinel.
-      await barrier(ctx, a.conn);
+      await ctx.roundTrip(a.conn);
       await ctx.expectNone(
         "DIRECT-REJECT-1",
         a.conn,
@@ -666,7 +627,7 @@ export const CASES: readonly ServerCase[] = [
         await ctx.expectNone(
           "DIRECT-REJECT-1",
           b.conn,
-          deliveryOf(String(f.msg)),
+          isDelivery(String(f.msg)),
           "a delivery of a refused direct",
           0,
         );
@@ -713,14 +674,14 @@ export const CASES: readonly ServerCase[] = [
         // Each peer named once: one delivery per session, else it is no matter of duplicates.
         ctx.expectEqual(
           "DIRECT-ONCE-1",
-          count(conn, deliveryOf(control, peer)),
+          count(conn, isDelivery(control, peer)),
           1,
           `deliveries of a message without duplicate recipients to ${peer} on ${conn.label}`,
         );
         // [DIRECT-TARGET-2] Bob, named three times, is one recipient: one delivery per session.
         ctx.expectEqual(
           "DIRECT-TARGET-2",
-          count(conn, deliveryOf(m.msg, peer)),
+          count(conn, isDelivery(m.msg, peer)),
           1,
           `deliveries to the session of ${peer} on ${conn.label}`,
         );
@@ -783,7 +744,7 @@ export const CASES: readonly ServerCase[] = [
       // A message to bob only is echoed once: else the server delivers everything twice.
       ctx.expectEqual(
         "DIRECT-ONCE-1",
-        count(a2.conn, deliveryOf(control)),
+        count(a2.conn, isDelivery(control)),
         1,
         "echoes of a message to bob only",
       );
@@ -791,21 +752,21 @@ export const CASES: readonly ServerCase[] = [
       // as echo), and to a1 and a3, which have no echo.
       ctx.expectEqual(
         "DIRECT-SELF-1",
-        count(a2.conn, deliveryOf(m.msg)),
+        count(a2.conn, isDelivery(m.msg)),
         1,
         "deliveries to alice's echo session",
       );
       await ctx.expectNone(
         "DIRECT-SELF-1",
         a1.conn,
-        deliveryOf(m.msg),
+        isDelivery(m.msg),
         "a delivery to the sending session",
         0,
       );
       await ctx.expectNone(
         "DIRECT-SELF-1",
         a3.conn,
-        deliveryOf(m.msg),
+        isDelivery(m.msg),
         "a delivery to a session of the sender without echo",
         QUIET_MS,
       );
@@ -829,7 +790,7 @@ export const CASES: readonly ServerCase[] = [
       );
       ctx.expectError("DIRECT-SELF-2", err, 4401);
       // [DIRECT-REJECT-1] No ack: one without i would come before the {} (SERIAL-ORDER-1).
-      await barrier(ctx, a.conn);
+      await ctx.roundTrip(a.conn);
       await ctx.expectNone(
         "DIRECT-REJECT-1",
         a.conn,
@@ -888,7 +849,7 @@ export const CASES: readonly ServerCase[] = [
       await ctx.expectNone(
         "DIRECT-PERM-2",
         b.conn,
-        deliveryOf(String(mixed.msg)),
+        isDelivery(String(mixed.msg)),
         "a delivery to bob of a refused direct",
         0,
       );
@@ -899,13 +860,13 @@ export const CASES: readonly ServerCase[] = [
         await ctx.expectNone(
           "DIRECT-PERM-2",
           c.conn,
-          deliveryOf(String(f.msg)),
+          isDelivery(String(f.msg)),
           "a delivery to carol of a refused direct",
           0,
         );
       }
       // [DIRECT-REJECT-1] No ack besides the control's (taken): none before the {}.
-      await barrier(ctx, a.conn);
+      await ctx.roundTrip(a.conn);
       await ctx.expectNone(
         "DIRECT-REJECT-1",
         a.conn,
@@ -964,14 +925,14 @@ export const CASES: readonly ServerCase[] = [
       // Controls: one message pending for alice, one for bob.
       const forAlice = await accept(ctx, "ACK-REPLY-1", d.conn, dm(ctx, dave, [alice]));
       await refuse(ctx, "DIRECT-SELF-2", a.conn, dm(ctx, alice, [alice]), 4401);
-      await refuseInvalid(
+      await expectInvalidRefused(
         ctx,
         "DIRECT-TARGET-1",
         a.conn,
         dm(ctx, alice, [bob], { roomId: ctx.peer("room") }),
         "a direct with both toPeerIds and roomId",
       );
-      await refuseInvalid(
+      await expectInvalidRefused(
         ctx,
         "LIMIT-MSG-2",
         a.conn,
@@ -1003,14 +964,14 @@ export const CASES: readonly ServerCase[] = [
       const alice = ctx.peer("alice");
       const bob = ctx.peer("bob");
       const a = await ctx.open(alice);
-      await refuseInvalid(
+      await expectInvalidRefused(
         ctx,
         "DIRECT-TARGET-1",
         a.conn,
         dm(ctx, alice, [bob], { roomId: ctx.peer("room") }),
         "a direct with both toPeerIds and roomId",
       );
-      await refuseInvalid(
+      await expectInvalidRefused(
         ctx,
         "LIMIT-MSG-2",
         a.conn,
@@ -1231,7 +1192,7 @@ export const CASES: readonly ServerCase[] = [
         await ctx.expectNone(
           "ACK-TIMEOUT-1",
           b.conn,
-          deliveryOf(String(f.msg)),
+          isDelivery(String(f.msg)),
           "a live delivery of a direct answered with 4201",
           0,
         );
@@ -1263,7 +1224,7 @@ export const CASES: readonly ServerCase[] = [
       const a3 = await ctx.open(alice);
       const a4 = await ctx.open(alice, { echo: false });
       const b = await ctx.open(bob);
-      const live = (msg: string) => (f: Frame) => deliveryOf(msg, alice)(f) && f.offline !== true;
+      const live = (msg: string) => (f: Frame) => isDelivery(msg, alice)(f) && f.offline !== true;
       const m1 = await accept(ctx, "ACK-REPLY-1", a1.conn, dm(ctx, alice, [bob]));
       await delivered(ctx, "DIRECT-DELIVER-1", b.conn, m1.msg, bob);
       // [ECHO-OTHER-2] To the session that asked, from and for the sender.
@@ -1400,7 +1361,7 @@ export const CASES: readonly ServerCase[] = [
       await ctx.expectNone(
         "ECHO-OPEN-1",
         off.conn,
-        (f) => deliveryOf(m1.msg)(f) && f.offline !== true,
+        (f) => isDelivery(m1.msg)(f) && f.offline !== true,
         "an echo to a session whose only successful open had no echo",
         0,
       );
@@ -1432,7 +1393,7 @@ export const CASES: readonly ServerCase[] = [
         await ctx.expectNone(
           "ECHO-NOTSELF-1",
           a1.conn,
-          deliveryOf(x.msg),
+          isDelivery(x.msg),
           "a delivery of a message to the session that sent it",
           AFTER_SENTINEL_MS,
         );
@@ -1441,7 +1402,7 @@ export const CASES: readonly ServerCase[] = [
       await ctx.expectNone(
         "ECHO-NOTSELF-1",
         a2.conn,
-        deliveryOf(back.msg),
+        isDelivery(back.msg),
         "a delivery of a message to the session that sent it",
         0,
       );
@@ -1534,14 +1495,14 @@ export const CASES: readonly ServerCase[] = [
         await ctx.expectNone(
           "TRANSIENT-DELIVER-1",
           c.conn,
-          deliveryOf(msg),
+          isDelivery(msg),
           "a transient message delivered to a session opened after it",
           0,
         );
         await ctx.expectNone(
           "TRANSIENT-DELIVER-1",
           b2.conn,
-          deliveryOf(msg),
+          isDelivery(msg),
           "a transient message delivered to a session opened after it",
           0,
         );
@@ -1642,7 +1603,7 @@ export const CASES: readonly ServerCase[] = [
       a.conn.send(t);
       a.conn.send(offline);
       a.conn.send(p);
-      await barrier(ctx, a.conn);
+      await ctx.roundTrip(a.conn);
       const dt = await delivered(ctx, "TRANSIENT-DELIVER-1", b.conn, String(t.msg), bob);
       const dp = await delivered(ctx, "DIRECT-DELIVER-1", b.conn, String(p.msg), bob);
       // Every reply without i came before the {}: only the persistent one's ack.
@@ -1713,14 +1674,14 @@ export const CASES: readonly ServerCase[] = [
         const neither = dm(ctx, alice, [], flag);
         delete neither.toPeerIds;
         const req = transient ? "TRANSIENT-PERM-1" : "DIRECT-TARGET-1";
-        await refuseInvalid(
+        await expectInvalidRefused(
           ctx,
           req,
           a.conn,
           both,
           `a ${transient ? "transient" : "persistent"} direct with both targets`,
         );
-        await refuseInvalid(
+        await expectInvalidRefused(
           ctx,
           req,
           a.conn,
@@ -1741,7 +1702,7 @@ export const CASES: readonly ServerCase[] = [
         await ctx.expectNone(
           "TRANSIENT-PERM-1",
           b.conn,
-          deliveryOf(msg),
+          isDelivery(msg),
           "a delivery of a refused direct",
           0,
         );
@@ -1771,7 +1732,7 @@ export const CASES: readonly ServerCase[] = [
       await ctx.expectNone(
         "TRANSIENT-PERM-1",
         b.conn,
-        deliveryOf(String(t.msg)),
+        isDelivery(String(t.msg)),
         "a delivery of a refused transient direct",
         0,
       );
@@ -1809,7 +1770,7 @@ export const CASES: readonly ServerCase[] = [
       await ctx.expectNone(
         "TRANSIENT-PERM-1",
         b.conn,
-        deliveryOf(String(t.msg)),
+        isDelivery(String(t.msg)),
         "a delivery of a refused transient group direct",
         0,
       );
@@ -1837,7 +1798,7 @@ export const CASES: readonly ServerCase[] = [
       );
       // One device acknowledges m1: gone for every session of bob.
       clientAck(ctx, b2.conn, bob, [m1.uid]);
-      await barrier(ctx, b2.conn);
+      await ctx.roundTrip(b2.conn);
       // Read in a new session, so that the check does not rest on re-opens (OFFLINE-OPEN-1).
       const b3 = await openBurst(ctx, bob);
       ctx.expectEqual(
@@ -1848,7 +1809,7 @@ export const CASES: readonly ServerCase[] = [
       );
       // The last one, acknowledged with i: nothing left.
       clientAck(ctx, b3.conn, bob, [m2.uid], b3.conn.nextSerial());
-      await barrier(ctx, b3.conn);
+      await ctx.roundTrip(b3.conn);
       const b4 = await openBurst(ctx, bob);
       ctx.expectEqual(
         "ACK-REMOVE-1",
@@ -1884,7 +1845,7 @@ export const CASES: readonly ServerCase[] = [
       clientAck(ctx, b.conn, bob, [forCarol.uid]);
       // The sender's ack of its own message does nothing either.
       await ackQuietly(ctx, "ACK-IGNORE-1", a.conn, alice, [forCarol.uid, forBob.uid]);
-      await barrier(ctx, b.conn);
+      await ctx.roundTrip(b.conn);
       await ctx.expectNone(
         "ACK-IGNORE-1",
         b.conn,
@@ -2063,7 +2024,7 @@ export const CASES: readonly ServerCase[] = [
       await pump;
       // Every delivery of the pump has come to carol by now: the last ack was before them
       // only if the server is slow, so wait for a keepalive too.
-      await barrier(ctx, x.conn);
+      await ctx.roundTrip(x.conn);
       const frames = x.conn.frames;
       const start = frames.indexOf(opened) + 1;
       const isBurst = (f: Frame | undefined) =>
@@ -2284,7 +2245,7 @@ export const CASES: readonly ServerCase[] = [
       if (gone === undefined)
         throw new NotApplicable("an offlineCount of 0 leaves nothing pending");
       clientAck(ctx, b.conn, bob, [gone.uid]);
-      await barrier(ctx, b.conn);
+      await ctx.roundTrip(b.conn);
       const x = await accept(ctx, "ACK-REPLY-1", a.conn, dm(ctx, alice, [bob]));
       const b2 = await openBurst(ctx, bob, { short: true });
       ctx.expectEqual(
@@ -2602,8 +2563,8 @@ export const CASES: readonly ServerCase[] = [
         await receiptOf(ctx, "RECEIPT-SEND-1", conn, alice, m.uid);
       clientAck(ctx, b2.conn, bob, [m.uid]);
       clientAck(ctx, b1.conn, bob, [m.uid]);
-      await barrier(ctx, b2.conn);
-      await barrier(ctx, b1.conn);
+      await ctx.roundTrip(b2.conn);
+      await ctx.roundTrip(b1.conn);
       // The sentinel: a second message's receipt, after those acknowledgements.
       const s = await accept(ctx, "ACK-REPLY-1", a1.conn, dm(ctx, alice, [bob], { r: true }));
       await delivered(ctx, "DIRECT-DELIVER-1", b1.conn, s.msg, bob);
@@ -2649,8 +2610,8 @@ export const CASES: readonly ServerCase[] = [
       await delivered(ctx, "DIRECT-DELIVER-1", c.conn, multi.msg, carol);
       clientAck(ctx, b.conn, bob, [plain.uid, no.uid, t.uid, multi.uid]);
       clientAck(ctx, c.conn, carol, [multi.uid]);
-      await barrier(ctx, b.conn);
-      await barrier(ctx, c.conn);
+      await ctx.roundTrip(b.conn);
+      await ctx.roundTrip(c.conn);
       // The control, acknowledged after the others: its receipt comes.
       const s = await accept(ctx, "ACK-REPLY-1", a.conn, dm(ctx, alice, [bob], { r: true }));
       await delivered(ctx, "DIRECT-DELIVER-1", b.conn, s.msg, bob);
@@ -2704,7 +2665,7 @@ export const CASES: readonly ServerCase[] = [
       const g = await accept(ctx, "ACK-REPLY-1", a.conn, roomDm(ctx, alice, roomId, { r: true }));
       await delivered(ctx, "ROOM-MSG-2", b.conn, g.msg, bob);
       clientAck(ctx, b.conn, bob, [g.uid]);
-      await barrier(ctx, b.conn);
+      await ctx.roundTrip(b.conn);
       const s = await accept(ctx, "ACK-REPLY-1", a.conn, dm(ctx, alice, [bob], { r: true }));
       await delivered(ctx, "DIRECT-DELIVER-1", b.conn, s.msg, bob);
       clientAck(ctx, b.conn, bob, [s.uid]);
@@ -2732,7 +2693,7 @@ export const CASES: readonly ServerCase[] = [
       // Alice goes away; bob acknowledges while no session of hers is open.
       await a1.conn.close();
       clientAck(ctx, b.conn, bob, [m.uid]);
-      await barrier(ctx, b.conn);
+      await ctx.roundTrip(b.conn);
       const a2 = await ctx.open(alice);
       // The sentinel: a receipt that a2 does get, for an acknowledgement after its open.
       const s = await accept(ctx, "ACK-REPLY-1", a2.conn, dm(ctx, alice, [bob], { r: true }));

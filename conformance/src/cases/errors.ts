@@ -3,10 +3,10 @@
  * closing (8.3), which check wins (8.4, ERROR-ORDER-1 to ERROR-ORDER-12, the flood step
  * included) and the rule that a failed command changes nothing (ERROR-NOEFFECT-1).
  *
- * The module also exports the small helpers that the limits cases (limits.ts) share with
- * these: the expected code of an invalid frame, the unpaired-surrogate rule included
- * (LIMIT-TEXT-1), requests that expect a refusal, the keepalive round trip used as a
- * sentinel, and the check of an error frame followed by a close (ERROR-CLOSE-4).
+ * The expected code of an invalid frame, the unpaired-surrogate rule included
+ * (LIMIT-TEXT-1), is `ctx.expectedCode`; the requests that expect a refusal, the keepalive
+ * used as a sentinel and the check of an error frame followed by a close (ERROR-CLOSE-4),
+ * which the limits cases use too, are in `support.ts`.
  *
  * Not covered here, and why: ERROR-INTERNAL-1 and ERROR-RESYNC-1 need storage that refuses
  * writes (spec 10.3, Table 12), which a kit cannot cause over the wire; ERROR-KICK-1 and
@@ -18,379 +18,51 @@
  */
 import {
   CODE_NAMES,
-  classify,
-  codeOf,
+  commandErrors,
   conversationId,
   ERRORS,
-  type FieldError,
   MAX_ERROR_DETAIL,
   MAX_ROOM_MEMBERS,
   MAX_SERIAL,
-  validate,
-  wellFormedErrors,
 } from "@confab/protocol";
 import { defineCase, type ServerCase } from "../case.js";
-import { type Connection, describeFrame, WaitTimeout } from "../connection.js";
-import type { AppRole, CaseContext } from "../context.js";
-import { HarnessError, NotApplicable } from "../errors.js";
+import { type Connection, describeFrame } from "../connection.js";
+import type { CaseContext } from "../context.js";
+import { NotApplicable } from "../errors.js";
+import {
+  askInvalid,
+  codeName,
+  createGroup,
+  cycle,
+  direct,
+  disallowedOrigin,
+  expectCode,
+  expectErrorThenClose,
+  expectReply,
+  expectServing,
+  type Frame,
+  framesUntilKeepalive,
+  isDelivery,
+  isError,
+  isKeepalive,
+  peerCommand,
+  peerIds,
+  refuseInvalid,
+  refuseValid,
+  summary,
+} from "./support.js";
 
 // ---------------------------------------------------------------------------------------
-// Helpers, shared with limits.ts
+// Helpers
 // ---------------------------------------------------------------------------------------
-
-/** A frame as the kit builds and reads it. */
-export type Frame = Record<string, unknown>;
-
-/**
- * Every rule of the published schemas that `frame` fails, with its code (FRAME-SCHEMA-4),
- * the rule `wellFormed` of an unpaired surrogate included: JSON Schema cannot express it,
- * so `validate` leaves it out and {@link wellFormedErrors} adds it (LIMIT-TEXT-1).
- */
-export function failuresOf(frame: unknown): FieldError[] {
-  const result = validate("c2s", frame);
-  const failures = result.ok ? [] : [...result.errors];
-  const found = classify("c2s", frame);
-  if ("entry" in found) failures.push(...wellFormedErrors(found.entry.schema, frame));
-  return failures;
-}
-
-/**
- * The code the spec gives an invalid frame: the first by ERROR-ORDER-12 among the codes of
- * the rules it fails, derived from the schemas' `x-confab-error` annotations, never written
- * into a case (FRAME-SCHEMA-4). Unlike `ctx.expectedCode`, it counts unpaired surrogates.
- * A frame the schemas accept is the case's own mistake: a harness error.
- */
-export function codeFor(frame: unknown): number {
-  const code = codeOf(failuresOf(frame));
-  if (code === undefined) {
-    throw new HarnessError(
-      `the case expects an error for a frame the schemas accept: ${JSON.stringify(frame).slice(0, 200)}`,
-    );
-  }
-  return code;
-}
-
-/** A short description of a frame for messages, with its `detail` when it has one. */
-export function summary(frame: Frame | undefined): string {
-  if (frame === undefined) return "nothing";
-  const detail = typeof frame.detail === "string" ? `: ${frame.detail.slice(0, 200)}` : "";
-  const message =
-    frame.cmd === "direct"
-      ? ` id=${JSON.stringify(frame.id)} msg=${JSON.stringify(String(frame.msg).slice(0, 40))}`
-      : "";
-  return `${describeFrame(frame)}${message}${detail}`;
-}
-
-/** The name of a code in Table 7, for messages. */
-export function nameOf(code: number): string {
-  return `${code} ${CODE_NAMES.get(code) ?? "(not in Table 7)"}`;
-}
-
-/** Whether `frame` is the keepalive answer `{}` (KEEPALIVE-REPLY-1). */
-export const isKeepalive = (frame: Frame): boolean => Object.keys(frame).length === 0;
-
-/** Whether `frame` is an `error` frame. */
-export const isError = (frame: Frame): boolean => frame.cmd === "error";
-
-/**
- * Sends a keepalive and waits for its `{}`, under `requirement`: the connection is open,
- * and the server has answered every command without `i` sent before it (SERIAL-ORDER-1).
- * A sentinel, so that "nothing came" is never concluded from a silent server.
- */
-export async function roundTrip(
-  ctx: CaseContext,
-  requirement: string,
-  conn: Connection,
-  ms?: number,
-): Promise<Frame> {
-  conn.send({});
-  return ctx.waitFor(
-    requirement,
-    conn,
-    isKeepalive,
-    "the {} answering a keepalive (the connection must still serve)",
-    ms,
-  );
-}
-
-/** A command of `peerId` in app `role`, with `fields`. */
-export function command(
-  ctx: CaseContext,
-  peerId: string,
-  fields: Frame,
-  role: AppRole = "open",
-): Frame {
-  return { appId: ctx.appId(role), peerId, ...fields };
-}
 
 /** A group `direct` of `from` to the group `roomId`. */
-export function groupDirect(ctx: CaseContext, from: string, roomId: string, msg: string): Frame {
-  return command(ctx, from, { cmd: "direct", msg, roomId });
-}
-
-/** A `direct` of `from` to `to`. */
-export function direct(
-  ctx: CaseContext,
-  from: string,
-  to: readonly string[],
-  msg: string,
-  extra: Frame = {},
-): Frame {
-  return command(ctx, from, { cmd: "direct", msg, toPeerIds: [...to], ...extra });
-}
-
-/**
- * Sends a frame the schemas refuse (or any frame, as is) with a fresh valid `i` and takes
- * its answer, the first frame with that `i`, under `requirement`.
- */
-export function askInvalid(
-  ctx: CaseContext,
-  requirement: string,
-  conn: Connection,
-  frame: Frame,
-  what: string,
-  ms?: number,
-): Promise<Frame> {
-  return ask(ctx, requirement, conn, frame, what, false, ms);
-}
-
-/**
- * Sends `frame` with a fresh `i` (checked against the c2s schemas when `valid`) and takes
- * the first frame with that `i`. When none comes but an error frame without `i` does, the
- * fault is ERROR-FRAME-2's, not `requirement`'s: the server answered, and lost the `i`.
- */
-async function ask(
-  ctx: CaseContext,
-  requirement: string,
-  conn: Connection,
-  frame: Frame,
-  what: string,
-  valid: boolean,
-  ms?: number,
-): Promise<Frame> {
-  const i = conn.nextSerial();
-  const from = conn.frames.length;
-  if (valid) conn.send({ ...frame, i });
-  else conn.sendInvalid({ ...frame, i }, what);
-  try {
-    return await conn.waitFor((f) => f.i === i, ms, `the answer to ${what} (i=${i})`);
-  } catch (err) {
-    if (!(err instanceof WaitTimeout)) throw err;
-    // An error frame came, without the command's i: that is ERROR-FRAME-2's failure.
-    const stray = conn.frames.slice(from).find((f) => isError(f) && f.i === undefined);
-    if (stray !== undefined) {
-      return ctx.fault("ERROR-FRAME-2", `the error frame answering ${what} does not carry its i`, {
-        expected: `i=${i}`,
-        actual: summary(stray),
-      });
-    }
-    return ctx.check(requirement, () => Promise.reject(err), { expected: `the answer to ${what}` });
-  }
-}
-
-/** Checks under `requirement` that `answer` is an `error` frame with `code`. */
-export function expectCode(
-  ctx: CaseContext,
-  requirement: string,
-  answer: Frame,
-  code: number,
-  what: string,
-): void {
-  ctx.expect(
-    requirement,
-    isError(answer) && answer.code === code,
-    `${what} was not answered with error ${nameOf(code)}`,
-    {
-      expected: `error ${nameOf(code)}`,
-      actual: summary(answer),
-    },
-  );
-}
-
-/**
- * Sends `frame`, which the schemas refuse, with `i`, and checks under `requirement` that
- * the answer is error `code` (by default the code the schemas give it) carrying that `i`.
- */
-export async function refuseInvalid(
-  ctx: CaseContext,
-  requirement: string,
-  conn: Connection,
-  frame: Frame,
-  what: string,
-  code: number = codeFor(frame),
-): Promise<Frame> {
-  const answer = await askInvalid(ctx, requirement, conn, frame, what);
-  expectCode(ctx, requirement, answer, code, what);
-  return answer;
-}
-
-/**
- * Sends `frame`, which the schemas accept, with `i`, and checks under `requirement` that
- * the answer is error `code` (a rule of the command itself, which no schema states).
- */
-export async function refuseValid(
-  ctx: CaseContext,
-  requirement: string,
-  conn: Connection,
-  frame: Frame,
-  code: number,
-  what: string,
-): Promise<Frame> {
-  const answer = await ask(ctx, requirement, conn, frame, what, true);
-  expectCode(ctx, requirement, answer, code, what);
-  return answer;
-}
-
-/**
- * Sends `frame` with `i` and checks under `requirement` that its answer is the success
- * reply `cmd`/`op`; returns it.
- */
-export async function expectReply(
-  ctx: CaseContext,
-  requirement: string,
-  conn: Connection,
-  frame: Frame,
-  cmd: string,
-  op?: string,
-): Promise<Frame> {
-  const answer = await ctx.request(requirement, conn, frame);
-  const name = op === undefined ? cmd : `${cmd}/${op}`;
-  ctx.expect(
-    requirement,
-    answer.cmd === cmd && answer.op === op,
-    `${describeFrame(frame)} was not answered with ${name}`,
-    {
-      expected: name,
-      actual: summary(answer),
-    },
-  );
-  return answer;
-}
-
-/** Options of {@link expectErrorThenClose}. */
-export interface CloseExpectation {
-  /** The `i` the error frame must carry (a command with `i` caused the close). */
-  readonly i?: number;
-  /** The `peerId` the error frame must carry. */
-  readonly peerId?: string;
-  /** No parsed command caused the close: the frame carries neither `i` nor `peerId`. */
-  readonly noCommand?: boolean;
-  /** The requirement of the close itself; default ERROR-CLOSE-1. */
-  readonly closeRequirement?: string;
-  /** How long to wait for the close, ms. */
-  readonly ms?: number;
-}
-
-/**
- * Waits for the server to close `conn` with `code` (ERROR-CLOSE-1, or the requirement
- * given), checks that the last frame before the close is an `error` frame with the same
- * code, with the `i` and `peerId` asked for (ERROR-CLOSE-4), and that the close reason is
- * the code's name (ERROR-CLOSE-3, a SHOULD: a warning only). Returns that error frame.
- */
-export async function expectErrorThenClose(
-  ctx: CaseContext,
-  conn: Connection,
-  code: number,
-  options: CloseExpectation = {},
-): Promise<Frame> {
-  await ctx.expectClose(options.closeRequirement ?? "ERROR-CLOSE-1", conn, code, options.ms);
-  const last = conn.frames.at(-1);
-  ctx.expect(
-    "ERROR-CLOSE-4",
-    last !== undefined && isError(last) && last.code === code,
-    `the close with ${code} did not come just after an error frame with that code`,
-    {
-      expected: `error ${nameOf(code)}, then the close`,
-      actual: last === undefined ? "no frame before the close" : summary(last),
-    },
-  );
-  const frame = last as Frame;
-  if (options.i !== undefined) {
-    ctx.expect(
-      "ERROR-CLOSE-4",
-      frame.i === options.i,
-      "the error frame before the close does not carry the command's i",
-      {
-        expected: `i=${options.i}`,
-        actual: `i=${JSON.stringify(frame.i)}`,
-      },
-    );
-  }
-  if (options.peerId !== undefined) {
-    ctx.expect(
-      "ERROR-CLOSE-4",
-      frame.peerId === options.peerId,
-      "the error frame before the close does not carry the command's peerId",
-      {
-        expected: `peerId=${options.peerId}`,
-        actual: `peerId=${JSON.stringify(frame.peerId)}`,
-      },
-    );
-  }
-  if (options.noCommand === true) {
-    // 8.3: a close that no parsed command caused is preceded by a frame without i and peerId.
-    ctx.expect(
-      "ERROR-CLOSE-4",
-      frame.i === undefined && frame.peerId === undefined,
-      "the error frame of a close that no command caused carries i or peerId",
-      {
-        expected: "no i, no peerId",
-        actual: summary(frame),
-      },
-    );
-  }
-  await ctx.soft(() => {
-    const reason = conn.closeInfo?.reason ?? "";
-    ctx.expect(
-      "ERROR-CLOSE-3",
-      reason === CODE_NAMES.get(code),
-      "the close reason is not the code's name",
-      {
-        expected: String(CODE_NAMES.get(code)),
-        actual: JSON.stringify(reason),
-      },
-    );
-  });
-  return frame;
-}
-
-/** `n` distinct fresh peer ids, `<case prefix>-<tag>-<k>`. */
-export function peerIds(ctx: CaseContext, tag: string, n: number): string[] {
-  const base = ctx.peer(tag);
-  return Array.from({ length: n }, (_, k) => `${base}-${k}`);
-}
-
-/** `n` items cycling over `ids`: an id array with duplicates (LIMIT-DUP-1). */
-export function cycle(ids: readonly string[], n: number): string[] {
-  return Array.from({ length: n }, (_, k) => ids[k % ids.length] as string);
-}
-
-/** A fresh group of the open app, created by `peerId` on `conn` (ROOM-CREATE-1). */
-export async function createGroup(
-  ctx: CaseContext,
-  conn: Connection,
-  peerId: string,
-  role: AppRole = "open",
-): Promise<string> {
-  const fields: Frame = { cmd: "room", op: "join" };
-  if (role === "signed")
-    Object.assign(fields, ctx.groupSignature({ peerId, action: "join", roomId: undefined }));
-  const joined = await expectReply(
-    ctx,
-    "ROOM-CREATE-1",
-    conn,
-    command(ctx, peerId, fields, role),
-    "room",
-    "joined",
-  );
-  const roomId = joined.roomId;
-  if (typeof roomId !== "string")
-    throw new HarnessError(`room/joined carries no roomId: ${JSON.stringify(joined)}`);
-  return roomId;
+function groupDirect(ctx: CaseContext, from: string, roomId: string, msg: string): Frame {
+  return peerCommand(ctx, from, { cmd: "direct", msg, roomId });
 }
 
 /** A group id that names no group: fresh, so that no case or run can have made it. */
-export function unknownGroup(ctx: CaseContext): string {
+function unknownGroup(ctx: CaseContext): string {
   return ctx.peer("no-such-group");
 }
 
@@ -406,8 +78,7 @@ async function framesDuring(
 ): Promise<Frame[]> {
   const from = conn.frames.length;
   await act();
-  const sentinel = await roundTrip(ctx, requirement, conn);
-  return conn.frames.slice(from, conn.frames.lastIndexOf(sentinel));
+  return framesUntilKeepalive(ctx, requirement, conn, from);
 }
 
 /** The error frames a list holds. */
@@ -416,18 +87,6 @@ const errorsIn = (frames: readonly Frame[]) => frames.filter(isError);
 /** Whether `code` is one that protocol v1 never sends (ERROR-UNUSED-1). */
 const isUnused = (code: unknown) =>
   code === 4111 || (typeof code === "number" && code >= 4300 && code <= 4399);
-
-/** An origin other than the one the origin-restricted app allows. */
-function otherOrigin(ctx: CaseContext): string {
-  const allowed = ctx.target.apps.origin?.origin;
-  if (allowed === undefined)
-    throw new NotApplicable(
-      "the target has no app that allows one origin only (spec 10, Table 11)",
-    );
-  return allowed === "https://not-allowed.confab.test"
-    ? "https://other.confab.test"
-    : "https://not-allowed.confab.test";
-}
 
 // ---------------------------------------------------------------------------------------
 // Cases
@@ -448,7 +107,7 @@ export const CASES: readonly ServerCase[] = [
     requirements: ["ERROR-CODES-1", "SESSION-OPEN-4", "ERROR-CLOSE-5"],
     async run(ctx) {
       const bad = { cmd: "session", op: "open", appId: ctx.appId(), peerId: "a:b" };
-      const code = codeFor(bad);
+      const code = ctx.expectedCode(bad);
       // With i on a connection without a session: an error frame, and the connection
       // serves on [ERROR-CODES-1: the frame form; SESSION-OPEN-5].
       const c1 = await ctx.connect();
@@ -459,7 +118,7 @@ export const CASES: readonly ServerCase[] = [
         bad,
         "a session/open with an invalid peerId, with i",
       );
-      await roundTrip(ctx, "ERROR-CODES-1", c1);
+      await expectServing(ctx, "ERROR-CODES-1", c1);
       await ctx.open(ctx.peer("alice"), { on: c1 });
       // Without i on a connection without a session: the error frame, then the close with
       // the same code [SESSION-OPEN-4], the frame sent once as the command's reply
@@ -476,7 +135,7 @@ export const CASES: readonly ServerCase[] = [
         errors[0]?.code === code,
         "no error frame with the close's code came before the close",
         {
-          expected: `error ${nameOf(code)}, then close ${code}`,
+          expected: `error ${codeName(code)}, then close ${code}`,
           actual: c2.frames.map(summary).join(", ") || "nothing",
         },
       );
@@ -506,7 +165,7 @@ export const CASES: readonly ServerCase[] = [
         code,
         "the failed legacy open on a connection with a session",
       );
-      await roundTrip(ctx, "ERROR-CODES-1", c3);
+      await expectServing(ctx, "ERROR-CODES-1", c3);
       // A command-level failure of another command, without i: an error frame, no close.
       c3.sendInvalid(
         direct(ctx, ctx.peer("carol"), ["a:b"], "m"),
@@ -522,10 +181,10 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-CODES-1",
         e4,
-        codeFor(direct(ctx, "x", ["a:b"], "m")),
+        ctx.expectedCode(direct(ctx, "x", ["a:b"], "m")),
         "the invalid direct",
       );
-      await roundTrip(ctx, "ERROR-CODES-1", c3);
+      await expectServing(ctx, "ERROR-CODES-1", c3);
     },
   }),
 
@@ -552,15 +211,15 @@ export const CASES: readonly ServerCase[] = [
         await ctx.waitFor(
           "ERROR-UNUSED-1",
           a.conn,
-          (f) => f.cmd === "direct" && f.msg === "to both devices",
+          isDelivery("to both devices"),
           "the delivery to each of alice's sessions (no session conflict)",
         );
       }
       // The conversations of protocol v2, whose codes were 4300 to 4399, are unknown commands.
       for (const f of [
-        command(ctx, bob, { cmd: "conv", op: "start", toPeerIds: [alice] }),
-        command(ctx, bob, { cmd: "conversation", op: "add", cid: "c1" }),
-        command(ctx, bob, { cmd: "room", op: "conv", roomId: "r1" }),
+        peerCommand(ctx, bob, { cmd: "conv", op: "start", toPeerIds: [alice] }),
+        peerCommand(ctx, bob, { cmd: "conversation", op: "add", cid: "c1" }),
+        peerCommand(ctx, bob, { cmd: "room", op: "conv", roomId: "r1" }),
       ]) {
         const answer = await askInvalid(
           ctx,
@@ -579,8 +238,8 @@ export const CASES: readonly ServerCase[] = [
           },
         );
       }
-      await roundTrip(ctx, "ERROR-UNUSED-1", a1.conn);
-      await roundTrip(ctx, "ERROR-UNUSED-1", a2.conn);
+      await expectServing(ctx, "ERROR-UNUSED-1", a1.conn);
+      await expectServing(ctx, "ERROR-UNUSED-1", a2.conn);
       for (const c of [a1.conn, a2.conn, b.conn]) {
         const used = c.frames.filter((f) => isUnused(f.code)).map(summary);
         const close = c.closeInfo?.code;
@@ -626,7 +285,7 @@ export const CASES: readonly ServerCase[] = [
         [direct(ctx, alice, ["a:b"], "m"), "a direct to an invalid peer id (4114)"],
         [direct(ctx, alice, [ctx.peer("bob")], OVER_MSG), "a direct over 5120 bytes (4109)"],
         [
-          command(ctx, alice, {
+          peerCommand(ctx, alice, {
             cmd: "session",
             op: "query",
             sessionPeerIds: peerIds(ctx, "q", 501),
@@ -634,7 +293,7 @@ export const CASES: readonly ServerCase[] = [
           "a query of 501 peers (4120)",
         ],
         [
-          command(ctx, alice, { cmd: "session", op: "open", peerId: ":" }),
+          peerCommand(ctx, alice, { cmd: "session", op: "open", peerId: ":" }),
           "a session/open with an invalid peerId (4103)",
         ],
       ];
@@ -642,12 +301,12 @@ export const CASES: readonly ServerCase[] = [
         checkReason(await askInvalid(ctx, "ERROR-FRAME-1", conn, f, what), what);
       const valid: [Frame, string][] = [
         [
-          command(ctx, ctx.peer("zed"), { cmd: "session", op: "query", sessionPeerIds: [] }),
+          peerCommand(ctx, ctx.peer("zed"), { cmd: "session", op: "query", sessionPeerIds: [] }),
           "a command for a peer without a session (4105)",
         ],
         [
           {
-            ...command(ctx, alice, { cmd: "session", op: "query", sessionPeerIds: [] }),
+            ...peerCommand(ctx, alice, { cmd: "session", op: "query", sessionPeerIds: [] }),
             appId: `${ctx.appId()}-other`,
           },
           "a command of another app (4100)",
@@ -656,14 +315,19 @@ export const CASES: readonly ServerCase[] = [
       ];
       if (ctx.target.features.groups === true) {
         valid.push([
-          command(ctx, alice, { cmd: "room", op: "leave", roomId: unknownGroup(ctx) }),
+          peerCommand(ctx, alice, { cmd: "room", op: "leave", roomId: unknownGroup(ctx) }),
           "a room/leave of no group (4404)",
         ]);
       }
       for (const [f, what] of valid) checkReason(await ctx.request("ERROR-FRAME-1", conn, f), what);
       if (ctx.target.apps.signed !== undefined) {
         const s = await ctx.connect();
-        const unsigned = command(ctx, ctx.peer("sig"), { cmd: "session", op: "open" }, "signed");
+        const unsigned = peerCommand(
+          ctx,
+          ctx.peer("sig"),
+          { cmd: "session", op: "open" },
+          "signed",
+        );
         checkReason(
           await ctx.request("ERROR-FRAME-1", s, unsigned),
           "an unsigned session/open of an app that enforces signatures (4102)",
@@ -692,7 +356,7 @@ export const CASES: readonly ServerCase[] = [
     async run(ctx) {
       const { conn } = await ctx.open(ctx.peer("alice"));
       const zed = ctx.peer("zed");
-      const query = command(ctx, zed, { cmd: "session", op: "query", sessionPeerIds: [] });
+      const query = peerCommand(ctx, zed, { cmd: "session", op: "query", sessionPeerIds: [] });
       // Valid serials, the bounds included, come back in the error frame [ERROR-FRAME-2].
       for (const i of [0, 1, 65_535, MAX_SERIAL]) {
         conn.send({ ...query, i });
@@ -712,7 +376,7 @@ export const CASES: readonly ServerCase[] = [
         (f) => f.i === MAX_SERIAL - 1,
         "the error frame of a schema failure, with its i",
       );
-      ctx.expectError("ERROR-FRAME-2", schemaError, codeFor(bad), MAX_SERIAL - 1);
+      ctx.expectError("ERROR-FRAME-2", schemaError, ctx.expectedCode(bad), MAX_SERIAL - 1);
       // An i that is not a serial gets 4114 without i [SERIAL-INVALID-1].
       for (const i of [-1, MAX_SERIAL + 1, 1.5, "7", null, true]) {
         const frame = { ...query, i };
@@ -727,7 +391,7 @@ export const CASES: readonly ServerCase[] = [
           ctx,
           "SERIAL-INVALID-1",
           answer,
-          codeFor(frame),
+          ctx.expectedCode(frame),
           `a command with i=${JSON.stringify(i)}`,
         );
         ctx.expect(
@@ -756,7 +420,7 @@ export const CASES: readonly ServerCase[] = [
         const answer = await ctx.request(
           "ERROR-FRAME-3",
           conn,
-          command(ctx, peerId, { cmd: "session", op: "query", sessionPeerIds: [] }),
+          peerCommand(ctx, peerId, { cmd: "session", op: "query", sessionPeerIds: [] }),
         );
         ctx.expect(
           "ERROR-FRAME-3",
@@ -771,10 +435,10 @@ export const CASES: readonly ServerCase[] = [
       for (const [f, what] of [
         [direct(ctx, alice, ["a:b"], "m"), "a direct to an invalid peer id"],
         [
-          command(ctx, alice, { cmd: "session", op: "open", sessionPeerIds: [5] }),
+          peerCommand(ctx, alice, { cmd: "session", op: "open", sessionPeerIds: [5] }),
           "a re-open with an invalid watch list",
         ],
-        [command(ctx, alice, { cmd: "ack", ids: [] }), "an ack without ids"],
+        [peerCommand(ctx, alice, { cmd: "ack", ids: [] }), "an ack without ids"],
       ] as [Frame, string][]) {
         const answer = await askInvalid(ctx, "ERROR-FRAME-3", conn, f, what);
         ctx.expect(
@@ -801,12 +465,12 @@ export const CASES: readonly ServerCase[] = [
         [direct(ctx, alice, [bob, "a:b"], "m"), "a direct whose second recipient has a ':'"],
         [direct(ctx, alice, ["x".repeat(65)], "m"), "a direct to a peer id of 65 characters"],
         [
-          command(ctx, alice, { cmd: "direct", msg: 1, toPeerIds: [bob] }),
+          peerCommand(ctx, alice, { cmd: "direct", msg: 1, toPeerIds: [bob] }),
           "a direct whose msg is a number",
         ],
-        [command(ctx, alice, { cmd: "ack", ids: [] }), "an ack without ids"],
+        [peerCommand(ctx, alice, { cmd: "ack", ids: [] }), "an ack without ids"],
         [
-          command(ctx, alice, { cmd: "session", op: "add", sessionPeerIds: "bob" }),
+          peerCommand(ctx, alice, { cmd: "session", op: "add", sessionPeerIds: "bob" }),
           "a session/add whose sessionPeerIds is a string",
         ],
         [direct(ctx, alice, [bob], "ab\ud800"), "a direct whose msg holds an unpaired surrogate"],
@@ -814,7 +478,7 @@ export const CASES: readonly ServerCase[] = [
       for (const [frame, what] of frames) {
         const answer = await refuseInvalid(ctx, "ERROR-FRAME-4", conn, frame, what);
         const detail = typeof answer.detail === "string" ? answer.detail : "";
-        const failed = failuresOf(frame).filter((f) => f.code === ERRORS.INVALID_FRAME.code);
+        const failed = commandErrors(frame).filter((f) => f.code === ERRORS.INVALID_FRAME.code);
         ctx.expect(
           "ERROR-FRAME-4",
           failed.some((f) => detail.includes(f.path) && detail.includes(f.rule)),
@@ -842,11 +506,11 @@ export const CASES: readonly ServerCase[] = [
       const frames: [Frame, string][] = [
         [direct(ctx, alice, bad, "m"), "a direct to 500 invalid peer ids"],
         [
-          command(ctx, alice, { cmd: "ack", ids: bad.map((id) => id.replace("\u0001", "é")) }),
+          peerCommand(ctx, alice, { cmd: "ack", ids: bad.map((id) => id.replace("\u0001", "é")) }),
           "an ack of 500 ids of 65 code points",
         ],
         [
-          command(ctx, alice, { cmd: "session", op: "query", sessionPeerIds: bad }),
+          peerCommand(ctx, alice, { cmd: "session", op: "query", sessionPeerIds: bad }),
           "a query of 500 invalid peer ids",
         ],
       ];
@@ -864,7 +528,7 @@ export const CASES: readonly ServerCase[] = [
         );
         // SHOULD: name the first few failures (and count the rest).
         await ctx.soft(() => {
-          const named = failuresOf(frame).some((f) => f.path !== "" && detail.includes(f.path));
+          const named = commandErrors(frame).some((f) => f.path !== "" && detail.includes(f.path));
           ctx.expect(
             "ERROR-FRAME-5",
             named,
@@ -876,7 +540,7 @@ export const CASES: readonly ServerCase[] = [
           );
         });
       }
-      await roundTrip(ctx, "ERROR-FRAME-5", conn);
+      await expectServing(ctx, "ERROR-FRAME-5", conn);
     },
   }),
 
@@ -961,7 +625,7 @@ export const CASES: readonly ServerCase[] = [
     requirements: ["ERROR-CLOSE-1", "ERROR-CLOSE-4", "ERROR-CLOSE-5", "ERROR-CLOSE-3"],
     async run(ctx) {
       const alice = ctx.peer("alice");
-      const conn = await ctx.connect({ origin: otherOrigin(ctx) });
+      const conn = await ctx.connect({ origin: disallowedOrigin(ctx) });
       const i = conn.nextSerial();
       conn.send({ cmd: "session", op: "open", appId: ctx.appId("origin"), peerId: alice, i });
       await expectErrorThenClose(ctx, conn, ERRORS.INVALID_ORIGIN.code, { i, peerId: alice });
@@ -990,7 +654,7 @@ export const CASES: readonly ServerCase[] = [
         [direct(ctx, alice, ["a:b"], "m"), "a direct to an invalid peer id"],
         [direct(ctx, alice, [bob], OVER_MSG), "a direct over 5120 bytes"],
         [
-          command(ctx, carol, {
+          peerCommand(ctx, carol, {
             cmd: "session",
             op: "query",
             sessionPeerIds: peerIds(ctx, "q", 501),
@@ -998,21 +662,21 @@ export const CASES: readonly ServerCase[] = [
           "a query of 501 peers",
         ],
         [
-          command(ctx, alice, { cmd: "session", op: "open", sessionPeerIds: [5] }),
+          peerCommand(ctx, alice, { cmd: "session", op: "open", sessionPeerIds: [5] }),
           "a failed re-open of alice",
         ],
-        [command(ctx, carol, { cmd: "ack", ids: [""] }), "an ack of an empty id"],
+        [peerCommand(ctx, carol, { cmd: "ack", ids: [""] }), "an ack of an empty id"],
       ];
       for (const [f, what] of invalid) await refuseInvalid(ctx, "ERROR-SURVIVE-1", conn, f, what);
       const valid: [Frame, number, string][] = [
         [
-          command(ctx, ctx.peer("zed"), { cmd: "session", op: "query", sessionPeerIds: [] }),
+          peerCommand(ctx, ctx.peer("zed"), { cmd: "session", op: "query", sessionPeerIds: [] }),
           ERRORS.SESSION_REQUIRED.code,
           "a command of a peer without a session",
         ],
         [
           {
-            ...command(ctx, alice, { cmd: "session", op: "query", sessionPeerIds: [] }),
+            ...peerCommand(ctx, alice, { cmd: "session", op: "query", sessionPeerIds: [] }),
             appId: `${ctx.appId()}-other`,
           },
           ERRORS.APP_MISMATCH.code,
@@ -1045,14 +709,14 @@ export const CASES: readonly ServerCase[] = [
         await ctx.waitFor(
           "ERROR-SURVIVE-1",
           conn,
-          (f) => f.cmd === "direct" && f.msg === "still here" && f.peerId === peer,
+          isDelivery("still here", peer),
           `the delivery to ${peer === alice ? "alice" : "carol"} after the errors`,
         );
         await expectReply(
           ctx,
           "ERROR-SURVIVE-1",
           conn,
-          command(ctx, peer, { cmd: "session", op: "query", sessionPeerIds: [] }),
+          peerCommand(ctx, peer, { cmd: "session", op: "query", sessionPeerIds: [] }),
           "session",
           "query-result",
         );
@@ -1114,7 +778,7 @@ export const CASES: readonly ServerCase[] = [
         ],
       ];
       for (const [frame, what] of withI) {
-        const code = codeFor(frame);
+        const code = ctx.expectedCode(frame);
         let i = 0;
         const frames = await framesDuring(ctx, "ERROR-ORDER-1", conn, async () => {
           const answer = await askInvalid(ctx, "ERROR-ORDER-1", conn, frame, what);
@@ -1147,7 +811,7 @@ export const CASES: readonly ServerCase[] = [
       ctx.expectEqual(
         "ERROR-ORDER-1",
         errorsIn(frames).map((f) => f.code),
-        [codeFor(noI)],
+        [ctx.expectedCode(noI)],
         "the codes answering the direct with i 1.5",
       );
     },
@@ -1220,7 +884,7 @@ export const CASES: readonly ServerCase[] = [
         "an object without cmd on a bound connection was not answered as a keepalive",
         { expected: "{}", actual: summary(again) },
       );
-      await roundTrip(ctx, "ERROR-ORDER-4", conn);
+      await expectServing(ctx, "ERROR-ORDER-4", conn);
     },
   }),
 
@@ -1253,7 +917,7 @@ export const CASES: readonly ServerCase[] = [
       }
       if (ctx.target.apps.origin !== undefined) {
         // The origin, checked at binding, before the schema: 4110 for a broken open.
-        const o = await ctx.connect({ origin: otherOrigin(ctx) });
+        const o = await ctx.connect({ origin: disallowedOrigin(ctx) });
         o.sendInvalid(
           {
             cmd: "session",
@@ -1268,7 +932,7 @@ export const CASES: readonly ServerCase[] = [
         await ctx.expectClose("ERROR-ORDER-5", o, ERRORS.INVALID_ORIGIN.code);
         // The app before the origin.
         if (ctx.target.apps.unknown !== undefined) {
-          const u = await ctx.connect({ origin: otherOrigin(ctx) });
+          const u = await ctx.connect({ origin: disallowedOrigin(ctx) });
           u.send({
             cmd: "session",
             op: "open",
@@ -1296,7 +960,7 @@ export const CASES: readonly ServerCase[] = [
         "a broken query naming another app",
         code,
       );
-      await roundTrip(ctx, "ERROR-ORDER-5", conn);
+      await expectServing(ctx, "ERROR-ORDER-5", conn);
     },
   }),
 
@@ -1329,7 +993,7 @@ export const CASES: readonly ServerCase[] = [
         open(broken),
         "a broken session/open without peerId",
       );
-      await roundTrip(ctx, "ERROR-ORDER-6", conn);
+      await expectServing(ctx, "ERROR-ORDER-6", conn);
     },
   }),
 
@@ -1374,7 +1038,7 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-ORDER-7",
         answer,
-        codeFor(badSerial),
+        ctx.expectedCode(badSerial),
         "a direct over 5120 bytes with the invalid i -5",
       );
     },
@@ -1415,7 +1079,7 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-ORDER-8",
         conn,
-        command(ctx, zed, { cmd: "ack", ids: peerIds(ctx, "m", 501) }),
+        peerCommand(ctx, zed, { cmd: "ack", ids: peerIds(ctx, "m", 501) }),
         "an ack of 501 ids of a peer without a session",
       );
     },
@@ -1433,7 +1097,7 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-ORDER-9",
         conn,
-        command(ctx, zed, { cmd: "session", op: "add", sessionPeerIds: [alice] }, "signed"),
+        peerCommand(ctx, zed, { cmd: "session", op: "add", sessionPeerIds: [alice] }, "signed"),
         ERRORS.SESSION_REQUIRED.code,
         "an unsigned session/add of a peer without a session",
       );
@@ -1442,7 +1106,7 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-ORDER-9",
         conn,
-        command(ctx, zed, { cmd: "session", op: "add", sessionPeerIds: [5] }, "signed"),
+        peerCommand(ctx, zed, { cmd: "session", op: "add", sessionPeerIds: [5] }, "signed"),
         "a broken session/add of a peer without a session",
       );
       // Signed correctly, the same add of alice's own session succeeds: the rule is real.
@@ -1451,7 +1115,12 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-ORDER-9",
         conn,
-        command(ctx, alice, { cmd: "session", op: "add", sessionPeerIds: [zed], ...sig }, "signed"),
+        peerCommand(
+          ctx,
+          alice,
+          { cmd: "session", op: "add", sessionPeerIds: [zed], ...sig },
+          "signed",
+        ),
         "session",
         "added",
       );
@@ -1467,7 +1136,7 @@ export const CASES: readonly ServerCase[] = [
       const bob = ctx.peer("bob");
       const roomId = unknownGroup(ctx);
       const { conn } = await ctx.open(alice, { app: "signed" });
-      const invite = command(
+      const invite = peerCommand(
         ctx,
         alice,
         { cmd: "room", op: "invite", roomId, roomPeerIds: [bob] },
@@ -1517,7 +1186,12 @@ export const CASES: readonly ServerCase[] = [
           ctx,
           "WATCH-ADD-2",
           conn,
-          command(ctx, alice, { cmd: "session", op: "add", sessionPeerIds: ids, ...sig }, "signed"),
+          peerCommand(
+            ctx,
+            alice,
+            { cmd: "session", op: "add", sessionPeerIds: ids, ...sig },
+            "signed",
+          ),
           "session",
           "added",
         );
@@ -1528,7 +1202,7 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-ORDER-10",
         conn,
-        command(ctx, alice, { cmd: "session", op: "add", sessionPeerIds: extra }, "signed"),
+        peerCommand(ctx, alice, { cmd: "session", op: "add", sessionPeerIds: extra }, "signed"),
         ERRORS.SIGNATURE_FAILED.code,
         "an unsigned session/add over the watch limit",
       );
@@ -1538,7 +1212,12 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-ORDER-11",
         conn,
-        command(ctx, alice, { cmd: "session", op: "add", sessionPeerIds: extra, ...sig }, "signed"),
+        peerCommand(
+          ctx,
+          alice,
+          { cmd: "session", op: "add", sessionPeerIds: extra, ...sig },
+          "signed",
+        ),
         ERRORS.LIMIT_EXCEEDED.code,
         "a signed session/add over the watch limit",
       );
@@ -1558,7 +1237,7 @@ export const CASES: readonly ServerCase[] = [
       const none = unknownGroup(ctx);
       const dave = ctx.peer("dave");
       const invite = (from: string, room: string, ids: string[]) =>
-        command(ctx, from, { cmd: "room", op: "invite", roomId: room, roomPeerIds: ids });
+        peerCommand(ctx, from, { cmd: "room", op: "invite", roomId: room, roomPeerIds: ids });
       // No group: 4404 before the membership of 4401.
       await refuseValid(
         ctx,
@@ -1658,13 +1337,13 @@ export const CASES: readonly ServerCase[] = [
           "a direct failing the rules of 4114 and 4109",
         ],
         [
-          command(ctx, alice, { cmd: "ack", ids: ["", ...many] }),
+          peerCommand(ctx, alice, { cmd: "ack", ids: ["", ...many] }),
           "an ack failing the rules of 4114 and 4120",
         ],
       ];
       for (const [frame, what] of frames)
         await refuseInvalid(ctx, "ERROR-ORDER-12", conn, frame, what);
-      await roundTrip(ctx, "ERROR-ORDER-12", conn);
+      await expectServing(ctx, "ERROR-ORDER-12", conn);
     },
   }),
 
@@ -1782,15 +1461,10 @@ export const CASES: readonly ServerCase[] = [
       await ctx.waitFor(
         "DIRECT-DELIVER-1",
         b.conn,
-        (f) => f.cmd === "direct" && f.msg === "sentinel",
+        isDelivery("sentinel"),
         "the sentinel's delivery to bob",
       );
-      await ctx.waitFor(
-        "ECHO-OTHER-2",
-        echo.conn,
-        (f) => f.cmd === "direct" && f.msg === "sentinel",
-        "the sentinel's echo",
-      );
+      await ctx.waitFor("ECHO-OTHER-2", echo.conn, isDelivery("sentinel"), "the sentinel's echo");
       const refused = (f: Frame) =>
         f.cmd === "direct" && typeof f.msg === "string" && f.msg.includes("refused");
       for (const [c, who] of [
@@ -1809,7 +1483,7 @@ export const CASES: readonly ServerCase[] = [
       }
       // carol's offline store holds the sentinel only.
       const c = await ctx.open(carol);
-      await roundTrip(ctx, "OFFLINE-OPEN-1", c.conn);
+      await expectServing(ctx, "OFFLINE-OPEN-1", c.conn);
       const burst = c.conn.frames.filter((f) => f.cmd === "direct");
       ctx.expect(
         "OFFLINE-OPEN-1",
@@ -1831,7 +1505,7 @@ export const CASES: readonly ServerCase[] = [
         const page = await ctx.request(
           "LOGS-SOCKET-1",
           a.conn,
-          command(ctx, alice, { cmd: "logs", cid: conversationId([alice, bob, carol]) }),
+          peerCommand(ctx, alice, { cmd: "logs", cid: conversationId([alice, bob, carol]) }),
         );
         const items = Array.isArray(page.logs) ? (page.logs as Frame[]) : [];
         ctx.expect(
@@ -1861,14 +1535,14 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-NOEFFECT-1",
         a.conn,
-        command(ctx, alice, { cmd: "session", op: "add", sessionPeerIds: [xavier, "a:b"] }),
+        peerCommand(ctx, alice, { cmd: "session", op: "add", sessionPeerIds: [xavier, "a:b"] }),
         "a session/add of xavier and an invalid peer id",
       );
       await refuseInvalid(
         ctx,
         "ERROR-NOEFFECT-1",
         a.conn,
-        command(ctx, alice, {
+        peerCommand(ctx, alice, {
           cmd: "session",
           op: "add",
           sessionPeerIds: cycle([yann, xavier], 501),
@@ -1880,7 +1554,7 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-NOEFFECT-1",
         a.conn,
-        command(ctx, alice, { cmd: "session", op: "open", sessionPeerIds: [xavier, 5] }),
+        peerCommand(ctx, alice, { cmd: "session", op: "open", sessionPeerIds: [xavier, 5] }),
         "a re-open of alice with a broken watch list",
       );
       // xavier and yann come online, then zoe: alice hears of zoe only.
@@ -1937,7 +1611,7 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ROOM-INVITE-1",
         a.conn,
-        command(ctx, alice, { cmd: "room", op: "invite", roomId, roomPeerIds: [bob] }),
+        peerCommand(ctx, alice, { cmd: "room", op: "invite", roomId, roomPeerIds: [bob] }),
         "room",
         "invited",
       );
@@ -1945,7 +1619,7 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-NOEFFECT-1",
         a.conn,
-        command(ctx, alice, { cmd: "room", op: "invite", roomId, roomPeerIds: [carol, "a:b"] }),
+        peerCommand(ctx, alice, { cmd: "room", op: "invite", roomId, roomPeerIds: [carol, "a:b"] }),
         "a room/invite of carol and an invalid peer id",
       );
       // Refused kicks of bob leave him in: a schema failure, and one of the command's own
@@ -1954,14 +1628,19 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-NOEFFECT-1",
         a.conn,
-        command(ctx, alice, { cmd: "room", op: "kick", roomId, roomPeerIds: cycle([bob], 501) }),
+        peerCommand(ctx, alice, {
+          cmd: "room",
+          op: "kick",
+          roomId,
+          roomPeerIds: cycle([bob], 501),
+        }),
         "a room/kick of bob in 501 items",
       );
       await refuseValid(
         ctx,
         "ERROR-NOEFFECT-1",
         c.conn,
-        command(ctx, carol, { cmd: "room", op: "kick", roomId, roomPeerIds: [bob] }),
+        peerCommand(ctx, carol, { cmd: "room", op: "kick", roomId, roomPeerIds: [bob] }),
         ERRORS.INVALID_MESSAGING_TARGET.code,
         "a room/kick of bob by a non-member",
       );
@@ -1970,7 +1649,7 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ERROR-NOEFFECT-1",
         c.conn,
-        command(ctx, carol, { cmd: "room", op: "invite", roomId, roomPeerIds: [carol] }),
+        peerCommand(ctx, carol, { cmd: "room", op: "invite", roomId, roomPeerIds: [carol] }),
         ERRORS.INVALID_MESSAGING_TARGET.code,
         "a room/invite by a non-member",
       );
@@ -1979,7 +1658,7 @@ export const CASES: readonly ServerCase[] = [
         ctx,
         "ACK-REPLY-1",
         a.conn,
-        command(ctx, alice, { cmd: "direct", msg: "to the group", roomId }),
+        peerCommand(ctx, alice, { cmd: "direct", msg: "to the group", roomId }),
         "ack",
       );
       await ctx.waitFor(
@@ -2008,7 +1687,7 @@ export const CASES: readonly ServerCase[] = [
       const n = ctx.nonce();
       const none = unknownGroup(ctx);
       // Its signature verifies, then the command fails on its own rule (4404).
-      const failing = command(
+      const failing = peerCommand(
         ctx,
         alice,
         {
@@ -2028,7 +1707,7 @@ export const CASES: readonly ServerCase[] = [
         "a signed room/join of no group",
       );
       // The nonce stays used: a valid join that reuses it is a replay.
-      const replay = command(
+      const replay = peerCommand(
         ctx,
         alice,
         {

@@ -14,9 +14,16 @@ import { defineCase, type ServerCase } from "../case.js";
 import type { Connection } from "../connection.js";
 import type { AppRole, CaseContext, HttpAnswer } from "../context.js";
 import { HarnessError, NotApplicable } from "../errors.js";
-
-/** A frame as the kit handles it. */
-type Frame = Record<string, unknown>;
+import {
+  APP_HEADER,
+  expectCode,
+  expectHttpError,
+  expectInvalidRefused,
+  type Frame,
+  isDelivery,
+  KEY_HEADER,
+  mediaType,
+} from "./support.js";
 
 /** One session of a case: its peer, its connection and the app it speaks for. */
 interface Member {
@@ -124,14 +131,6 @@ function expectRoom(
   for (const [k, v] of Object.entries(shape)) {
     ctx.expectEqual(requirement, frame[k], v, `the ${k} of room/${op}`);
   }
-}
-
-/** Checks under `requirement` that `frame` is an `error` with `code`. */
-function expectCode(ctx: CaseContext, requirement: string, frame: Frame, code: number): void {
-  ctx.expect(requirement, frame.cmd === "error" && frame.code === code, `expected error ${code}`, {
-    expected: `error ${code}`,
-    actual: show(frame),
-  });
 }
 
 /**
@@ -283,37 +282,27 @@ function event(
 
 /**
  * Checks that `observers` got nothing they have not taken yet, each under its own
- * requirement. Not vacuous: a fresh peer first sends a transient message to all of them
- * (watching them, so that an app that enforces signatures lets it, DIRECT-PERM-2), and the
- * check waits until every observer has it; anything untaken before it, or arriving within
- * {@link QUIET_MS} after it, is a frame the server should not have sent.
+ * requirement. Not vacuous: a fresh peer (watching them, as DIRECT-PERM-2 asks of a sender
+ * in an app that enforces signatures) first sends them the transient sentinel of
+ * `ctx.flush`, and the check waits until every observer has it, so the sessions are shown
+ * to be served; anything untaken before it, or arriving within {@link QUIET_MS} after it,
+ * is a frame the server should not have sent.
  */
 async function nothingElse(
   ctx: CaseContext,
   observers: readonly { readonly m: Member; readonly requirement: string }[],
   what: string,
 ): Promise<void> {
-  const first = observers[0];
-  if (first === undefined) throw new HarnessError("nothingElse without observers");
+  if (observers.length === 0) throw new HarnessError("nothingElse without observers");
+  // ctx.flush sends in the open app: a sentinel of another app could not reach them.
+  if (observers.some((o) => o.m.role !== "open"))
+    throw new HarnessError("nothingElse flushes sessions of the open app only");
   const peers = [...new Set(observers.map((o) => o.m.peerId))];
-  const sentinel = await session(ctx, ctx.peer(), { role: first.m.role, watch: peers });
-  const msg = `sentinel ${ctx.nonce()}`;
-  await ctx.request("TRANSIENT-ACK-2", sentinel.conn, {
-    cmd: "direct",
-    appId: ctx.appId(first.m.role),
-    peerId: sentinel.peerId,
-    msg,
-    toPeerIds: peers,
-    transient: true,
-  });
-  for (const o of observers) {
-    await ctx.waitFor(
-      "TRANSIENT-DELIVER-1",
-      o.m.conn,
-      (f) => f.cmd === "direct" && f.msg === msg && f.peerId === o.m.peerId,
-      `the sentinel message for ${o.m.peerId} (sent after the command, to show the session is served)`,
-    );
-  }
+  const sentinel = await session(ctx, ctx.peer(), { watch: peers });
+  await ctx.flush(
+    sentinel,
+    observers.map((o) => o.m),
+  );
   // All at once, so the quiet period costs QUIET_MS whatever the number of observers.
   await Promise.all(
     observers.map((o) =>
@@ -342,25 +331,6 @@ function nothingElseFor(
   );
 }
 
-/**
- * Sends a frame that the schemas refuse, with a fresh `i`, and checks under `requirement`
- * that it is answered with the code the schemas give it (FRAME-SCHEMA-4), not closed.
- */
-async function expectRefused(
-  ctx: CaseContext,
-  requirement: string,
-  m: Member,
-  frame: Frame,
-  why: string,
-): Promise<void> {
-  const i = m.conn.nextSerial();
-  const sent = { ...frame, i };
-  const code = ctx.expectedCode(sent);
-  m.conn.sendInvalid(sent, why);
-  const answer = await ctx.waitFor(requirement, m.conn, (f) => f.i === i, `the answer to ${why}`);
-  ctx.expectError(requirement, answer, code, i);
-}
-
 // ---------------------------------------------------------------------------------------
 // REST (4.7)
 
@@ -369,11 +339,6 @@ interface RestApp {
   readonly role: AppRole;
   readonly headers: Readonly<Record<string, string>>;
 }
-
-/** The header naming the app (REST-APP-1). */
-const APP_HEADER = "X-AVOSCloud-Application-Id";
-/** The header carrying the master key (REST-AUTH-1). */
-const KEY_HEADER = "X-AVOSCloud-Master-Key";
 
 /**
  * The app whose groups the REST cases read: the signed app, whose master key the kit knows
@@ -421,11 +386,6 @@ async function restGet(
   return answer;
 }
 
-/** The media type of a `Content-Type`, without parameters, lowercase. */
-function mediaType(answer: HttpAnswer): string {
-  return (answer.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-}
-
 /**
  * Checks under `requirement` an HTTP 200 with `Content-Type: application/json` and a body
  * that the schema `schema` of the HTTP schemas accepts; returns the body.
@@ -458,27 +418,6 @@ function expectOk(
     actual: `${answer.text.slice(0, 300)}${result.ok ? "" : `: ${result.errors.map((e) => `${e.path} ${e.message}`).join("; ")}`}`,
   });
   return answer.json as Frame;
-}
-
-/** Checks under `requirement` an HTTP error `status` with the body `{"code": code, "error": ...}`. */
-function expectHttpError(
-  ctx: CaseContext,
-  requirement: string,
-  answer: HttpAnswer,
-  status: number,
-  code: number,
-  what: string,
-): void {
-  const body = answer.json as Frame | undefined;
-  ctx.expect(
-    requirement,
-    answer.status === status && body?.code === code && httpValidators.error?.(body).ok === true,
-    `${what}: expected HTTP ${status} with code ${code}`,
-    {
-      expected: `HTTP ${status} {"code": ${code}, "error": "..."}`,
-      actual: `HTTP ${answer.status} ${answer.text.slice(0, 300)}`,
-    },
-  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -709,17 +648,17 @@ export const CASES: readonly ServerCase[] = [
       const alice = await session(ctx, ctx.peer("alice"));
       const roomId = await group(ctx, alice);
       const bob = await session(ctx, ctx.peer("bob"));
-      await expectRefused(
+      await expectInvalidRefused(
         ctx,
         "ROOM-OPEN-1",
-        bob,
+        bob.conn,
         { ...roomFrame(ctx, bob, "join"), transient: true },
         "a room/join creating an open group (transient: true)",
       );
-      await expectRefused(
+      await expectInvalidRefused(
         ctx,
         "ROOM-OPEN-1",
-        bob,
+        bob.conn,
         { ...roomFrame(ctx, bob, "join", { roomId }), transient: true },
         "a room/join of an existing group with transient: true",
       );
@@ -794,7 +733,7 @@ export const CASES: readonly ServerCase[] = [
       await ctx.waitFor(
         "ERROR-NOEFFECT-1",
         bob.conn,
-        (f) => f.cmd === "direct" && f.msg === "still a member",
+        isDelivery("still a member"),
         "the group message to the member a refused kick named",
       );
     },
@@ -1813,10 +1752,10 @@ export const CASES: readonly ServerCase[] = [
     async run(ctx) {
       const bob = await session(ctx, ctx.peer("bob"));
       for (const limit of [0, 501, -1, 2.5, "10", null]) {
-        await expectRefused(
+        await expectInvalidRefused(
           ctx,
           "ROOM-LIST-3",
-          bob,
+          bob.conn,
           { ...roomFrame(ctx, bob, "list"), limit },
           `a room/list with limit ${JSON.stringify(limit)}`,
         );

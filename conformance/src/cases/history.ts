@@ -22,11 +22,15 @@ import { defineCase, type ServerCase } from "../case.js";
 import { type Connection, describeFrame } from "../connection.js";
 import type { CaseContext, HttpAnswer } from "../context.js";
 import { HarnessError, NotApplicable } from "../errors.js";
+import {
+  APP_HEADER,
+  expectHttpError,
+  expectInvalidRefused,
+  type Frame,
+  KEY_HEADER,
+} from "./support.js";
 
 // ---- helpers ---------------------------------------------------------------------------
-
-/** A frame as the kit sees it. */
-type Frame = Record<string, unknown>;
 
 /** One history item (schemas: `LogItem`). */
 interface Item {
@@ -294,14 +298,12 @@ function logsAnswer(
   requirement: string,
   peer: Peer,
   q: LogsQuery,
-  i?: number,
 ): Promise<Frame> {
   return ctx.request(requirement, peer.conn, {
     cmd: "logs",
     appId: ctx.appId(),
     peerId: peer.id,
     ...q,
-    ...(i !== undefined && { i }),
   });
 }
 
@@ -315,9 +317,8 @@ async function logsPage(
   peer: Peer,
   q: LogsQuery,
   what = `conversation ${q.cid}`,
-  i?: number,
 ): Promise<{ items: Item[]; more: unknown; frame: Frame }> {
-  const reply = await logsAnswer(ctx, requirement, peer, q, i);
+  const reply = await logsAnswer(ctx, requirement, peer, q);
   ctx.expect(
     requirement,
     reply.cmd === "logs" && reply.op === "result" && Array.isArray(reply.logs),
@@ -363,8 +364,8 @@ async function rest(
       : new URLSearchParams(query.map(([k, v]) => [k, v] as [string, string])).toString();
   const header = auth.header === undefined ? ctx.appId() : auth.header;
   const headers: Record<string, string> = {};
-  if (header !== null) headers["X-AVOSCloud-Application-Id"] = header;
-  if (auth.key !== undefined) headers["X-AVOSCloud-Master-Key"] = auth.key;
+  if (header !== null) headers[APP_HEADER] = header;
+  if (auth.key !== undefined) headers[KEY_HEADER] = auth.key;
   const path = `${LOGS_PATH}${qs === "" ? "" : `?${qs}`}`;
   for (let attempt = 0; ; attempt++) {
     const a = await ctx.http(requirement, path, {
@@ -427,31 +428,6 @@ async function restPage(
 ): Promise<{ items: Item[]; answer: HttpAnswer }> {
   const answer = await rest(ctx, requirement, query, auth);
   return { items: expectServed(ctx, requirement, answer, what), answer };
-}
-
-/**
- * Checks that a REST answer is the error the spec gives: `status` and the body
- * `{"code": code, "error": ...}`.
- */
-function expectRestError(
-  ctx: CaseContext,
-  requirement: string,
-  a: HttpAnswer,
-  status: number,
-  code: number,
-  what: string,
-): void {
-  const body = a.json as { code?: unknown; error?: unknown } | undefined;
-  const ok =
-    a.status === status &&
-    typeof body === "object" &&
-    body !== null &&
-    body.code === code &&
-    typeof body.error === "string";
-  ctx.expect(requirement, ok, `${what} was not answered with HTTP ${status} and code ${code}`, {
-    expected: `HTTP ${status} {"code":${code},"error":"..."}`,
-    actual: answerText(a),
-  });
 }
 
 /** Skips whitespace in JSON text. */
@@ -528,32 +504,17 @@ function sizeOf(text: string): number {
 }
 
 /**
- * Keeps the raw text of every message `conn` receives from now on: the byte bound of a
- * page is on the JSON the server sends (LOGS-BYTES-1), so the kit measures that text
- * rather than its own re-serialization.
+ * The raw `logs` array of the `logs/result` frame `reply` received on `conn`, exactly as the
+ * server wrote it: the byte bound of a page is on the JSON the server sends (LOGS-BYTES-1),
+ * so the kit measures that text rather than its own re-serialization.
  */
-function captureRaw(conn: Connection): string[] {
-  const texts: string[] = [];
-  conn.ws.on("message", (data: Buffer, isBinary: boolean) => {
-    if (!isBinary) texts.push(data.toString("utf8"));
-  });
-  return texts;
-}
-
-/** The raw `logs` array of the `logs/result` with serial `i` among `texts`. */
-function rawLogsOf(texts: readonly string[], i: number): string {
-  for (const text of texts) {
-    try {
-      const f = JSON.parse(text) as Frame;
-      if (f.cmd === "logs" && f.i === i) {
-        const logs = memberText(text, "logs");
-        if (logs !== undefined) return logs;
-      }
-    } catch {
-      // Not JSON: graded by the connection (FRAME-TEXT-1).
-    }
-  }
-  throw new HarnessError(`the raw text of the logs/result with i=${i} was not captured`);
+function rawLogsOf(conn: Connection, reply: Frame): string {
+  const logs = memberText(conn.rawOf(reply) ?? "", "logs");
+  if (logs === undefined)
+    throw new HarnessError(
+      `the raw text of the logs/result with i=${String(reply.i)} was not kept`,
+    );
+  return logs;
 }
 
 /** A text of exactly `escaped` bytes of JSON inside its quotes: control characters and ASCII. */
@@ -1098,16 +1059,13 @@ export const CASES: readonly ServerCase[] = [
       const cid = cidOf([alice.id, bob.id]);
       // [LOGS-CURSOR-3] msgid without max_ts is invalid (4114 by the schemas), on a
       // conversation the caller may read, so nothing but the cursor is wrong.
-      const i = alice.conn.nextSerial();
-      const frame = { cmd: "logs", appId: ctx.appId(), peerId: alice.id, cid, msgid: m.id, i };
-      alice.conn.sendInvalid(frame, "msgid without max_ts");
-      const reply = await ctx.waitFor(
+      await expectInvalidRefused(
+        ctx,
         "LOGS-CURSOR-3",
         alice.conn,
-        (f) => f.i === i,
-        "the answer to logs with msgid only",
+        { cmd: "logs", appId: ctx.appId(), peerId: alice.id, cid, msgid: m.id },
+        "msgid without max_ts",
       );
-      ctx.expectError("LOGS-CURSOR-3", reply, ctx.expectedCode(frame), i);
       // The same cursor with max_ts is served: the refusal is about the missing max_ts.
       await logsPage(ctx, "LOGS-CURSOR-3", alice, { cid, max_ts: m.t + 1, msgid: m.id });
     },
@@ -1202,16 +1160,13 @@ export const CASES: readonly ServerCase[] = [
       const cid = cidOf([alice.id, bob.id]);
       // [LOGS-LIMIT-2] not an integer from 1 to 1000: invalid, the code from the schemas.
       for (const limit of [0, 1001, -1, 2.5, "10", null, true, 1e9]) {
-        const i = alice.conn.nextSerial();
-        const frame = { cmd: "logs", appId: ctx.appId(), peerId: alice.id, cid, limit, i };
-        alice.conn.sendInvalid(frame, `limit ${JSON.stringify(limit)}`);
-        const reply = await ctx.waitFor(
+        await expectInvalidRefused(
+          ctx,
           "LOGS-LIMIT-2",
           alice.conn,
-          (f) => f.i === i,
-          `the answer to logs with limit ${JSON.stringify(limit)}`,
+          { cmd: "logs", appId: ctx.appId(), peerId: alice.id, cid, limit },
+          `limit ${JSON.stringify(limit)}`,
         );
-        ctx.expectError("LOGS-LIMIT-2", reply, ctx.expectedCode(frame), i);
       }
       // The bounds themselves are served.
       for (const limit of [1, 1000])
@@ -1227,17 +1182,14 @@ export const CASES: readonly ServerCase[] = [
     async run(ctx) {
       const { alice, sent, cid } = await widePages(ctx);
       const order = expectedPage(sent, { limit: 1000 });
-      const raw = captureRaw(alice.conn);
-      const i1 = alice.conn.nextSerial();
       const first = await logsPage(
         ctx,
         "LOGS-BYTES-1",
         alice,
         { cid, limit: 1000 },
         "a conversation over 1 MiB",
-        i1,
       );
-      const firstBytes = sizeOf(rawLogsOf(raw, i1));
+      const firstBytes = sizeOf(rawLogsOf(alice.conn, first.frame));
       ctx.note(`first page: ${first.items.length} items, ${firstBytes} bytes of JSON`);
       // [LOGS-BYTES-1] the page, as the server wrote it, is within the bound...
       ctx.expect(
@@ -1271,16 +1223,14 @@ export const CASES: readonly ServerCase[] = [
         "the ids of the first page",
       );
       const last = first.items[first.items.length - 1] as Item;
-      const i2 = alice.conn.nextSerial();
       const rest2 = await logsPage(
         ctx,
         "LOGS-BYTES-1",
         alice,
         { cid, limit: 1000, max_ts: last.timestamp, msgid: last["msg-id"] },
         "the next page",
-        i2,
       );
-      const next = elementTexts(rawLogsOf(raw, i2))[0];
+      const next = elementTexts(rawLogsOf(alice.conn, rest2.frame))[0];
       // [LOGS-BYTES-1] ...and the page ended before the first item that would not fit:
       // the next item, with a comma, would have taken it over the bound.
       if (next !== undefined) {
@@ -1628,7 +1578,7 @@ export const CASES: readonly ServerCase[] = [
         ]);
       for (const [what, auth, query] of cases) {
         // [REST-APP-2] HTTP 404 with {"code": 4100, "error": ...}.
-        expectRestError(
+        expectHttpError(
           ctx,
           "REST-APP-2",
           await rest(ctx, "REST-APP-2", query, auth),
@@ -1659,7 +1609,7 @@ export const CASES: readonly ServerCase[] = [
         const a = await rest(ctx, "REST-APP-3", [q, ["appId", open], ["appId", second]], {
           header: null,
         });
-        expectRestError(ctx, "REST-APP-3", a, 404, 4100, `appId given twice (${open}, ${second})`);
+        expectHttpError(ctx, "REST-APP-3", a, 404, 4100, `appId given twice (${open}, ${second})`);
       }
       // With the header, the parameters do not name the app (REST-APP-1).
       await restPage(
@@ -1691,7 +1641,7 @@ export const CASES: readonly ServerCase[] = [
       ];
       for (const [what, auth] of wrong) {
         const query = auth.header === null ? [...q, ["appId", app] as [string, string]] : q;
-        expectRestError(
+        expectHttpError(
           ctx,
           "REST-AUTH-1",
           await rest(ctx, "REST-AUTH-1", query, auth),
@@ -1773,7 +1723,7 @@ export const CASES: readonly ServerCase[] = [
         ["limit", "0"],
       ];
       // [REST-ORDER-1] the app first: a malformed or unserved app with bad parameters, 404.
-      expectRestError(
+      expectHttpError(
         ctx,
         "REST-ORDER-1",
         await rest(ctx, "REST-ORDER-1", bad, { header: "bad app!" }),
@@ -1781,7 +1731,7 @@ export const CASES: readonly ServerCase[] = [
         4100,
         "a malformed app with bad parameters",
       );
-      expectRestError(
+      expectHttpError(
         ctx,
         "REST-ORDER-1",
         await rest(ctx, "REST-ORDER-1", bad, { header: null }),
@@ -1790,7 +1740,7 @@ export const CASES: readonly ServerCase[] = [
         "no app with bad parameters",
       );
       // Then the key: the signed app without its key and with bad parameters, 401.
-      expectRestError(
+      expectHttpError(
         ctx,
         "REST-ORDER-1",
         await rest(ctx, "REST-ORDER-1", bad, { header: signed }),
@@ -1798,7 +1748,7 @@ export const CASES: readonly ServerCase[] = [
         4102,
         "no master key with bad parameters",
       );
-      expectRestError(
+      expectHttpError(
         ctx,
         "REST-ORDER-1",
         await rest(ctx, "REST-ORDER-1", bad, { header: signed, key: `${key}x` }),
@@ -1807,7 +1757,7 @@ export const CASES: readonly ServerCase[] = [
         "a wrong master key with bad parameters",
       );
       // Then the parameters: with the key, 400.
-      expectRestError(
+      expectHttpError(
         ctx,
         "REST-ORDER-1",
         await rest(ctx, "REST-ORDER-1", bad, { header: signed, key }),
@@ -2054,7 +2004,7 @@ export const CASES: readonly ServerCase[] = [
         }
         // [REST-RATE-1] the refusal: HTTP 429, Retry-After, {"code": 4120, "error": ...}.
         ctx.note(`refused after ${taken} bytes in ${Date.now() - started} ms`);
-        expectRestError(ctx, "REST-RATE-1", a, 429, 4120, "a request over the history rate");
+        expectHttpError(ctx, "REST-RATE-1", a, 429, 4120, "a request over the history rate");
         const retry = a.headers.get("retry-after");
         ctx.expect(
           "REST-RATE-1",
@@ -2241,7 +2191,7 @@ export const CASES: readonly ServerCase[] = [
       await restPage(ctx, "REST-PARAM-1", [["convid", cid]], "convid alone");
       await restPage(ctx, "REST-PARAM-1", [["from", alice.id]], "from alone");
       // [REST-PARAM-1] ...both together: 400 {"code": 4114}.
-      expectRestError(
+      expectHttpError(
         ctx,
         "REST-PARAM-1",
         await rest(ctx, "REST-PARAM-1", [
@@ -2289,7 +2239,7 @@ export const CASES: readonly ServerCase[] = [
         // [REST-PARAM-2] 400 {"code": 4114}: a bad max_ts, msgid without max_ts
         // (LOGS-CURSOR-3), a limit out of 1..1000 (LOGS-LIMIT-2).
         const a = await rest(ctx, req, [c, ...q]);
-        expectRestError(ctx, req, a, 400, 4114, `the query ${new URLSearchParams(q)}`);
+        expectHttpError(ctx, req, a, 400, 4114, `the query ${new URLSearchParams(q)}`);
       }
     },
   }),
@@ -2346,7 +2296,7 @@ export const CASES: readonly ServerCase[] = [
       for (const name of ["max_ts", "limit"]) {
         for (const value of refused) {
           const a = await rest(ctx, "REST-INT-1", [c, [name, value]]);
-          expectRestError(ctx, "REST-INT-1", a, 400, 4114, `${name}=${JSON.stringify(value)}`);
+          expectHttpError(ctx, "REST-INT-1", a, 400, 4114, `${name}=${JSON.stringify(value)}`);
         }
       }
     },
@@ -2411,7 +2361,7 @@ export const CASES: readonly ServerCase[] = [
         ],
       ];
       for (const q of cases) {
-        expectRestError(
+        expectHttpError(
           ctx,
           "REST-PARAM-3",
           await rest(ctx, "REST-PARAM-3", q),
@@ -2442,7 +2392,7 @@ export const CASES: readonly ServerCase[] = [
         [c, ["max_ts", String(m.t + 1)], ["msgid", ""]],
       ];
       for (const q of cases) {
-        expectRestError(
+        expectHttpError(
           ctx,
           "REST-PARAM-4",
           await rest(ctx, "REST-PARAM-4", q),
@@ -2452,7 +2402,7 @@ export const CASES: readonly ServerCase[] = [
         );
       }
       // ...and 404 for an empty appId, a malformed app id (REST-APP-2).
-      expectRestError(
+      expectHttpError(
         ctx,
         "REST-PARAM-4",
         await rest(ctx, "REST-PARAM-4", [c, ["appId", ""]], { header: null }),

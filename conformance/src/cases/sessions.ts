@@ -12,21 +12,19 @@
  * sends nothing cannot pass a negative check.
  * @module
  */
-import {
-  classify,
-  codeOf,
-  conversationId,
-  SPEC_REVISION,
-  validate,
-  wellFormedErrors,
-} from "@confab/protocol";
+import { conversationId, SPEC_REVISION } from "@confab/protocol";
 import { defineCase, type ServerCase } from "../case.js";
 import { type Connection, describeFrame } from "../connection.js";
 import type { AppRole, CaseContext, OpenOptions } from "../context.js";
 import { HarnessError, NotApplicable } from "../errors.js";
-
-/** A frame as the kit sees it. */
-type Frame = Record<string, unknown>;
+import {
+  APP_HEADER,
+  expectCode,
+  expectServing,
+  type Frame,
+  isDelivery,
+  requestInvalid,
+} from "./support.js";
 
 /** An open session of a case: its connection, its peer and its app. */
 interface Session {
@@ -67,46 +65,6 @@ function command(ctx: CaseContext, s: Session, frame: Frame): Frame {
 /** Sends a command of `s` with a fresh `i` and takes its answer (none fails `req`). */
 function request(ctx: CaseContext, req: string, s: Session, frame: Frame): Promise<Frame> {
   return ctx.request(req, s.conn, command(ctx, s, frame));
-}
-
-/**
- * Sends `frame`, which the schemas refuse, with a fresh `i` on `conn`, and takes its
- * answer (none fails `req`).
- */
-function requestInvalid(
-  ctx: CaseContext,
-  req: string,
-  conn: Connection,
-  frame: Frame,
-  why: string,
-): Promise<Frame> {
-  const i = conn.nextSerial();
-  conn.sendInvalid({ ...frame, i }, why);
-  return ctx.waitFor(
-    req,
-    conn,
-    (f) => f.i === i,
-    `the answer to ${describeFrame({ ...frame, i })}`,
-  );
-}
-
-/**
- * The code the schemas give an invalid frame, as `ctx.expectedCode`, with the rule
- * `wellFormed` of LIMIT-TEXT-1 counted (FRAME-SCHEMA-4): the kit core's `expectedCode`
- * validates with ajv only, which cannot see an unpaired surrogate, so it holds such a frame
- * valid.
- */
-function expectedCode(ctx: CaseContext, frame: Frame): number {
-  const found = classify("c2s", frame);
-  if ("entry" in found) {
-    const surrogates = wellFormedErrors(found.entry.schema, frame);
-    if (surrogates.length > 0) {
-      const result = validate("c2s", frame);
-      const code = codeOf([...(result.ok ? [] : result.errors), ...surrogates]);
-      if (code !== undefined) return code;
-    }
-  }
-  return ctx.expectedCode(frame);
 }
 
 /** The ids of a list member of a frame (`onlineSessionPeerIds`, `sessionPeerIds`). */
@@ -219,7 +177,7 @@ async function sentinel(ctx: CaseContext, w: Session): Promise<void> {
   await ctx.waitFor(
     "DIRECT-DELIVER-1",
     w.conn,
-    (f) => f.cmd === "direct" && f.msg === msg && f.peerId === w.peer,
+    isDelivery(msg, w.peer),
     `the sentinel message to ${w.peer}`,
   );
 }
@@ -274,7 +232,7 @@ function expectDelivery(ctx: CaseContext, req: string, s: Session, msg: string):
   return ctx.waitFor(
     req,
     s.conn,
-    (f) => f.cmd === "direct" && f.msg === msg && f.peerId === s.peer,
+    isDelivery(msg, s.peer),
     `the delivery of "${msg}" to the session of ${s.peer}`,
   );
 }
@@ -287,22 +245,6 @@ function addFrame(ctx: CaseContext, s: Session, ids: readonly string[]): Frame {
     sessionPeerIds: [...ids],
     ...(s.app === "signed" && ctx.sessionSignature({ peerId: s.peer, watchPeerIds: ids })),
   };
-}
-
-/** Checks under `req` that `conn` is still open and answers: a keepalive gets its `{}`. */
-async function expectAlive(
-  ctx: CaseContext,
-  req: string,
-  conn: Connection,
-  why: string,
-): Promise<void> {
-  conn.send({});
-  await ctx.waitFor(
-    req,
-    conn,
-    (f) => Object.keys(f).length === 0,
-    `the {} answer to a keepalive (${why})`,
-  );
 }
 
 /** `n` distinct peer ids for a watch list, short enough that 500 fit in a frame. */
@@ -383,7 +325,7 @@ const FEATURE_PROBES: Readonly<Record<string, FeatureProbe>> = {
     const bob = await open(ctx, ctx.peer("bob"));
     await sendDirect(ctx, sender, [bob.peer], "echo probe");
     await expectDelivery(ctx, "DIRECT-DELIVER-1", bob, "echo probe");
-    const echo = await maybe(mirror.conn, (f) => f.cmd === "direct" && f.msg === "echo probe");
+    const echo = await maybe(mirror.conn, isDelivery("echo probe"));
     return { observed: echo !== undefined, opened: mirror.opened };
   },
   // offline: a message to an offline peer is delivered after its next open (OFFLINE-OPEN-1).
@@ -428,7 +370,7 @@ const FEATURE_PROBES: Readonly<Record<string, FeatureProbe>> = {
       "REST-OK-1",
       `/1.1/rtm/messages/logs?convid=${conversationId([alice.peer, bob])}`,
       {
-        headers: { "X-AVOSCloud-Application-Id": ctx.appId() },
+        headers: { [APP_HEADER]: ctx.appId() },
       },
     );
     // An app with a master key answers 401 without it (REST-AUTH-1): served all the same.
@@ -463,7 +405,7 @@ const FEATURE_PROBES: Readonly<Record<string, FeatureProbe>> = {
       "REST-ROOMS-7",
       `/1.1/rtm/peers/${encodeURIComponent(alice.peer)}/rooms`,
       {
-        headers: { "X-AVOSCloud-Application-Id": ctx.appId() },
+        headers: { [APP_HEADER]: ctx.appId() },
       },
     );
     const served =
@@ -687,7 +629,7 @@ export const CASES: readonly ServerCase[] = [
       );
       // The REST history endpoint too (REST-APP-2), when the server serves it at all.
       const rest = await ctx.http("SESSION-APP-7", "/1.1/rtm/messages/logs?convid=x", {
-        headers: { "X-AVOSCloud-Application-Id": disabled },
+        headers: { [APP_HEADER]: disabled },
       });
       if (ctx.target.features["rest-history"] === true) {
         ctx.expectEqual(
@@ -700,7 +642,7 @@ export const CASES: readonly ServerCase[] = [
       const unknown = ctx.target.apps.unknown;
       if (unknown !== undefined) {
         const restUnknown = await ctx.http("SESSION-APP-7", "/1.1/rtm/messages/logs?convid=x", {
-          headers: { "X-AVOSCloud-Application-Id": unknown },
+          headers: { [APP_HEADER]: unknown },
         });
         ctx.expectEqual(
           "SESSION-APP-7",
@@ -733,7 +675,7 @@ export const CASES: readonly ServerCase[] = [
         [query, "no appId"],
       ] as const) {
         const e = await requestInvalid(ctx, "SESSION-APP-3", alice.conn, frame, why);
-        ctx.expectError("SESSION-APP-3", e, expectedCode(ctx, frame), e.i as number);
+        ctx.expectError("SESSION-APP-3", e, ctx.expectedCode(frame), e.i as number);
       }
       // A legacy open naming another app, on a connection with a session: the error, no close.
       alice.conn.send({
@@ -803,7 +745,7 @@ export const CASES: readonly ServerCase[] = [
       await ctx.expectNone(
         "SESSION-APP-5",
         wA.conn,
-        (f) => f.cmd === "direct" && f.msg === "for w of app B",
+        isDelivery("for w of app B"),
         "app B's message in app A",
         QUIET_MS,
       );
@@ -958,21 +900,13 @@ export const CASES: readonly ServerCase[] = [
       ];
       for (const [frame, why] of frames) {
         // The schema's annotation gives every failure of this peerId 4103 (FRAME-SCHEMA-4).
-        const code = expectedCode(ctx, frame);
+        const code = ctx.expectedCode(frame);
         if (code !== 4103)
           throw new HarnessError(
             `the schemas give ${why} code ${code}, not the 4103 of SESSION-OPEN-1`,
           );
         const e = await requestInvalid(ctx, "SESSION-OPEN-1", c, frame, why);
-        ctx.expect(
-          "SESSION-OPEN-1",
-          e.cmd === "error" && e.code === 4103,
-          `a session/open with ${why} was not answered with 4103`,
-          {
-            expected: "error 4103",
-            actual: describeFrame(e),
-          },
-        );
+        expectCode(ctx, "SESSION-OPEN-1", e, 4103, `a session/open with ${why}`);
       }
       // The positive control: a valid peer id of 64 code points opens on the same connection.
       const id = ctx.peer("z");
@@ -1046,7 +980,7 @@ export const CASES: readonly ServerCase[] = [
           req: "FRAME-SCHEMA-4",
         },
       ];
-      for (const f of failures) if (f.code === 0) f.code = expectedCode(ctx, f.frame);
+      for (const f of failures) if (f.code === 0) f.code = ctx.expectedCode(f.frame);
       if (ctx.target.apps.signed !== undefined) {
         // A well-formed open without a signature in an app that enforces them: 4102.
         failures.push({
@@ -1110,8 +1044,8 @@ export const CASES: readonly ServerCase[] = [
         (f) => f.cmd === "error",
         "the error frame of bob's failed legacy open",
       );
-      ctx.expectError("ERROR-SURVIVE-1", e, expectedCode(ctx, frame));
-      await expectAlive(
+      ctx.expectError("ERROR-SURVIVE-1", e, ctx.expectedCode(frame));
+      await expectServing(
         ctx,
         "ERROR-SURVIVE-1",
         alice.conn,
@@ -1146,8 +1080,8 @@ export const CASES: readonly ServerCase[] = [
         [{ ...base, sessionPeerIds: "bob" }, "sessionPeerIds not an array"],
       ] as const) {
         const e = await requestInvalid(ctx, "SESSION-OPEN-5", c, frame, why);
-        ctx.expectError("SESSION-OPEN-5", e, expectedCode(ctx, frame), e.i as number);
-        await expectAlive(ctx, "SESSION-OPEN-5", c, `after a failed open with i (${why})`);
+        ctx.expectError("SESSION-OPEN-5", e, ctx.expectedCode(frame), e.i as number);
+        await expectServing(ctx, "SESSION-OPEN-5", c, `after a failed open with i (${why})`);
       }
       // An i that is present but invalid still makes a modern command: 4114 without i, no close.
       for (const i of [-1, "7", 2147483648]) {
@@ -1168,7 +1102,7 @@ export const CASES: readonly ServerCase[] = [
             actual: `i=${JSON.stringify(e.i)}`,
           },
         );
-        await expectAlive(
+        await expectServing(
           ctx,
           "SESSION-OPEN-5",
           c,
@@ -1280,15 +1214,7 @@ export const CASES: readonly ServerCase[] = [
         ],
       ] as const) {
         const e = await ctx.request("SESSION-OPEN-6", c, { ...base, ...extra });
-        ctx.expect(
-          "SESSION-OPEN-6",
-          e.cmd === "error" && e.code === 4102,
-          `a session/open with ${why} did not fail with 4102`,
-          {
-            expected: "error 4102",
-            actual: describeFrame(e),
-          },
-        );
+        expectCode(ctx, "SESSION-OPEN-6", e, 4102, `a session/open with ${why}`);
       }
       await open(ctx, carol, { app: "signed" });
       const q = await request(ctx, "SESSION-OPEN-6", bob, {
@@ -1583,7 +1509,7 @@ export const CASES: readonly ServerCase[] = [
         withI,
         "an invalid id in sessionPeerIds",
       );
-      ctx.expectError("SESSION-REOPEN-5", e, expectedCode(ctx, withI), e.i as number);
+      ctx.expectError("SESSION-REOPEN-5", e, ctx.expectedCode(withI), e.i as number);
       // Without i: the session being re-opened is open, so the connection is not closed.
       alice.conn.sendInvalid(
         command(ctx, alice, { cmd: "session", op: "open", sessionPeerIds: [y], echo: "no" }),
@@ -1741,10 +1667,10 @@ export const CASES: readonly ServerCase[] = [
       const alice = await open(ctx, ctx.peer("alice"));
       const carol = await open(ctx, ctx.peer("carol"), { on: alice.conn });
       alice.conn.send(command(ctx, alice, { cmd: "session", op: "close" }));
-      await expectAlive(ctx, "SESSION-CLOSE-2", alice.conn, "after a legacy session/close");
+      await expectServing(ctx, "SESSION-CLOSE-2", alice.conn, "after a legacy session/close");
       await request(ctx, "SESSION-CLOSE-2", carol, { cmd: "session", op: "close" });
       // No session is left, and the connection is still usable: alice opens again.
-      await expectAlive(ctx, "SESSION-CLOSE-2", alice.conn, "after the last session/close");
+      await expectServing(ctx, "SESSION-CLOSE-2", alice.conn, "after the last session/close");
       await open(ctx, alice.peer, { on: alice.conn });
     },
   }),
@@ -1958,7 +1884,7 @@ export const CASES: readonly ServerCase[] = [
       ] as const) {
         const frame = command(ctx, bot, { cmd: "direct", ...extra });
         const e = await requestInvalid(ctx, "SUPERPEER-SAME-1", bot.conn, frame, why);
-        ctx.expectError("SUPERPEER-SAME-1", e, expectedCode(ctx, frame), e.i as number);
+        ctx.expectError("SUPERPEER-SAME-1", e, ctx.expectedCode(frame), e.i as number);
       }
     },
   }),

@@ -23,11 +23,9 @@ import { defineCase, type ServerCase } from "../case.js";
 import { type Connection, describeFrame } from "../connection.js";
 import type { CaseContext } from "../context.js";
 import { HarnessError, NotApplicable } from "../errors.js";
+import { expectCode, expectSuccess, type Frame, requestInvalid } from "./support.js";
 
 // ---- helpers ---------------------------------------------------------------------------
-
-/** A frame as the kit sees it. */
-type Frame = Record<string, unknown>;
 
 /** The signature fields of a command (a type, not an interface, so that it is a {@link Frame}). */
 type Sig = {
@@ -201,7 +199,7 @@ async function signedPeer(
     ...extra,
     ...sessionSig(ctx, id, watch, suffix === undefined ? {} : { suffix }),
   });
-  accepted(
+  expectSuccess(
     ctx,
     "SIG-ALG-1",
     await ctx.request("SIG-ALG-1", conn, frame),
@@ -211,57 +209,14 @@ async function signedPeer(
   return { id, conn };
 }
 
-/** Checks that `reply` is the success reply `name` (`cmd/op`) of a command described by `what`. */
-function accepted(
-  ctx: CaseContext,
-  requirement: string,
-  reply: Frame,
-  name: string,
-  what: string,
-): void {
-  ctx.expect(requirement, describeFrame(reply).split(" ")[0] === name, `${what} was refused`, {
-    expected: name,
-    actual: JSON.stringify(reply).slice(0, 300),
-  });
-}
-
 /** Checks that `reply` refuses the signature of a command described by `what` with 4102. */
 function refused(ctx: CaseContext, requirement: string, reply: Frame, what: string): void {
-  ctx.expect(
-    requirement,
-    reply.cmd === "error" && reply.code === 4102,
-    `${what} was not answered with error 4102`,
-    {
-      expected: "error 4102",
-      actual: JSON.stringify(reply).slice(0, 300),
-    },
-  );
+  expectCode(ctx, requirement, reply, 4102, what);
 }
 
 /** Sends a `session/open` on a fresh connection and returns its answer. */
 async function tryOpen(ctx: CaseContext, requirement: string, frame: Frame): Promise<Frame> {
   return ctx.request(requirement, await ctx.connect(), frame);
-}
-
-/**
- * Sends a frame as is, without the kit's schema check (for the malformed fields of
- * SIG-ENFORCE-3), with a fresh `i`, and returns its answer.
- */
-async function sendRaw(
-  ctx: CaseContext,
-  requirement: string,
-  conn: Connection,
-  frame: Frame,
-  why: string,
-): Promise<Frame> {
-  const i = conn.nextSerial();
-  conn.sendInvalid({ ...frame, i }, why);
-  return ctx.waitFor(
-    requirement,
-    conn,
-    (f) => f.i === i,
-    `the answer to ${describeFrame(frame)} (${why})`,
-  );
 }
 
 /** The partial signatures of SIG-ENFORCE-1: none, and each incomplete subset of a valid one. */
@@ -282,7 +237,7 @@ async function signedGroup(ctx: CaseContext, owner: Peer): Promise<string> {
     owner.conn,
     command(ctx, owner.id, "room", "join", groupSig(ctx, owner.id, "join", undefined)),
   );
-  accepted(
+  expectSuccess(
     ctx,
     "SIG-ALG-1",
     reply,
@@ -338,7 +293,7 @@ export const CASES: readonly ServerCase[] = [
         sessionPeerIds: watch,
         ...sessionSig(ctx, alice, watch),
       });
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-ALG-1",
         await ctx.request("SIG-ALG-1", conn, open),
@@ -350,7 +305,7 @@ export const CASES: readonly ServerCase[] = [
         sessionPeerIds: more,
         ...sessionSig(ctx, alice, more),
       });
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-ALG-1",
         await ctx.request("SIG-ALG-1", conn, add),
@@ -363,7 +318,7 @@ export const CASES: readonly ServerCase[] = [
       }
       const create = command(ctx, alice, "room", "join", groupSig(ctx, alice, "join", undefined));
       const joined = await ctx.request("SIG-ALG-1", conn, create);
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-ALG-1",
         joined,
@@ -376,7 +331,7 @@ export const CASES: readonly ServerCase[] = [
         roomPeerIds: more,
         ...groupSig(ctx, alice, "invite", roomId, more),
       });
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-ALG-1",
         await ctx.request("SIG-ALG-1", conn, invite),
@@ -388,7 +343,7 @@ export const CASES: readonly ServerCase[] = [
         roomPeerIds: more,
         ...groupSig(ctx, alice, "kick", roomId, more),
       });
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-ALG-1",
         await ctx.request("SIG-ALG-1", conn, kick),
@@ -400,7 +355,7 @@ export const CASES: readonly ServerCase[] = [
         roomId,
         ...groupSig(ctx, bob.id, "join", roomId),
       });
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-ALG-1",
         await ctx.request("SIG-ALG-1", bob.conn, join),
@@ -445,7 +400,7 @@ export const CASES: readonly ServerCase[] = [
         sessionPeerIds: watch,
         ...sessionSig(ctx, alice.id, watch),
       });
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-ALG-1",
         await ctx.request("SIG-ALG-1", alice.conn, exact),
@@ -489,7 +444,7 @@ export const CASES: readonly ServerCase[] = [
         sessionPeerIds: more,
         ...sessionSig(ctx, alice, more),
       });
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-ALG-1",
         await ctx.request("SIG-ALG-1", peer.conn, add),
@@ -563,7 +518,7 @@ export const CASES: readonly ServerCase[] = [
           peer.conn,
           command(ctx, peer.id, "room", op, { ...fields(roomId), ...sig(roomId) }),
         );
-        accepted(ctx, "SIG-ALG-1", ok, reply, `a signed ${what}`);
+        expectSuccess(ctx, "SIG-ALG-1", ok, reply, `a signed ${what}`);
         roomId ??= ok.roomId as string;
       }
     },
@@ -578,7 +533,7 @@ export const CASES: readonly ServerCase[] = [
       const alice = await signedPeer(ctx, "alice", [bob.id]);
       const receipts = ctx.target.features.receipts === true;
       const ok = async (peer: Peer, frame: Frame, name: string) =>
-        accepted(
+        expectSuccess(
           ctx,
           "SIG-ENFORCE-2",
           await ctx.request("SIG-ENFORCE-2", peer.conn, frame),
@@ -593,7 +548,7 @@ export const CASES: readonly ServerCase[] = [
         ...(receipts && { r: true }),
       });
       const ack = await ctx.request("SIG-ENFORCE-2", alice.conn, send);
-      accepted(ctx, "SIG-ENFORCE-2", ack, "ack", "an unsigned direct");
+      expectSuccess(ctx, "SIG-ENFORCE-2", ack, "ack", "an unsigned direct");
       const delivery = await ctx.waitFor(
         "DIRECT-DELIVER-1",
         bob.conn,
@@ -682,10 +637,10 @@ export const CASES: readonly ServerCase[] = [
           [frame("session", "add", { sessionPeerIds: [bob] }), "session/added"],
         ];
         for (const [f, name] of attempts) {
-          accepted(
+          expectSuccess(
             ctx,
             "SIG-ENFORCE-3",
-            await sendRaw(ctx, "SIG-ENFORCE-3", conn, f, what),
+            await requestInvalid(ctx, "SIG-ENFORCE-3", conn, f, what),
             name,
             `a ${describeFrame(f)} with ${what}`,
           );
@@ -694,18 +649,24 @@ export const CASES: readonly ServerCase[] = [
           if (k === 0) ctx.note("groups not in force: room/join, invite and kick not checked");
           continue;
         }
-        const joined = await sendRaw(ctx, "SIG-ENFORCE-3", conn, frame("room", "join"), what);
-        accepted(ctx, "SIG-ENFORCE-3", joined, "room/joined", `a room/join with ${what}`);
+        const joined = await requestInvalid(
+          ctx,
+          "SIG-ENFORCE-3",
+          conn,
+          frame("room", "join"),
+          what,
+        );
+        expectSuccess(ctx, "SIG-ENFORCE-3", joined, "room/joined", `a room/join with ${what}`);
         const roomId = joined.roomId as string;
         for (const [op, name] of [
           ["invite", "room/invited"],
           ["kick", "room/kicked"],
         ] as const) {
           const f = frame("room", op, { roomId, roomPeerIds: [bob] });
-          accepted(
+          expectSuccess(
             ctx,
             "SIG-ENFORCE-3",
-            await sendRaw(ctx, "SIG-ENFORCE-3", conn, f, what),
+            await requestInvalid(ctx, "SIG-ENFORCE-3", conn, f, what),
             name,
             `a room/${op} with ${what}`,
           );
@@ -769,7 +730,7 @@ export const CASES: readonly ServerCase[] = [
         ],
       ];
       for (const [what, fields] of opens) {
-        accepted(
+        expectSuccess(
           ctx,
           "SIG-SESSION-1",
           await tryOpen(ctx, "SIG-SESSION-1", openFrame(ctx, alice, fields)),
@@ -785,7 +746,7 @@ export const CASES: readonly ServerCase[] = [
           sessionPeerIds: ids,
           ...sessionSig(ctx, alice, signedIds),
         });
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-SESSION-1",
         await ctx.request("SIG-SESSION-1", peer.conn, add([c, a], [c, a])),
@@ -798,7 +759,7 @@ export const CASES: readonly ServerCase[] = [
         await ctx.request("SIG-SESSION-1", peer.conn, add([d], [ctx.peer("x"), a, c, d])),
         "a session/add signed over the whole watch set",
       );
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-SESSION-1",
         await ctx.request("SIG-SESSION-1", peer.conn, add([d], [d])),
@@ -825,7 +786,7 @@ export const CASES: readonly ServerCase[] = [
           ...(w.length > 0 && { sessionPeerIds: w }),
           ...sessionSig(ctx, bot, w, { suffix: "sp" }),
         });
-        accepted(
+        expectSuccess(
           ctx,
           "SIG-SP-1",
           await tryOpen(ctx, "SIG-SP-1", frame),
@@ -865,7 +826,7 @@ export const CASES: readonly ServerCase[] = [
           ...(w.length > 0 && { sessionPeerIds: w }),
           ...sessionSig(ctx, bot, w, { suffix: "su" }),
         });
-        accepted(
+        expectSuccess(
           ctx,
           "SIG-SP-2",
           await tryOpen(ctx, "SIG-SP-2", frame),
@@ -915,7 +876,7 @@ export const CASES: readonly ServerCase[] = [
         sessionPeerIds: watch,
         ...sessionSig(ctx, bot, watch, { suffix: "sp" }),
       });
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-SP-1",
         await tryOpen(ctx, "SIG-SP-1", sp),
@@ -950,7 +911,7 @@ export const CASES: readonly ServerCase[] = [
         sessionPeerIds: more,
         ...sessionSig(ctx, bot.id, more),
       });
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-SP-4",
         await ctx.request("SIG-SP-4", bot.conn, add),
@@ -1005,7 +966,7 @@ export const CASES: readonly ServerCase[] = [
       const created = await room(alice, "join", {}, (n) =>
         groupString(app, alice.id, undefined, [], t, n, "join"),
       );
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-GROUP-1",
         created,
@@ -1028,7 +989,7 @@ export const CASES: readonly ServerCase[] = [
         (n) => groupString(app, bob.id, g, [bob.id], t, n, "join"),
         "a join signed with the joiner in the peer list",
       );
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-GROUP-1",
         await room(bob, "join", { roomId: g }, (n) =>
@@ -1063,7 +1024,7 @@ export const CASES: readonly ServerCase[] = [
         (n) => `${app}:${alice.id}:${g}:${[b, smile, wide, z, z].join(":")}:${tail(n)}`,
         "an invite signed with a duplicate kept",
       );
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-GROUP-1",
         await room(alice, "invite", invite, (n) =>
@@ -1090,7 +1051,7 @@ export const CASES: readonly ServerCase[] = [
         (n) => groupString(app, alice.id, undefined, [z], t, n, "kick"),
         "a kick signed without the group id",
       );
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-GROUP-1",
         await room(alice, "kick", kick, (n) => groupString(app, alice.id, g, [z], t, n, "kick")),
@@ -1177,7 +1138,7 @@ export const CASES: readonly ServerCase[] = [
         for (const [k, [what, , ok]] of attempts.entries()) {
           const reply = replies[k] as Frame;
           if (ok)
-            accepted(
+            expectSuccess(
               ctx,
               "SIG-TIME-1",
               reply,
@@ -1203,7 +1164,7 @@ export const CASES: readonly ServerCase[] = [
       const n = ctx.nonce();
       const first = openFrame(ctx, alice, sessionSig(ctx, alice, [], { n }));
       const conn = await ctx.connect();
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-ALG-1",
         await ctx.request("SIG-ALG-1", conn, first),
@@ -1296,7 +1257,7 @@ export const CASES: readonly ServerCase[] = [
         "a session/open with the nonce of a verified command that failed",
       );
       // The positive control: a fresh nonce is accepted.
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-ALG-1",
         await tryOpen(ctx, "SIG-ALG-1", openFrame(ctx, carol, sessionSig(ctx, carol, []))),
@@ -1343,7 +1304,7 @@ export const CASES: readonly ServerCase[] = [
       }
       // [SIG-NONCE-3] the nonce appeared only in signatures that failed: still fresh.
       const open = openFrame(ctx, alice, { sessionPeerIds: watch, ...good });
-      accepted(
+      expectSuccess(
         ctx,
         "SIG-NONCE-3",
         await tryOpen(ctx, "SIG-NONCE-3", open),

@@ -13,21 +13,26 @@
  * clients (ROUTER-TTL-1, FRAME-SIZE-3, SERIAL-MATCH-1, …).
  * @module
  */
-import {
-  conversationId,
-  httpValidators,
-  isAppId,
-  type MessageEntry,
-  REGISTRY,
-  SPEC_REVISION,
-} from "@confab/protocol";
+import { conversationId, httpValidators, isAppId, SPEC_REVISION } from "@confab/protocol";
 import { defineCase, type ServerCase } from "../case.js";
-import { type Connection, DEFAULT_WAIT_MS, describeFrame, WaitTimeout } from "../connection.js";
+import { type Connection, describeFrame } from "../connection.js";
 import type { CaseContext, HttpAnswer } from "../context.js";
 import { HarnessError, NotApplicable } from "../errors.js";
-
-/** A frame as the kit sees it. */
-export type Frame = Record<string, unknown>;
+import {
+  command,
+  disallowedOrigin,
+  expectSuccess,
+  type Frame,
+  isDelivery,
+  isKeepalive,
+  keepaliveAnswer,
+  keepaliveSentinel,
+  mediaType,
+  nameOf,
+  replyOf,
+  requestAsIs,
+  SUCCESS_REPLIES,
+} from "./support.js";
 
 /** The frame bound of FRAME-SIZE-1, fixed by the spec (Table 9 does not let it vary). */
 const FRAME_BYTES = 65_536;
@@ -38,128 +43,23 @@ const WS_LAYER_BYTES = 1_048_576;
 /** The largest valid serial `i` (SERIAL-RANGE-1, SERIAL-INVALID-1). */
 const MAX_SERIAL = 2_147_483_647;
 
-// The helpers below are exported for versioning.ts, whose cases drive the same commands.
-
-/** Whether a frame is the keepalive `{}`. */
-export const isKeepalive = (f: Frame): boolean => Object.keys(f).length === 0;
-
-/** `cmd/op`, `cmd`, or `keepalive`: the registry's name of a frame. */
-export function nameOf(f: Frame): string {
-  if (f.cmd === undefined) return "keepalive";
-  return f.op === undefined ? String(f.cmd) : `${String(f.cmd)}/${String(f.op)}`;
-}
-
-/** Table 1: the success reply of each c2s command, from the registry the schemas derive from. */
-const REPLY: ReadonlyMap<string, string> = new Map(
-  (REGISTRY as readonly MessageEntry[]).flatMap((e) =>
-    e.direction === "c2s" && e.reply !== undefined ? [[e.name, e.reply.name] as const] : [],
-  ),
-);
-
-/** The success reply of `name` in Table 1. */
-export function replyOf(name: string): string {
-  const reply = REPLY.get(name);
-  if (reply === undefined) throw new HarnessError(`Table 1 gives ${name} no success reply`);
-  return reply;
-}
-
-/** A command frame; `name` is `cmd` or `cmd/op`. */
-export function command(
-  appId: string,
-  peerId: string,
-  name: string,
-  fields: Readonly<Record<string, unknown>> = {},
-): Frame {
-  const [cmd, op] = name.split("/");
-  return { cmd, ...(op !== undefined && { op }), appId, peerId, ...fields };
-}
-
 /** One WebSocket message as it came, before the kit parsed it. */
-export interface RawMessage {
+interface RawMessage {
   readonly text: string;
   readonly binary: boolean;
 }
 
 /**
- * Captures the raw text of every message `conn` receives from now on: the connection keeps
- * parsed frames only, and FRAME-NUMBER-1 and KEEPALIVE-REPLY-1 are about the text itself.
+ * Captures every message `conn` receives from now on, binary ones and texts that are no
+ * JSON object included: `conn.rawOf` has the text of a frame, but FRAME-TEXT-1 and
+ * FRAME-BINARY-1 are about the messages that are not frames too.
  */
-export function captureRaw(conn: Connection): RawMessage[] {
+function captureRaw(conn: Connection): RawMessage[] {
   const out: RawMessage[] = [];
   conn.ws.on("message", (data: Buffer, isBinary: boolean) => {
     out.push({ text: isBinary ? "" : Buffer.from(data).toString("utf8"), binary: isBinary });
   });
   return out;
-}
-
-/** The `i` of a raw JSON text, `undefined` when it has none or is no JSON object. */
-function parsedI(text: string): unknown {
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === "object" ? (v as { i?: unknown }).i : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Waits for the `{}` answering a keepalive already sent. A close meanwhile fails `req`; no
- * `{}` on an open connection fails KEEPALIVE-REPLY-1 unless `req` is a keepalive requirement
- * itself, so that a server that does not answer keepalives is told so, not that it broke
- * the requirement that the keepalive serves as a sentinel for.
- */
-export async function keepaliveAnswer(
-  ctx: CaseContext,
-  req: string,
-  conn: Connection,
-  what: string,
-): Promise<void> {
-  try {
-    await conn.waitFor(isKeepalive, DEFAULT_WAIT_MS, what);
-  } catch (err) {
-    const own =
-      req.startsWith("KEEPALIVE-") || !(err instanceof WaitTimeout) || err.closedWith !== undefined;
-    await ctx.check(own ? req : "KEEPALIVE-REPLY-1", () => Promise.reject(err), { expected: what });
-  }
-}
-
-/** Sends a keepalive and waits for its `{}` ({@link keepaliveAnswer}): the kit's sentinel. */
-export async function roundTrip(
-  ctx: CaseContext,
-  req: string,
-  conn: Connection,
-  what = "the {} answering a keepalive",
-): Promise<void> {
-  conn.send({});
-  await keepaliveAnswer(ctx, req, conn, what);
-}
-
-/** Sends a frame the kit's schemas refuse (or raw text) and takes the frame carrying `i`. */
-export async function requestInvalid(
-  ctx: CaseContext,
-  req: string,
-  conn: Connection,
-  frame: Frame | string,
-  i: number,
-  why: string,
-): Promise<Frame> {
-  if (typeof frame === "string") conn.sendText(frame, why);
-  else conn.sendInvalid(frame, why);
-  return ctx.waitFor(req, conn, (f) => f.i === i, `the answer (i=${i}) to a frame where ${why}`);
-}
-
-/** Fails `req` unless `frame` is the success reply `name` (Table 1). */
-export function expectReply(
-  ctx: CaseContext,
-  req: string,
-  frame: Frame,
-  name: string,
-  what: string,
-): void {
-  ctx.expect(req, nameOf(frame) === name, `${what} was answered with ${describeFrame(frame)}`, {
-    expected: name,
-    actual: JSON.stringify(frame).slice(0, 300),
-  });
 }
 
 /** A setInterval that a case stops in `finally`. */
@@ -186,11 +86,6 @@ const q = (v: string): string => encodeURIComponent(v);
 /** `GET /v1/route` with `query` (starting with `?`, or empty). */
 function route(ctx: CaseContext, req: string, query: string): Promise<HttpAnswer> {
   return ctx.http(req, `/v1/route${query}`);
-}
-
-/** The media type of an answer, lower case, without parameters. */
-function mediaType(a: HttpAnswer): string {
-  return (a.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
 }
 
 /** Fails `req` unless the answer has HTTP `status`. */
@@ -384,8 +279,8 @@ const ROUTER_CASES: readonly ServerCase[] = [
           conn,
           command(ctx.appId(), peer, "session/open"),
         );
-        expectReply(ctx, "FRAME-WS-1", opened, "session/opened", `session/open at ${url}`);
-        await roundTrip(ctx, "FRAME-WS-1", conn);
+        expectSuccess(ctx, "FRAME-WS-1", opened, "session/opened", `session/open at ${url}`);
+        await keepaliveSentinel(ctx, "FRAME-WS-1", conn);
       }
     },
   }),
@@ -422,7 +317,7 @@ const ROUTER_CASES: readonly ServerCase[] = [
         conn,
         command(ctx.appId(), ctx.peer("alice"), "session/open"),
       );
-      expectReply(
+      expectSuccess(
         ctx,
         "FRAME-WS-1",
         opened,
@@ -698,13 +593,6 @@ const ROUTER_CASES: readonly ServerCase[] = [
 // ---------------------------------------------------------------------------------------------
 // The connection (1.2)
 
-/** An origin that the origin app does not allow. */
-function disallowedOrigin(ctx: CaseContext): string {
-  const allowed = ctx.target.apps.origin?.origin;
-  const candidate = "https://disallowed.confab-kit.invalid";
-  return candidate === allowed ? "https://other.confab-kit.invalid" : candidate;
-}
-
 const CONNECTION_CASES: readonly ServerCase[] = [
   defineCase({
     name: "transport/handshake/accepts-no-subprotocol",
@@ -720,13 +608,13 @@ const CONNECTION_CASES: readonly ServerCase[] = [
           actual: conn.ws.protocol,
         },
       );
-      await roundTrip(ctx, "FRAME-WS-2", conn);
+      await keepaliveSentinel(ctx, "FRAME-WS-2", conn);
       const opened = await ctx.request(
         "FRAME-WS-2",
         conn,
         command(ctx.appId(), ctx.peer("alice"), "session/open"),
       );
-      expectReply(
+      expectSuccess(
         ctx,
         "FRAME-WS-2",
         opened,
@@ -777,7 +665,7 @@ const CONNECTION_CASES: readonly ServerCase[] = [
         conn,
         command(appId, ctx.peer("native"), "session/open"),
       );
-      expectReply(
+      expectSuccess(
         ctx,
         "FRAME-ORIGIN-3",
         opened,
@@ -785,7 +673,7 @@ const CONNECTION_CASES: readonly ServerCase[] = [
         "session/open without an Origin header",
       );
       // Still open afterwards: not closed with 4110 either.
-      await roundTrip(ctx, "FRAME-ORIGIN-3", conn);
+      await keepaliveSentinel(ctx, "FRAME-ORIGIN-3", conn);
       ctx.expect(
         "FRAME-ORIGIN-3",
         conn.closeInfo === undefined,
@@ -850,7 +738,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         b,
         command(ctx.appId(), bob, "session/query", { sessionPeerIds: [alice] }),
       );
-      await requestInvalid(
+      await requestAsIs(
         ctx,
         "FRAME-TEXT-1",
         b,
@@ -858,7 +746,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         77,
         "cmd is unknown",
       );
-      await roundTrip(ctx, "FRAME-TEXT-1", a);
+      await keepaliveSentinel(ctx, "FRAME-TEXT-1", a);
       await ctx.request("FRAME-TEXT-1", b, command(ctx.appId(), bob, "session/close"));
       await ctx.waitFor(
         "FRAME-TEXT-1",
@@ -1017,7 +905,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
       const b = await ctx.open(bob);
       const conn = await ctx.connect();
       // The text is sent as is: JSON.stringify cannot write a name twice.
-      const opened = await requestInvalid(
+      const opened = await requestAsIs(
         ctx,
         "FRAME-JSON-3",
         conn,
@@ -1040,7 +928,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         conn,
         command(ctx.appId(), alice, "session/query", { sessionPeerIds: [] }),
       );
-      expectReply(
+      expectSuccess(
         ctx,
         "FRAME-JSON-3",
         asAlice,
@@ -1054,7 +942,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
       );
       ctx.expectError("FRAME-JSON-3", asMallory, 4105);
       // The last i is the one the reply echoes, and the last msg the one delivered.
-      const ack = await requestInvalid(
+      const ack = await requestAsIs(
         ctx,
         "FRAME-JSON-3",
         conn,
@@ -1062,7 +950,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         3,
         "msg and i occur twice",
       );
-      expectReply(ctx, "FRAME-JSON-3", ack, "ack", "a direct whose i occurs twice");
+      expectSuccess(ctx, "FRAME-JSON-3", ack, "ack", "a direct whose i occurs twice");
       const got = await ctx.waitFor(
         "FRAME-JSON-3",
         b.conn,
@@ -1091,7 +979,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
       const open = (i: number, sig: { s: string; t: number; n: string }) =>
         `{"cmd":"session","op":"open","appId":${app},"peerId":${JSON.stringify(alice)},"peerId":${JSON.stringify(bob)},"s":${JSON.stringify(sig.s)},"t":${sig.t},"n":${JSON.stringify(sig.n)},"i":${i}}`;
       // Signed for alice, whose id comes first: the signature is checked for bob and fails.
-      const refused = await requestInvalid(
+      const refused = await requestAsIs(
         ctx,
         "FRAME-JSON-3",
         conn,
@@ -1109,7 +997,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         ctx.expectError("FRAME-JSON-3", r, 4105);
       }
       // Signed for bob, whose id comes last: bob's session opens.
-      const opened = await requestInvalid(
+      const opened = await requestAsIs(
         ctx,
         "FRAME-JSON-3",
         conn,
@@ -1135,7 +1023,6 @@ const FRAMING_CASES: readonly ServerCase[] = [
       const app = JSON.stringify(ctx.appId());
       const alice = JSON.stringify(ctx.peer("alice"));
       const conn = await ctx.connect();
-      const raw = captureRaw(conn);
       const spellings: [string, number, string][] = [
         ["5.0", 5, "open"],
         ["7e0", 7, "query"],
@@ -1145,7 +1032,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
       ];
       for (const [spelled, value, op] of spellings) {
         const body = op === "open" ? "" : ',"sessionPeerIds":[]';
-        const reply = await requestInvalid(
+        const reply = await requestAsIs(
           ctx,
           "FRAME-NUMBER-1",
           conn,
@@ -1153,7 +1040,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
           value,
           `i is spelled ${spelled}`,
         );
-        expectReply(
+        expectSuccess(
           ctx,
           "FRAME-NUMBER-1",
           reply,
@@ -1161,7 +1048,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
           `a command with i spelled ${spelled}`,
         );
         // Echoed in the plain decimal form: the text, not only the parsed value.
-        const texts = raw.filter((m) => parsedI(m.text) === value).map((m) => m.text);
+        const texts = conn.frames.filter((f) => f.i === value).map((f) => conn.rawOf(f) ?? "");
         const plain = new RegExp(`"i"\\s*:\\s*${value}\\s*[,}]`);
         ctx.expect(
           "FRAME-NUMBER-1",
@@ -1185,7 +1072,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
       const sig = ctx.sessionSignature({ peerId: alice });
       // t spelled with a fraction: its value is the integer that was signed.
       const text = `{"cmd":"session","op":"open","appId":${JSON.stringify(appId)},"peerId":${JSON.stringify(alice)},"s":${JSON.stringify(sig.s)},"t":${sig.t}.0,"n":${JSON.stringify(sig.n)},"i":3e0}`;
-      const opened = await requestInvalid(
+      const opened = await requestAsIs(
         ctx,
         "FRAME-NUMBER-1",
         conn,
@@ -1193,7 +1080,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         3,
         `t is spelled ${sig.t}.0 and i 3e0`,
       );
-      expectReply(
+      expectSuccess(
         ctx,
         "FRAME-NUMBER-1",
         opened,
@@ -1225,7 +1112,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
       for (const [k, f] of unknown.entries()) {
         const i = 100 + k;
         const frame = { appId: ctx.appId(), peerId: alice, ...f, i };
-        const reply = await requestInvalid(
+        const reply = await requestAsIs(
           ctx,
           "FRAME-SCHEMA-1",
           conn,
@@ -1235,7 +1122,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         );
         ctx.expectError("FRAME-SCHEMA-1", reply, ctx.expectedCode(frame));
       }
-      await roundTrip(ctx, "FRAME-SCHEMA-1", conn);
+      await keepaliveSentinel(ctx, "FRAME-SCHEMA-1", conn);
     },
   }),
   defineCase({
@@ -1263,7 +1150,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
       const first = { cmd: "nope", appId: ctx.appId(), peerId: ctx.peer("bob"), i: 2 };
       ctx.expectError(
         "FRAME-SCHEMA-3",
-        await requestInvalid(
+        await requestAsIs(
           ctx,
           "FRAME-SCHEMA-3",
           fresh,
@@ -1274,13 +1161,13 @@ const FRAMING_CASES: readonly ServerCase[] = [
         ctx.expectedCode(first),
         2,
       );
-      await roundTrip(ctx, "FRAME-SCHEMA-3", fresh);
+      await keepaliveSentinel(ctx, "FRAME-SCHEMA-3", fresh);
       const carol = ctx.peer("carol");
       const { conn } = await ctx.open(carol);
       const bound = { cmd: "nope", appId: ctx.appId(), peerId: carol, i: 3 };
       ctx.expectError(
         "FRAME-SCHEMA-3",
-        await requestInvalid(
+        await requestAsIs(
           ctx,
           "FRAME-SCHEMA-3",
           conn,
@@ -1291,7 +1178,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         ctx.expectedCode(bound),
         3,
       );
-      await roundTrip(ctx, "FRAME-SCHEMA-3", conn);
+      await keepaliveSentinel(ctx, "FRAME-SCHEMA-3", conn);
     },
   }),
   defineCase({
@@ -1331,12 +1218,12 @@ const FRAMING_CASES: readonly ServerCase[] = [
           throw new HarnessError(`the schemas give ${why} the code ${code}, not 4114`);
         ctx.expectError(
           "FRAME-SCHEMA-2",
-          await requestInvalid(ctx, "FRAME-SCHEMA-2", conn, frame, i, why),
+          await requestAsIs(ctx, "FRAME-SCHEMA-2", conn, frame, i, why),
           code,
           i,
         );
       }
-      await roundTrip(ctx, "FRAME-SCHEMA-2", conn);
+      await keepaliveSentinel(ctx, "FRAME-SCHEMA-2", conn);
     },
   }),
   defineCase({
@@ -1391,12 +1278,12 @@ const FRAMING_CASES: readonly ServerCase[] = [
         const code = ctx.expectedCode(frame);
         ctx.expectError(
           "FRAME-SCHEMA-4",
-          await requestInvalid(ctx, "FRAME-SCHEMA-4", conn, frame, i, why),
+          await requestAsIs(ctx, "FRAME-SCHEMA-4", conn, frame, i, why),
           code,
           i,
         );
       }
-      await roundTrip(ctx, "FRAME-SCHEMA-4", conn);
+      await keepaliveSentinel(ctx, "FRAME-SCHEMA-4", conn);
     },
   }),
   defineCase({
@@ -1413,7 +1300,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         { s: "", t: -1, n: "a:b" },
         { s: { x: 1 }, t: 1.5, n: 7 },
       ];
-      const opened = await requestInvalid(
+      const opened = await requestAsIs(
         ctx,
         "FRAME-SCHEMA-5",
         conn,
@@ -1421,14 +1308,14 @@ const FRAMING_CASES: readonly ServerCase[] = [
         1,
         "s, t and n are malformed",
       );
-      expectReply(
+      expectSuccess(
         ctx,
         "FRAME-SCHEMA-5",
         opened,
         "session/opened",
         "session/open with malformed s, t, n",
       );
-      const added = await requestInvalid(
+      const added = await requestAsIs(
         ctx,
         "FRAME-SCHEMA-5",
         conn,
@@ -1440,7 +1327,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         2,
         "s, t and n are malformed",
       );
-      expectReply(
+      expectSuccess(
         ctx,
         "FRAME-SCHEMA-5",
         added,
@@ -1448,7 +1335,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         "session/add with malformed s, t, n",
       );
       if (ctx.target.features.groups === true) {
-        const joined = await requestInvalid(
+        const joined = await requestAsIs(
           ctx,
           "FRAME-SCHEMA-5",
           conn,
@@ -1456,7 +1343,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
           3,
           "s, t and n are malformed",
         );
-        expectReply(
+        expectSuccess(
           ctx,
           "FRAME-SCHEMA-5",
           joined,
@@ -1493,8 +1380,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         c.conn,
         command(app, carol, "direct", { msg: "to both", toPeerIds: [alice, bob] }),
       );
-      for (const peer of [alice, bob])
-        await mine(peer, (f) => f.cmd === "direct" && f.msg === "to both", "the delivery");
+      for (const peer of [alice, bob]) await mine(peer, isDelivery("to both"), "the delivery");
       const query = await ctx.request(
         "FRAME-PEERID-1",
         a,
@@ -1517,7 +1403,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
         ["session/added", bob],
         "bob's session/add reply",
       );
-      const failed = await requestInvalid(
+      const failed = await requestAsIs(
         ctx,
         "FRAME-PEERID-1",
         a,
@@ -1534,7 +1420,7 @@ const FRAMING_CASES: readonly ServerCase[] = [
       await c.conn.drop();
       for (const peer of [alice, bob])
         await mine(peer, (f) => f.cmd === "presence" && f.status === "off", "carol's presence off");
-      await roundTrip(ctx, "FRAME-PEERID-1", a);
+      await keepaliveSentinel(ctx, "FRAME-PEERID-1", a);
       for (const f of a.frames) {
         if (isKeepalive(f)) continue;
         ctx.expect(
@@ -1565,7 +1451,7 @@ async function expectNoSecondReply(
   used: ReadonlySet<number>,
 ): Promise<void> {
   for (const conn of conns)
-    await roundTrip(ctx, req, conn, "the {} sentinel after the last command");
+    await keepaliveSentinel(ctx, req, conn, "the {} sentinel after the last command");
   for (const conn of conns) {
     for (const f of await conn.settle(200, 1_000)) {
       ctx.expect(
@@ -1627,7 +1513,7 @@ async function legacyAnswer(
 }
 
 /** The names of the replies to commands without `i`: what SERIAL-LEGACY-1 counts. */
-const LEGACY_REPLY_NAMES: ReadonlySet<string> = new Set([...REPLY.values(), "error"]);
+const LEGACY_REPLY_NAMES: ReadonlySet<string> = new Set([...SUCCESS_REPLIES.values(), "error"]);
 
 /** Fails `req` if any untaken frame of `conn` is a reply (or error) without `i`: a second answer. */
 async function expectNoExtraLegacyReply(
@@ -1635,7 +1521,7 @@ async function expectNoExtraLegacyReply(
   req: string,
   conn: Connection,
 ): Promise<void> {
-  await roundTrip(ctx, req, conn, "the {} sentinel after the last command");
+  await keepaliveSentinel(ctx, req, conn, "the {} sentinel after the last command");
   for (const f of await conn.settle(200, 1_000)) {
     const name = nameOf(f);
     if (name === "keepalive") continue;
@@ -1706,7 +1592,12 @@ const SERIAL_CASES: readonly ServerCase[] = [
         "the error answering session/open with i=-1",
       );
       expectNoI(e, open, "session/open with i=-1");
-      await roundTrip(ctx, "SERIAL-INVALID-1", fresh, "the {} showing the connection stayed open");
+      await keepaliveSentinel(
+        ctx,
+        "SERIAL-INVALID-1",
+        fresh,
+        "the {} showing the connection stayed open",
+      );
       // The bounds themselves are valid serials.
       for (const i of [0, MAX_SERIAL]) {
         const r = await ctx.request(
@@ -1836,7 +1727,7 @@ const SERIAL_CASES: readonly ServerCase[] = [
         used.add(i);
         const f = { ...frame, i };
         const reply = await (nameOf(frame) === "session/open"
-          ? requestInvalid(ctx, "SERIAL-REPLY-1", conn, f, i, "peerId is not a peer id")
+          ? requestAsIs(ctx, "SERIAL-REPLY-1", conn, f, i, "peerId is not a peer id")
           : ctx.request("SERIAL-REPLY-1", conn, f));
         ctx.expect(
           "SERIAL-REPLY-1",
@@ -1871,7 +1762,7 @@ const SERIAL_CASES: readonly ServerCase[] = [
         steps.push(command(app, alice, "logs", { cid: conversationId([alice, bob]) }));
       for (const frame of steps) {
         const answer = await legacyAnswer(ctx, "SERIAL-LEGACY-1", conn, frame);
-        expectReply(
+        expectSuccess(
           ctx,
           "SERIAL-LEGACY-1",
           answer,
@@ -1886,7 +1777,7 @@ const SERIAL_CASES: readonly ServerCase[] = [
           conn,
           command(app, alice, "room/join"),
         );
-        expectReply(ctx, "SERIAL-LEGACY-1", joined, "room/joined", "room/join without i");
+        expectSuccess(ctx, "SERIAL-LEGACY-1", joined, "room/joined", "room/join without i");
         const roomId = joined.roomId;
         for (const frame of [
           command(app, alice, "room/invite", { roomId, roomPeerIds: [ctx.peer("carol")] }),
@@ -1894,7 +1785,7 @@ const SERIAL_CASES: readonly ServerCase[] = [
           command(app, alice, "room/leave", { roomId }),
         ]) {
           const answer = await legacyAnswer(ctx, "SERIAL-LEGACY-1", conn, frame);
-          expectReply(
+          expectSuccess(
             ctx,
             "SERIAL-LEGACY-1",
             answer,
@@ -1966,7 +1857,12 @@ const SERIAL_CASES: readonly ServerCase[] = [
       const silently = async (frame: Frame, why?: string) => {
         if (why === undefined) conn.send(frame);
         else conn.sendInvalid(frame, why);
-        await roundTrip(ctx, "SERIAL-LEGACY-2", conn, `the {} after ${nameOf(frame)} without i`);
+        await keepaliveSentinel(
+          ctx,
+          "SERIAL-LEGACY-2",
+          conn,
+          `the {} after ${nameOf(frame)} without i`,
+        );
         for (const f of conn.takeAll()) {
           ctx.fault(
             "SERIAL-LEGACY-2",
@@ -1985,7 +1881,7 @@ const SERIAL_CASES: readonly ServerCase[] = [
       await ctx.waitFor(
         "SERIAL-LEGACY-2",
         b.conn,
-        (f) => f.cmd === "direct" && f.msg === "typing",
+        isDelivery("typing"),
         "the transient message at bob (the command did run)",
       );
       await silently(command(app, alice, "ack", { ids: ["never-sent"] }));
@@ -2067,7 +1963,7 @@ const SERIAL_CASES: readonly ServerCase[] = [
             () => false,
           );
           // A server that does not close (another requirement) must still send nothing.
-          if (!closed) await roundTrip(ctx, "SERIAL-LEGACY-2", conn, "the {} sentinel");
+          if (!closed) await keepaliveSentinel(ctx, "SERIAL-LEGACY-2", conn, "the {} sentinel");
           const answers = conn.frames.filter((f) => !isKeepalive(f));
           ctx.expect(
             "SERIAL-LEGACY-2",
@@ -2145,7 +2041,7 @@ const SERIAL_CASES: readonly ServerCase[] = [
       ];
       for (const [k, [why, frame]] of failing.entries()) {
         const i = k + 1;
-        const reply = await requestInvalid(ctx, "SERIAL-ACK-3", conn, frame, i, why);
+        const reply = await requestAsIs(ctx, "SERIAL-ACK-3", conn, frame, i, why);
         ctx.expect(
           "SERIAL-ACK-3",
           reply.cmd === "error",
@@ -2245,18 +2141,8 @@ const SERIAL_CASES: readonly ServerCase[] = [
         9003,
         command(app, alice, "direct", { msg: "hi", toPeerIds: [bob, carol] }),
       );
-      await ctx.waitFor(
-        "SERIAL-ECHO-1",
-        b.conn,
-        (f) => f.cmd === "direct" && f.msg === "hi",
-        "the delivery to bob",
-      );
-      await ctx.waitFor(
-        "SERIAL-ECHO-1",
-        c,
-        (f) => f.cmd === "direct" && f.msg === "hi",
-        "the delivery to carol",
-      );
+      await ctx.waitFor("SERIAL-ECHO-1", b.conn, isDelivery("hi"), "the delivery to bob");
+      await ctx.waitFor("SERIAL-ECHO-1", c, isDelivery("hi"), "the delivery to carol");
       if (ctx.target.features.groups === true) {
         await cmd(a.conn, 9004, command(app, alice, "room/join"));
         await ctx.waitFor(
@@ -2276,14 +2162,9 @@ const SERIAL_CASES: readonly ServerCase[] = [
         command(app, bob, "direct", { msg: "yo", toPeerIds: [alice], transient: true }),
       );
       for (const conn of [a.conn, a2.conn])
-        await ctx.waitFor(
-          "SERIAL-ECHO-1",
-          conn,
-          (f) => f.cmd === "direct" && f.msg === "yo",
-          "bob's transient message",
-        );
+        await ctx.waitFor("SERIAL-ECHO-1", conn, isDelivery("yo"), "bob's transient message");
       for (const conn of sent.keys())
-        await roundTrip(ctx, "SERIAL-ECHO-1", conn, "the {} sentinel");
+        await keepaliveSentinel(ctx, "SERIAL-ECHO-1", conn, "the {} sentinel");
       await Promise.all([...sent.keys()].map((conn) => conn.settle(200, 1_000)));
       for (const [conn, mine] of sent) {
         const withI = conn.frames.filter((f) => f.i !== undefined);
@@ -2337,7 +2218,7 @@ const KEEPALIVE_CASES: readonly ServerCase[] = [
         fresh,
         command(ctx.appId(), ctx.peer("bob"), "session/open"),
       );
-      expectReply(
+      expectSuccess(
         ctx,
         "KEEPALIVE-DEF-1",
         opened,
@@ -2351,17 +2232,16 @@ const KEEPALIVE_CASES: readonly ServerCase[] = [
     requirements: ["KEEPALIVE-REPLY-1"],
     async run(ctx) {
       const conn = await ctx.connect();
-      const raw = captureRaw(conn);
       await ctx.open(ctx.peer("alice"), { on: conn });
-      const before = raw.length;
+      const before = conn.frames.length;
       for (const text of ["{}", '{"i":1,"peerId":"p"}', '{ "x" : [ 1 ] }']) {
         conn.sendText(text, "a keepalive");
         await ctx.waitFor("KEEPALIVE-REPLY-1", conn, isKeepalive, `the {} answering ${text}`);
       }
-      const answers = raw.slice(before);
+      const answers = conn.frames.slice(before);
       ctx.expectEqual(
         "KEEPALIVE-REPLY-1",
-        answers.map((m) => m.text),
+        answers.map((f) => conn.rawOf(f)),
         ["{}", "{}", "{}"],
         "the text of the keepalive answers",
       );
@@ -2374,7 +2254,12 @@ const KEEPALIVE_CASES: readonly ServerCase[] = [
       const app = ctx.appId();
       const alice = ctx.peer("alice");
       const conn = await ctx.connect();
-      await roundTrip(ctx, "KEEPALIVE-REPLY-2", conn, "the {} on a connection bound to no app");
+      await keepaliveSentinel(
+        ctx,
+        "KEEPALIVE-REPLY-2",
+        conn,
+        "the {} on a connection bound to no app",
+      );
       // A command of a peer without a session binds the connection (SESSION-APP-1) and
       // fails (SESSION-REQUIRED-1): bound, no session.
       await ctx.request(
@@ -2382,16 +2267,26 @@ const KEEPALIVE_CASES: readonly ServerCase[] = [
         conn,
         command(app, alice, "session/query", { sessionPeerIds: [] }),
       );
-      await roundTrip(
+      await keepaliveSentinel(
         ctx,
         "KEEPALIVE-REPLY-2",
         conn,
         "the {} on a bound connection without a session",
       );
       await ctx.open(alice, { on: conn });
-      await roundTrip(ctx, "KEEPALIVE-REPLY-2", conn, "the {} on a connection with a session");
+      await keepaliveSentinel(
+        ctx,
+        "KEEPALIVE-REPLY-2",
+        conn,
+        "the {} on a connection with a session",
+      );
       await ctx.request("KEEPALIVE-REPLY-2", conn, command(app, alice, "session/close"));
-      await roundTrip(ctx, "KEEPALIVE-REPLY-2", conn, "the {} after the last session closed");
+      await keepaliveSentinel(
+        ctx,
+        "KEEPALIVE-REPLY-2",
+        conn,
+        "the {} after the last session closed",
+      );
     },
   }),
   defineCase({
@@ -2406,7 +2301,7 @@ const KEEPALIVE_CASES: readonly ServerCase[] = [
       let keepalives = 0;
       const keepalive = async () => {
         keepalives++;
-        await roundTrip(ctx, "KEEPALIVE-REPLY-3", a.conn);
+        await keepaliveSentinel(ctx, "KEEPALIVE-REPLY-3", a.conn);
       };
       // Presence, deliveries, acks, errors, replies: none of them may be {}.
       await keepalive();
@@ -2427,7 +2322,7 @@ const KEEPALIVE_CASES: readonly ServerCase[] = [
         b.conn,
         command(app, bob, "session/add", { sessionPeerIds: [ctx.peer("carol")] }),
       );
-      await requestInvalid(
+      await requestAsIs(
         ctx,
         "KEEPALIVE-REPLY-3",
         b.conn,

@@ -18,13 +18,15 @@ import type { CaseContext } from "../context.js";
 import { NotApplicable } from "../errors.js";
 import {
   command,
-  expectReply,
+  expectSuccess,
   type Frame,
+  isDelivery,
+  isPresence,
+  keepaliveSentinel,
   nameOf,
   replyOf,
-  requestInvalid,
-  roundTrip,
-} from "./transport.js";
+  requestAsIs,
+} from "./support.js";
 
 /** The subprotocol of v1 (VERSION-SUBPROTO-1). */
 const V1 = "confab.v1";
@@ -54,19 +56,14 @@ async function speaksV1(ctx: CaseContext, req: string, conn: Connection): Promis
     conn,
     command(app, alice, "session/open", { sessionPeerIds: [bob] }),
   );
-  expectReply(ctx, req, opened, "session/opened", "session/open");
+  expectSuccess(ctx, req, opened, "session/opened", "session/open");
   const ack = await ctx.request(
     req,
     conn,
     command(app, alice, "direct", { msg: "v1?", toPeerIds: [bob] }),
   );
-  expectReply(ctx, req, ack, "ack", "direct");
-  await ctx.waitFor(
-    req,
-    b.conn,
-    (f) => f.cmd === "direct" && f.msg === "v1?",
-    "the delivery to bob",
-  );
+  expectSuccess(ctx, req, ack, "ack", "direct");
+  await ctx.waitFor(req, b.conn, isDelivery("v1?"), "the delivery to bob");
   conn.send(command(app, alice, "session/query", { sessionPeerIds: [bob] }));
   const legacy = await ctx.waitFor(
     req,
@@ -74,8 +71,8 @@ async function speaksV1(ctx: CaseContext, req: string, conn: Connection): Promis
     (f) => f.i === undefined && (f.cmd === "error" || nameOf(f) === "session/query-result"),
     "the answer to session/query without i",
   );
-  expectReply(ctx, req, legacy, "session/query-result", "session/query without i");
-  const failed = await requestInvalid(
+  expectSuccess(ctx, req, legacy, "session/query-result", "session/query without i");
+  const failed = await requestAsIs(
     ctx,
     req,
     conn,
@@ -84,7 +81,7 @@ async function speaksV1(ctx: CaseContext, req: string, conn: Connection): Promis
     "cmd is unknown",
   );
   ctx.expectError(req, failed, ctx.expectedCode(command(app, alice, "nope", { i: 90 })));
-  await roundTrip(ctx, req, conn);
+  await keepaliveSentinel(ctx, req, conn);
   expectAllV1(ctx, req, conn);
 }
 
@@ -237,15 +234,6 @@ async function legacySilent(
   );
 }
 
-/** Whether a presence frame tells of `peer` going `status`. */
-const presenceOf =
-  (peer: string, status: "on" | "off") =>
-  (f: Frame): boolean =>
-    f.cmd === "presence" &&
-    f.status === status &&
-    Array.isArray(f.sessionPeerIds) &&
-    f.sessionPeerIds.includes(peer);
-
 /** Fails `req` if any frame received on `conns` has the name `name`. */
 async function expectNeverSent(
   ctx: CaseContext,
@@ -253,7 +241,7 @@ async function expectNeverSent(
   conns: readonly Connection[],
   name: string,
 ): Promise<void> {
-  for (const conn of conns) await roundTrip(ctx, req, conn, "the {} sentinel");
+  for (const conn of conns) await keepaliveSentinel(ctx, req, conn, "the {} sentinel");
   await Promise.all(conns.map((c) => c.settle(200, 1_000)));
   for (const conn of conns) {
     const sent = conn.frames.find((f) => nameOf(f) === name);
@@ -289,7 +277,7 @@ export const CASES: readonly ServerCase[] = [
           conn,
           command(ctx.appId(), ctx.peer(`p${protocols.length}`), "session/open"),
         );
-        expectReply(ctx, "VERSION-SUBPROTO-1", opened, "session/opened", `session/open on ${V1}`);
+        expectSuccess(ctx, "VERSION-SUBPROTO-1", opened, "session/opened", `session/open on ${V1}`);
       }
     },
   }),
@@ -422,7 +410,7 @@ export const CASES: readonly ServerCase[] = [
           (f) => f.i === i,
           `the answer to ${nameOf(frame)} with unknown fields`,
         );
-        expectReply(
+        expectSuccess(
           ctx,
           "VERSION-UNKNOWN-1",
           answer,
@@ -433,11 +421,11 @@ export const CASES: readonly ServerCase[] = [
       await ctx.waitFor(
         "VERSION-UNKNOWN-1",
         b.conn,
-        (f) => f.cmd === "direct" && f.msg === "x",
+        isDelivery("x"),
         "the delivery of the direct with unknown fields",
       );
       // The ack (no reply even with i) must not have been refused either.
-      await roundTrip(ctx, "VERSION-UNKNOWN-1", conn, "the {} sentinel");
+      await keepaliveSentinel(ctx, "VERSION-UNKNOWN-1", conn, "the {} sentinel");
       const errors = [...conn.untaken(), ...(await conn.settle(150, 1_000))].filter(
         (f) => f.cmd === "error",
       );
@@ -468,7 +456,7 @@ export const CASES: readonly ServerCase[] = [
           ...ctx.sessionSignature({ peerId: alice, watchPeerIds: [bob] }),
         }),
       );
-      expectReply(
+      expectSuccess(
         ctx,
         "VERSION-UNKNOWN-1",
         opened,
@@ -485,7 +473,7 @@ export const CASES: readonly ServerCase[] = [
           ...ctx.sessionSignature({ peerId: alice, watchPeerIds: [carol] }),
         }),
       );
-      expectReply(
+      expectSuccess(
         ctx,
         "VERSION-UNKNOWN-1",
         added,
@@ -501,7 +489,7 @@ export const CASES: readonly ServerCase[] = [
             ...ctx.groupSignature({ peerId: alice, action: "join", roomId: undefined }),
           }),
         );
-        expectReply(
+        expectSuccess(
           ctx,
           "VERSION-UNKNOWN-1",
           joined,
@@ -544,13 +532,13 @@ export const CASES: readonly ServerCase[] = [
       const live = await ctx.waitFor(
         "VERSION-ACKREQ-1",
         b.conn,
-        (f) => f.cmd === "direct" && f.msg === "live",
+        isDelivery("live"),
         "the live delivery to bob",
       );
       await ctx.waitFor(
         "VERSION-ACKREQ-1",
         b.conn,
-        (f) => f.cmd === "direct" && f.msg === "typing",
+        isDelivery("typing"),
         "the transient delivery to bob",
       );
       b.conn.send(command(app, bob, "ack", { ids: [live.id] }));
@@ -558,7 +546,7 @@ export const CASES: readonly ServerCase[] = [
       const stored = await ctx.waitFor(
         "VERSION-ACKREQ-1",
         c.conn,
-        (f) => f.cmd === "direct" && f.msg === "stored",
+        isDelivery("stored"),
         "the offline delivery to carol",
       );
       c.conn.send(command(app, carol, "ack", { ids: [stored.id] }));
@@ -590,7 +578,7 @@ export const CASES: readonly ServerCase[] = [
         { actual: describeFrame(unknown) },
       );
       const open = command(app, alice, "room/join", { transient: true, i: 77 });
-      const refused = await requestInvalid(
+      const refused = await requestAsIs(
         ctx,
         "VERSION-REJECT-1",
         a.conn,
@@ -664,7 +652,7 @@ export const CASES: readonly ServerCase[] = [
       const got = await ctx.waitFor(
         "VERSION-LEGACY-1",
         b,
-        (f) => f.cmd === "direct" && f.msg === "hello bob",
+        isDelivery("hello bob"),
         "the delivery to bob",
       );
       await legacyRequest(
@@ -682,17 +670,17 @@ export const CASES: readonly ServerCase[] = [
       const typing = await ctx.waitFor(
         "VERSION-LEGACY-1",
         b,
-        (f) => f.cmd === "direct" && f.msg === "typing",
+        isDelivery("typing"),
         "the transient delivery to bob",
       );
       await legacySilent(ctx, b, command(app, bob, "ack", { ids: [got.id] }), true);
       await legacySilent(ctx, b, command(app, bob, "ack", { ids: [typing.id ?? "m102"] }), true);
-      await roundTrip(ctx, "VERSION-LEGACY-1", a, "the {} answering the legacy keepalive");
+      await keepaliveSentinel(ctx, "VERSION-LEGACY-1", a, "the {} answering the legacy keepalive");
       await legacySilent(ctx, b, command(app, bob, "session/close"), false);
       await ctx.waitFor(
         "VERSION-LEGACY-1",
         a,
-        presenceOf(bob, "off"),
+        isPresence(bob, "off"),
         "bob's presence off after his legacy session/close",
       );
       await legacySilent(
@@ -702,25 +690,25 @@ export const CASES: readonly ServerCase[] = [
         false,
       );
       // Its {} comes after the remove took effect (SERIAL-ORDER-1): only then may bob return.
-      await roundTrip(ctx, "VERSION-LEGACY-1", a, "the {} after the legacy session/remove");
+      await keepaliveSentinel(ctx, "VERSION-LEGACY-1", a, "the {} after the legacy session/remove");
       // alice no longer watches bob: bob back gives no presence, carol (still watched) does.
       await ctx.open(bob, { on: b });
       await ctx.open(carol);
       await ctx.waitFor(
         "VERSION-LEGACY-1",
         a,
-        presenceOf(carol, "on"),
+        isPresence(carol, "on"),
         "carol's presence on (alice still watches her)",
       );
       await ctx.expectNone(
         "VERSION-LEGACY-1",
         a,
-        presenceOf(bob, "on"),
+        isPresence(bob, "on"),
         "bob's presence after alice's legacy session/remove of him",
         200,
       );
       await legacySilent(ctx, a, command(app, alice, "session/close"), false);
-      await roundTrip(ctx, "VERSION-LEGACY-1", a, "the {} after the legacy session/close");
+      await keepaliveSentinel(ctx, "VERSION-LEGACY-1", a, "the {} after the legacy session/close");
     },
   }),
   defineCase({
@@ -751,7 +739,7 @@ export const CASES: readonly ServerCase[] = [
       await ctx.waitFor(
         "VERSION-LEGACY-1",
         b.conn,
-        (f) => f.cmd === "direct" && f.msg === "hello team",
+        isDelivery("hello team"),
         "the group message at bob",
       );
       await legacySilent(
@@ -763,7 +751,7 @@ export const CASES: readonly ServerCase[] = [
       await ctx.waitFor(
         "VERSION-LEGACY-1",
         b.conn,
-        (f) => f.cmd === "direct" && f.msg === "typing",
+        isDelivery("typing"),
         "the transient group message at bob",
       );
       await legacyRequest(ctx, a, command(app, alice, "room/kick", { roomId, roomPeerIds: [bob] }));
@@ -892,7 +880,7 @@ export const CASES: readonly ServerCase[] = [
       const got = await ctx.waitFor(
         "VERSION-COMPAT-1",
         b.conn,
-        (f) => f.cmd === "direct" && f.msg === "hi",
+        isDelivery("hi"),
         "the delivery to bob",
       );
       b.conn.send(command(app, bob, "ack", { ids: [got.id] }));
@@ -926,7 +914,7 @@ export const CASES: readonly ServerCase[] = [
         ],
         [64, { cmd: "session", op: "open", appId: app, peerId: "", i: 64 }],
       ] as const) {
-        await requestInvalid(ctx, "VERSION-COMPAT-1", a.conn, frame, i, "an invalid command");
+        await requestAsIs(ctx, "VERSION-COMPAT-1", a.conn, frame, i, "an invalid command");
       }
       if (ctx.target.features.groups === true) {
         const joined = await ctx.request(
@@ -969,9 +957,10 @@ export const CASES: readonly ServerCase[] = [
       if (ctx.target.features["room-list"] === true)
         await ctx.request("VERSION-COMPAT-1", a.conn, command(app, alice, "room/list"));
       await ctx.request("VERSION-COMPAT-1", b.conn, command(app, bob, "session/close"));
-      await ctx.waitFor("VERSION-COMPAT-1", a.conn, presenceOf(bob, "off"), "bob's presence off");
+      await ctx.waitFor("VERSION-COMPAT-1", a.conn, isPresence(bob, "off"), "bob's presence off");
       const conns = [a.conn, b.conn, c.conn];
-      for (const conn of conns) await roundTrip(ctx, "VERSION-COMPAT-1", conn, "the {} sentinel");
+      for (const conn of conns)
+        await keepaliveSentinel(ctx, "VERSION-COMPAT-1", conn, "the {} sentinel");
       await Promise.all(conns.map((conn) => conn.settle(150, 1_000)));
       for (const conn of conns) {
         expectAllV1(ctx, "VERSION-COMPAT-1", conn);
