@@ -13,6 +13,7 @@ export default defineConfig({
         replacement: src("./reference-server/src/index.ts"),
       },
       { find: /^@confab\/test-support$/, replacement: src("./test-support/index.ts") },
+      { find: /^@confab\/client$/, replacement: src("./reference-client/src/index.ts") },
     ],
   },
   test: {
