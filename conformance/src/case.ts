@@ -14,7 +14,12 @@ export type Need =
   /** The shortened limits of spec 10.2 (a second server, or `--short-url`). */
   | "short"
   /** Control of the server's process: SIGKILL and restart (a kit-started target). */
-  | "restart";
+  | "restart"
+  /**
+   * The server to itself: the case fills a per-app bound that concurrent cases would
+   * meet, so it runs alone, after the others (with the restart cases).
+   */
+  | "alone";
 
 /** One case. */
 export interface ServerCase {

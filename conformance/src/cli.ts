@@ -29,10 +29,13 @@ export const USAGE = `Usage:
   confab-conformance list [--json] [--run G] [--skip G]   print the cases with their requirement IDs
   confab-conformance merge [--reporter R]... FILE...      join the JSON reports of shards into one
 
-Target (default: start the reference server's command, on free ports, with a temporary database):
+Target (default: start the reference server's command three times, on free ports, with
+temporary databases: with the spec's limits, the shortened limits, and small per-app bounds):
   --url ws://HOST:PORT[/PATH]   test a running server
   --http-url URL                its router and REST base (default: from --url)
   --short-url URL               a second instance with the shortened limits of spec 10.2
+  --bounds-url URL              an instance with small per-app bounds (pending messages, watch
+                                entries, sessions, connections), for the quota cases
   --server-command "CMD"        start the server with CMD (sh -c); placeholders {port}, {db} and
                                 {config} (a JSON file in the reference server's --config format,
                                 with the apps below); the kit can then kill and restart it
@@ -161,6 +164,7 @@ const OPTIONS = {
   url: { type: "string" },
   "http-url": { type: "string" },
   "short-url": { type: "string" },
+  "bounds-url": { type: "string" },
   "server-command": { type: "string" },
   "port-env": { type: "string" },
   "app-id": { type: "string" },
@@ -255,6 +259,7 @@ function runOptionsOf(values: Record<string, string | boolean | string[] | undef
     ...(url !== undefined && { url }),
     ...(str("http-url") !== undefined && { httpUrl: str("http-url") as string }),
     ...(str("short-url") !== undefined && { shortUrl: str("short-url") as string }),
+    ...(str("bounds-url") !== undefined && { boundsUrl: str("bounds-url") as string }),
     ...(command !== undefined && { serverCommand: command }),
     ...(str("port-env") !== undefined && { portEnv: str("port-env") as string }),
     ...(apps !== undefined && { apps }),

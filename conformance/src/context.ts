@@ -250,9 +250,13 @@ export class CaseContext {
     return { s: sign(args.key ?? this.masterKey, signed), t, n };
   }
 
-  /** The endpoint: the shortened-limits one, or not applicable without it. */
+  /**
+   * The endpoint: the shortened-limits one (`short`), or the instance the case chose with
+   * {@link CaseContext.useInstance} (the main one unless it chose); not applicable when the
+   * target has no such instance.
+   */
   endpoint(short = false): Endpoint {
-    if (!short) return this.target;
+    if (!short) return this.instance === "bounds" ? (this.target.bounds as Endpoint) : this.target;
     const s = this.target.short;
     if (s === undefined) {
       throw new NotApplicable(
@@ -260,6 +264,22 @@ export class CaseContext {
       );
     }
     return s;
+  }
+
+  private instance: "main" | "bounds" = "main";
+
+  /**
+   * Makes `bounds`, the instance with small per-app bounds, the one every later connection
+   * of the case goes to (LIMIT-BOUND-2): a case that fills a per-app bound calls it when the
+   * main instance's bound is too large to fill. Not applicable when the target has none.
+   */
+  useInstance(instance: "main" | "bounds"): void {
+    if (instance === "bounds" && this.target.bounds === undefined) {
+      throw new NotApplicable(
+        "needs an instance with small per-app bounds (--bounds-url, or a kit-started server)",
+      );
+    }
+    this.instance = instance;
   }
 
   /** The limits the server announced (SESSION-INFO-5); `{}` when it announced none. */

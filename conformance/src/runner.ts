@@ -55,6 +55,8 @@ export interface RunOptions {
   readonly httpUrl?: string;
   /** A second running instance with the shortened limits of spec 10.2. */
   readonly shortUrl?: string;
+  /** A running instance with small per-app bounds (pending, watch, sessions, connections). */
+  readonly boundsUrl?: string;
   /** Start the server with this command (`{port}`, `{db}`, `{config}` placeholders). */
   readonly serverCommand?: string;
   /** Also give the command its port in this environment variable. */
@@ -249,6 +251,7 @@ export async function targetOf(options: RunOptions): Promise<Target> {
       url: options.url,
       ...(options.httpUrl !== undefined && { httpUrl: options.httpUrl }),
       ...(options.shortUrl !== undefined && { shortUrl: options.shortUrl }),
+      ...(options.boundsUrl !== undefined && { boundsUrl: options.boundsUrl }),
       apps,
     });
   }
@@ -338,7 +341,8 @@ export async function runServerConformance(options: RunOptions = {}): Promise<Re
       };
       await Promise.all(Array.from({ length: Math.max(1, width) }, worker));
     };
-    const restarts = (c: ServerCase) => c.needs?.includes("restart") === true;
+    const restarts = (c: ServerCase) =>
+      c.needs?.includes("restart") === true || c.needs?.includes("alone") === true;
     // Cases that kill or restart the server cannot share it with others: they run alone,
     // one at a time, after the shared cases have run concurrently.
     const shared = selected.flatMap((c, i) => (restarts(c) ? [] : [i]));

@@ -77,6 +77,11 @@ export interface Target extends Endpoint {
   featureSource: string;
   /** The same implementation with the shortened limits of spec 10.2, when there is one. */
   readonly short?: Endpoint & { readonly control?: ProcessControl };
+  /**
+   * The same implementation with small per-app bounds (pending messages, watch entries,
+   * sessions, connections; LIMIT-BOUND-2), so that the quota cases reach them in seconds.
+   */
+  readonly bounds?: Endpoint;
   /** Control of the process, when the kit started it. */
   readonly control?: ProcessControl;
   /**
@@ -93,6 +98,20 @@ export const SHORT_LIMITS = {
   offlineTtlMs: 2_000,
   maxOfflinePerPeer: 3,
 } as const;
+
+/**
+ * The per-app bounds of the small-bounds instance: low enough to fill in a second, high
+ * enough for a case's own peers (Table 9 lets a server under test apply them, LIMIT-BOUND-2).
+ */
+export const BOUNDS_LIMITS = {
+  maxPendingPerApp: 400,
+  maxWatchPerApp: 4_000,
+  maxSessionsPerApp: 400,
+  maxConnectionsPerApp: 400,
+} as const;
+
+/** Which configuration an instance gets. */
+export type Instance = "main" | "short" | "bounds";
 
 /** The read and login timeouts of the shortened server, ms. */
 export const SHORT_TIMEOUT_MS = 2_000;
@@ -138,7 +157,12 @@ export function kitApps(): Apps {
  * apps of Table 11, the push app with its hook at `pushUrl` when given (notices without
  * the text), and for the shortened instance the limits of spec 10.2.
  */
-export function configFor(apps: Apps, short: boolean, pushUrl?: string): Record<string, unknown> {
+export function configFor(
+  apps: Apps,
+  instance: Instance | boolean,
+  pushUrl?: string,
+): Record<string, unknown> {
+  const kind: Instance = instance === true ? "short" : instance === false ? "main" : instance;
   const list: Record<string, unknown>[] = [{ appId: apps.open, enforceSignatures: false }];
   if (apps.signed)
     list.push({
@@ -159,11 +183,12 @@ export function configFor(apps: Apps, short: boolean, pushUrl?: string): Record<
   return {
     apps: list,
     devMode: false,
-    ...(short && {
+    ...(kind === "short" && {
       readTimeoutMs: SHORT_TIMEOUT_MS,
       loginTimeoutMs: SHORT_TIMEOUT_MS,
       limits: SHORT_LIMITS,
     }),
+    ...(kind === "bounds" && { limits: BOUNDS_LIMITS }),
   };
 }
 
@@ -278,11 +303,11 @@ export async function startCommandTarget(options: CommandTargetOptions): Promise
   const startTimeoutMs = options.startTimeoutMs ?? 20_000;
   const started: ServerProcess[] = [];
   const push = apps.push === undefined ? undefined : await PushReceiver.start();
-  const launch = async (name: string, short: boolean) => {
+  const launch = async (name: Instance) => {
     const port = await freePort();
     const config = join(dir, `${name}.config.json`);
     const pushUrl = push?.urlFor(`/${name}`);
-    writeFileSync(config, JSON.stringify(configFor(apps, short, pushUrl), null, 2));
+    writeFileSync(config, JSON.stringify(configFor(apps, name, pushUrl), null, 2));
     const line = options.command
       .replaceAll("{port}", String(port))
       .replaceAll("{db}", join(dir, `${name}.db`))
@@ -300,8 +325,9 @@ export async function startCommandTarget(options: CommandTargetOptions): Promise
     return { endpoint, proc };
   };
   try {
-    const main = await launch("main", false);
-    const short = options.short === false ? undefined : await launch("short", true);
+    const main = await launch("main");
+    const short = options.short === false ? undefined : await launch("short");
+    const bounds = options.short === false ? undefined : await launch("bounds");
     const info = main.endpoint.serverInfo;
     // A feature of the push app's own (spec 02, Table 10: push-hook only for an app with a hook).
     const pushInfo =
@@ -317,6 +343,7 @@ export async function startCommandTarget(options: CommandTargetOptions): Promise
       },
       featureSource: info === undefined ? "none announced" : "serverInfo",
       ...(short && { short: { ...short.endpoint, control: short.proc } }),
+      ...(bounds && { bounds: bounds.endpoint }),
       control: main.proc,
       ...(push && { push }),
       async close() {
@@ -353,6 +380,8 @@ export interface UrlTargetOptions {
   readonly apps: Apps;
   /** A second running instance with shortened limits. */
   readonly shortUrl?: string;
+  /** A running instance with small per-app bounds. */
+  readonly boundsUrl?: string;
 }
 
 /** The HTTP base a WebSocket URL implies: same host and port, http(s). */
@@ -379,6 +408,15 @@ export async function urlTarget(options: UrlTargetOptions): Promise<Target> {
     };
     short.serverInfo = await announcement(short, options.apps.open);
   }
+  let bounds: Endpoint | undefined;
+  if (options.boundsUrl !== undefined) {
+    bounds = {
+      wsUrl: options.boundsUrl,
+      httpUrl: httpBaseOf(options.boundsUrl),
+      serverInfo: undefined,
+    };
+    bounds.serverInfo = await announcement(bounds, options.apps.open);
+  }
   const info = main.serverInfo;
   return {
     kind: "url",
@@ -387,6 +425,7 @@ export async function urlTarget(options: UrlTargetOptions): Promise<Target> {
     features: { groups: true, ...(info?.features ?? {}) },
     featureSource: info === undefined ? "none announced" : "serverInfo",
     ...(short && { short }),
+    ...(bounds && { bounds }),
     async close() {},
   };
 }

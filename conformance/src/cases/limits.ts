@@ -149,16 +149,38 @@ const isOpened = (f: Frame | undefined) => f?.cmd === "session" && f.op === "ope
  */
 async function quotaApp(
   ctx: CaseContext,
+  bound?: keyof typeof BUDGETS,
 ): Promise<{ role: AppRole; limits: Readonly<Record<string, number>> }> {
   const role: AppRole = ctx.target.apps.origin !== undefined ? "origin" : "open";
-  const { conn, opened } = await ctx.open(ctx.peer("quota-probe"), { app: role });
-  await conn.close();
-  const info = opened.serverInfo as { limits?: Record<string, number> } | undefined;
-  if (info?.limits === undefined)
-    throw new NotApplicable(
-      "the server announces no limits (serverInfo.limits, SESSION-INFO-5), so a kit cannot tell its bounds",
-    );
-  return { role, limits: info.limits };
+  const probe = async () => {
+    const { conn, opened } = await ctx.open(ctx.peer("quota-probe"), { app: role });
+    await conn.close();
+    const info = opened.serverInfo as { limits?: Record<string, number> } | undefined;
+    if (info?.limits === undefined)
+      throw new NotApplicable(
+        "the server announces no limits (serverInfo.limits, SESSION-INFO-5), so a kit cannot tell its bounds",
+      );
+    return info.limits;
+  };
+  let limits = await probe();
+  // A bound too large to fill in this profile: the instance with small per-app bounds
+  // (LIMIT-BOUND-2), when the target has one, is where the case fills it.
+  const value = bound === undefined ? undefined : limits[bound];
+  const budget =
+    bound === undefined
+      ? undefined
+      : BUDGETS[bound][ctx.profile === "quick" ? "quick" : "thorough"];
+  if (
+    value !== undefined &&
+    budget !== undefined &&
+    value > budget &&
+    ctx.target.bounds !== undefined
+  ) {
+    ctx.useInstance("bounds");
+    ctx.note(`the main instance's ${bound} is ${value}: filling the small-bounds instance instead`);
+    limits = await probe();
+  }
+  return { role, limits };
 }
 
 /**
@@ -1838,9 +1860,11 @@ export const CASES: readonly ServerCase[] = [
     name: "limit/store/refuses-a-direct-over-the-app-bound",
     requirements: ["LIMIT-STORE-2", "ERROR-NOEFFECT-1"],
     features: ["offline"],
+    // Fills a per-app bound that concurrent cases of the app would meet.
+    needs: ["alone"],
     timeoutMs: 60_000,
     async run(ctx) {
-      const { role, limits } = await quotaApp(ctx);
+      const { role, limits } = await quotaApp(ctx, "pendingPerApp");
       const bound = boundOf(ctx, limits, "pendingPerApp");
       const perPeer = limits.offlineCount ?? MAX_OFFLINE_PER_PEER;
       // Peers that never open hold up to perPeer pending each: enough of them to pass the
@@ -1929,9 +1953,11 @@ export const CASES: readonly ServerCase[] = [
   defineCase({
     name: "limit/watch/app-bound-refuses-and-changes-nothing",
     requirements: ["LIMIT-WATCH-APP-1"],
+    // Fills a per-app bound that concurrent cases of the app would meet.
+    needs: ["alone"],
     timeoutMs: 60_000,
     async run(ctx) {
-      const { role, limits } = await quotaApp(ctx);
+      const { role, limits } = await quotaApp(ctx, "watchPerApp");
       const bound = boundOf(ctx, limits, "watchPerApp");
       const perSession = Math.min(limits.watchPerSession ?? MAX_WATCHED_PER_SESSION, 10_000);
       const perConn = Math.min(limits.watchPerConnection ?? 20_000, 20_000);
@@ -2072,9 +2098,11 @@ export const CASES: readonly ServerCase[] = [
   defineCase({
     name: "limit/sessions/app-bound-refuses-a-session",
     requirements: ["LIMIT-SESSIONS-APP-1"],
+    // Fills a per-app bound that concurrent cases of the app would meet.
+    needs: ["alone"],
     timeoutMs: 60_000,
     async run(ctx) {
-      const { role, limits } = await quotaApp(ctx);
+      const { role, limits } = await quotaApp(ctx, "sessionsPerApp");
       const bound = boundOf(ctx, limits, "sessionsPerApp");
       const perConn = Math.min(limits.sessionsPerConnection ?? MAX_SESSIONS_PER_CONNECTION, 500);
       const needed = Math.ceil((bound + 2) / perConn) + 1;
@@ -2177,9 +2205,11 @@ export const CASES: readonly ServerCase[] = [
   defineCase({
     name: "limit/connections/app-bound-closes-4113-at-binding",
     requirements: ["LIMIT-CONN-APP-1", "ERROR-QUOTA-1", "ERROR-CLOSE-4", "ERROR-CLOSE-5"],
+    // Fills a per-app bound that concurrent cases of the app would meet.
+    needs: ["alone"],
     timeoutMs: 60_000,
     async run(ctx) {
-      const { role, limits } = await quotaApp(ctx);
+      const { role, limits } = await quotaApp(ctx, "connectionsPerApp");
       const bound = boundOf(ctx, limits, "connectionsPerApp");
       const perAddress = limits.connectionsPerAddress ?? Number.POSITIVE_INFINITY;
       // On the loopback, batches of 100 from addresses of their own, so that the other
