@@ -514,6 +514,7 @@ export class ConfabClient {
         deadConnectionMs: this.#deadConnectionMs,
         maxFrameBytes: () => this.#limit("frameBytes", MAX_FRAME_BYTES),
         serials: this.#serials,
+        peerId: this.peerId,
         onFrame: (frame) => {
           if (this.#conn === conn) this.#onFrame(frame);
         },

@@ -39,6 +39,8 @@ export interface ConnectionOptions {
   readonly maxFrameBytes: () => number;
   /** The next serial to use. */
   readonly serials: SerialCounter;
+  /** The peer of the session carried; a frame for another peer matches none of its commands. */
+  readonly peerId: string;
   /** Frames that answer no pending command: events, and replies that came too late. */
   readonly onFrame: (frame: Frame) => void;
   /** The connection ended (once, whatever the cause). */
@@ -291,8 +293,8 @@ export class Connection {
    */
   #keepalive(): void {
     if (!this.#write("{}")) return;
-    this.#keepalivesOut++;
-    this.#armDeadTimer();
+    // The timer runs from the first unanswered keepalive; later ones do not postpone it.
+    if (this.#keepalivesOut++ === 0) this.#armDeadTimer();
   }
 
   #armDeadTimer(): void {
@@ -332,8 +334,10 @@ export class Connection {
       if (this.#keepalivesOut === 0) clearTimeout(this.#deadTimer);
       return;
     }
+    // [FRAME-PEERID-2] A frame for another peer's session is not a reply to this one's.
+    const mine = typeof f.peerId !== "string" || f.peerId === this.#options.peerId;
     const i = f.i;
-    const pending = typeof i === "number" ? this.#pending.get(i) : undefined;
+    const pending = mine && typeof i === "number" ? this.#pending.get(i) : undefined;
     if (pending && typeof i === "number") {
       // Matched by `i`, whatever the order of arrival [SERIAL-MATCH-1].
       this.#pending.delete(i);
@@ -352,7 +356,7 @@ export class Connection {
     }
     // An `error` without a command of ours announces a close, or concerns the connection
     // [ERROR-CLOSE-4]: keep it as the cause of the close that may follow.
-    if (nameOf(f) === "error" && f.i === undefined) this.#closeError = protocolErrorOf(f);
+    if (mine && nameOf(f) === "error" && f.i === undefined) this.#closeError = protocolErrorOf(f);
     this.#options.onFrame(f);
   }
 
