@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 // Requirement traceability: which requirement IDs the tests of a suite name.
 //
-//   node spec/tools/trace.mjs [--target server] [--dir reference-server/test]
-//        [--baseline reference-server/test/untested.json] [--json]
+//   node spec/tools/trace.mjs                       # every suite: server, then client
+//   node spec/tools/trace.mjs --target client       # one suite, with its folder and baseline
+//   node spec/tools/trace.mjs --target server --dir reference-server/test
+//        --baseline reference-server/test/untested.json [--json]
 //
+// A suite is the tests of one implementation and the requirements of its target (Table of
+// SUITES below): the reference server's tests for the "server" requirements, the reference
+// client's for the "client" ones; requirements whose target is "both" count for each.
 // A test covers a requirement when the title of an `it`, `test` or `describe` names the ID
 // in square brackets, e.g. `it("[SESSION-OPEN-4] closes ...")`; several IDs may share
 // brackets: `[ACK-1, ACK-2]`. IDs in comments do not count: a comment tests nothing.
@@ -50,8 +55,21 @@ export function citations(files) {
   return cited;
 }
 
-/** Computes the trace of one suite. */
-export function trace({ target = "server", dirs = ["reference-server/test"], baseline } = {}) {
+/** The suites: the tests of each implementation, and its baseline of untested requirements. */
+export const SUITES = {
+  server: { dirs: ["reference-server/test"], baseline: "reference-server/test/untested.json" },
+  client: { dirs: ["reference-client/test"], baseline: "reference-client/test/untested.json" },
+};
+
+/**
+ * Computes the trace of one suite. `dirs` and `baseline` default to those of the target's
+ * suite in {@link SUITES}.
+ */
+export function trace({
+  target = "server",
+  dirs = SUITES[target]?.dirs ?? [],
+  baseline = SUITES[target]?.baseline,
+} = {}) {
   const reqs = JSON.parse(readFileSync(join(root, "spec/requirements.json"), "utf8"));
   const known = new Set(reqs.map((r) => r.id));
   const files = dirs.flatMap((d) => testFiles(join(root, d)));
@@ -70,19 +88,53 @@ export function trace({ target = "server", dirs = ["reference-server/test"], bas
   return { relevant, covered, missing, unknown, stale, untested, cited };
 }
 
+/** The report of one suite, as printed. */
+function report(target, t) {
+  const lines = [`${target} requirements`, "area        covered / total"];
+  const byArea = new Map();
+  for (const r of t.relevant) {
+    const a = byArea.get(r.area) ?? { total: 0, covered: 0 };
+    a.total++;
+    if (t.cited.has(r.id)) a.covered++;
+    byArea.set(r.area, a);
+  }
+  for (const [area, a] of byArea)
+    lines.push(`${area.padEnd(12)}${String(a.covered).padStart(7)} / ${a.total}`);
+  lines.push(
+    `\n${t.covered.length} of ${t.relevant.length} ${target} requirements covered; ${Object.keys(t.untested).length} deliberately untested`,
+  );
+  for (const r of t.missing) lines.push(`MISSING  ${r.id}  ${r.text.slice(0, 100)}`);
+  for (const id of t.unknown) lines.push(`UNKNOWN  ${id} is cited by a test but not in the spec`);
+  for (const id of t.stale)
+    lines.push(`STALE    ${id} is in the baseline but covered (or gone): remove it`);
+  return lines.join("\n");
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const arg = (name, fallback) => {
+  const arg = (name) => {
     const i = process.argv.indexOf(name);
-    return i > 0 ? process.argv[i + 1] : fallback;
+    return i > 0 ? process.argv[i + 1] : undefined;
   };
-  const t = trace({
-    target: arg("--target", "server"),
-    dirs: [arg("--dir", "reference-server/test")],
-    baseline: arg("--baseline", "reference-server/test/untested.json"),
+  const target = arg("--target");
+  if (target !== undefined && !(target in SUITES) && arg("--dir") === undefined) {
+    console.error(
+      `unknown target ${target}: one of ${Object.keys(SUITES).join(", ")}, or give --dir`,
+    );
+    process.exit(2);
+  }
+  const targets = target === undefined ? Object.keys(SUITES) : [target];
+  const traces = targets.map((tg) => {
+    const dir = arg("--dir");
+    const options = { target: tg };
+    if (dir !== undefined) options.dirs = [dir];
+    const baseline = arg("--baseline");
+    if (baseline !== undefined) options.baseline = baseline;
+    return [tg, trace(options)];
   });
   if (process.argv.includes("--json")) {
-    console.log(
-      JSON.stringify(
+    const json = Object.fromEntries(
+      traces.map(([tg, t]) => [
+        tg,
         {
           covered: t.covered.map((r) => r.id),
           missing: t.missing.map((r) => r.id),
@@ -90,29 +142,15 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
           stale: t.stale,
           untested: t.untested,
         },
-        null,
-        2,
-      ),
+      ]),
     );
+    console.log(JSON.stringify(target === undefined ? json : json[target], null, 2));
   } else {
-    const byArea = new Map();
-    for (const r of t.relevant) {
-      const a = byArea.get(r.area) ?? { total: 0, covered: 0 };
-      a.total++;
-      if (t.cited.has(r.id)) a.covered++;
-      byArea.set(r.area, a);
-    }
-    console.log("area        covered / total");
-    for (const [area, a] of byArea)
-      console.log(`${area.padEnd(12)}${String(a.covered).padStart(7)} / ${a.total}`);
-    console.log(
-      `\n${t.covered.length} of ${t.relevant.length} requirements covered; ${Object.keys(t.untested).length} deliberately untested`,
-    );
-    for (const r of t.missing) console.log(`MISSING  ${r.id}  ${r.text.slice(0, 100)}`);
-    for (const id of t.unknown)
-      console.log(`UNKNOWN  ${id} is cited by a test but not in the spec`);
-    for (const id of t.stale)
-      console.log(`STALE    ${id} is in the baseline but covered (or gone): remove it`);
+    console.log(traces.map(([tg, t]) => report(tg, t)).join("\n\n"));
   }
-  process.exit(t.missing.length + t.unknown.length + t.stale.length > 0 ? 1 : 0);
+  const failures = traces.reduce(
+    (n, [, t]) => n + t.missing.length + t.unknown.length + t.stale.length,
+    0,
+  );
+  process.exit(failures > 0 ? 1 : 0);
 }
