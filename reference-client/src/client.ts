@@ -416,7 +416,11 @@ export class ConfabClient {
     const opening = this.#connect().then(
       (conn) => {
         this.#opening = undefined;
-        this.#becameOpen(conn);
+        if (!this.#becameOpen(conn)) {
+          throw new ConnectionClosedError("the connection closed while the session was opening", {
+            mayHaveBeenDelivered: false,
+          });
+        }
       },
       (err: unknown) => {
         this.#opening = undefined;
@@ -581,6 +585,7 @@ export class ConfabClient {
       const ids = watch.slice(k, k + this.#watchChunk());
       await this.#add(conn, ids);
     }
+    this.#assertCurrent(conn);
   }
 
   /** One `session/add`, signed, and its snapshot. */
@@ -598,7 +603,7 @@ export class ConfabClient {
 
   #assertCurrent(conn: Connection): void {
     if (this.#conn !== conn || !conn.isOpen) {
-      throw new ConnectionClosedError("the connection closed while signing", {
+      throw new ConnectionClosedError("the connection closed while the session was opening", {
         mayHaveBeenDelivered: false,
       });
     }
@@ -635,8 +640,14 @@ export class ConfabClient {
     return checkSignature("groupAuth", sig);
   }
 
-  #becameOpen(conn: Connection): void {
-    if (this.#conn !== conn || !conn.isOpen) return;
+  /** Enters `open` after a successful attempt; false when the connection was lost meanwhile. */
+  #becameOpen(conn: Connection): boolean {
+    if (this.#conn !== conn || !conn.isOpen) {
+      // Lost between the last reply and now: an attempt that failed after all.
+      if (this.#state === "reconnecting") this.#scheduleRetry();
+      else if (this.#state === "connecting") this.#toClosed(1006, "connection lost while opening");
+      return false;
+    }
     const reconnected = this.#state === "reconnecting";
     this.#attempt = 0;
     this.#setState("open");
@@ -644,6 +655,7 @@ export class ConfabClient {
     for (const w of this.#openWaiters.splice(0)) w.resolve();
     this.#flushQueue();
     this.#scheduleAckFlush();
+    return true;
   }
 
   /** A connection ended: reconnect, or close for good. */
@@ -1362,6 +1374,12 @@ export class ConfabClient {
       all.push(...page.roomIds);
       const last = page.roomIds.at(-1);
       if (!page.more || last === undefined) break;
+      if (after !== undefined && last <= after) {
+        throw new InvalidFrameError(
+          "room/list: a page with more: true did not move past its after",
+          page,
+        );
+      }
       after = last;
     }
     return uniqueIds(all);
@@ -1434,6 +1452,9 @@ export class ConfabClient {
       const last = page.logs.at(-1);
       // A short page is the last only without `more` [LOGS-CLIENT-2]; an empty one always is.
       if (last === undefined || (page.logs.length < want && page.more !== true)) return;
+      if (last.timestamp === maxTs && last["msg-id"] === msgid) {
+        throw new InvalidFrameError("logs: a page did not move past its cursor", page);
+      }
       // The next page starts after the last item received [LOGS-CLIENT-1].
       maxTs = last.timestamp;
       msgid = last["msg-id"];
