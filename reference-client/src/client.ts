@@ -47,6 +47,7 @@ import {
   NotSupportedError,
   ProtocolError,
   QueueFullError,
+  TimeoutError,
 } from "./errors.js";
 import {
   checkAppId,
@@ -159,6 +160,21 @@ export function knownServerInfo(
     if (typeof v === "number") limits[name] = v;
   }
   return { revision: info.revision, features, limits };
+}
+
+/** How long `close()` waits for `session/closed`, at most, ms. */
+export const CLOSE_WAIT_MS = 1000;
+
+/**
+ * `promise`, or a {@link TimeoutError} after `ms`: an `auth` hook whose signing server does
+ * not answer fails the attempt instead of hanging it.
+ */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(what, ms, what === "session/close")), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A send made while disconnected, held in the offline queue. */
@@ -453,10 +469,13 @@ export class ConfabClient {
       const conn = this.#conn;
       if (conn?.isOpen && this.#state === "open") {
         this.#flushAcks();
-        // With `i`, session/close is answered with session/closed (Table 1).
-        await conn
-          .request(this.#frame({ cmd: "session", op: "close" }), "session/closed")
-          .catch(() => undefined);
+        // With `i`, session/close is answered with session/closed (Table 1); a server that
+        // does not answer delays the close by a second at most.
+        await withTimeout(
+          conn.request(this.#frame({ cmd: "session", op: "close" }), "session/closed"),
+          Math.min(this.#commandTimeoutMs, CLOSE_WAIT_MS),
+          "session/close",
+        ).catch(() => undefined);
       }
       this.#closing = undefined;
       this.#toClosed(1000, "closed by the client");
@@ -620,7 +639,7 @@ export class ConfabClient {
       ...(op === "open" && this.#options.superPeer ? { superPeer: true } : {}),
     };
     // The signature goes on the command it was computed for [SIG-SIGN-1].
-    return checkSignature("auth", await auth(req));
+    return checkSignature("auth", await withTimeout(auth(req), this.#commandTimeoutMs, "auth"));
   }
 
   async #groupSignature(
@@ -630,13 +649,17 @@ export class ConfabClient {
   ): Promise<SigFields> {
     const groupAuth = this.#options.groupAuth;
     if (!groupAuth) return {};
-    const sig: Signature = await groupAuth({
-      appId: this.appId,
-      peerId: this.peerId,
-      action,
-      roomPeerIds,
-      ...(roomId === undefined ? {} : { roomId }),
-    });
+    const sig: Signature = await withTimeout(
+      groupAuth({
+        appId: this.appId,
+        peerId: this.peerId,
+        action,
+        roomPeerIds,
+        ...(roomId === undefined ? {} : { roomId }),
+      }),
+      this.#commandTimeoutMs,
+      "groupAuth",
+    );
     return checkSignature("groupAuth", sig);
   }
 

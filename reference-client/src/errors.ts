@@ -109,21 +109,30 @@ export class ProtocolError extends ConfabError {
  */
 export class TimeoutError extends ConfabError {
   override name = "TimeoutError";
-  /** Always `true`: the command was written, and the server may have carried it out. */
-  readonly mayHaveBeenDelivered = true;
-  /** The command that timed out, as `cmd/op`. */
+  /**
+   * `true` for a command that was written (the server may have carried it out); `false`
+   * when what timed out was the app's own `auth` or `groupAuth` hook, before anything was sent.
+   */
+  readonly mayHaveBeenDelivered: boolean;
+  /** The command that timed out, as `cmd/op`, or the hook (`auth`, `groupAuth`). */
   readonly command: string;
   /** How long the client waited, in milliseconds. */
   readonly timeoutMs: number;
 
   /**
-   * @param command - the command, as `cmd/op`
+   * @param command - the command, as `cmd/op`, or the hook
    * @param timeoutMs - how long the client waited
+   * @param written - whether the command had been written (default true)
    */
-  constructor(command: string, timeoutMs: number) {
-    super(`${command}: no reply within ${timeoutMs} ms; its outcome is unknown`);
+  constructor(command: string, timeoutMs: number, written = true) {
+    super(
+      written
+        ? `${command}: no reply within ${timeoutMs} ms; its outcome is unknown`
+        : `${command}: no answer within ${timeoutMs} ms; nothing was sent`,
+    );
     this.command = command;
     this.timeoutMs = timeoutMs;
+    this.mayHaveBeenDelivered = written;
   }
 }
 

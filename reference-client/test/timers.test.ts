@@ -370,6 +370,36 @@ describe("reconnect", () => {
   });
 });
 
+describe("signing hooks", () => {
+  it("fails an attempt whose auth hook does not answer in time, and asks the hook again at the next one", async () => {
+    let calls = 0;
+    const client = make({
+      random: () => 0,
+      auth: () => {
+        calls++;
+        // The signing server hangs the first time after the reconnect, then answers.
+        return calls === 2
+          ? new Promise(() => {})
+          : Promise.resolve({ s: "sig", t: 1, n: `n${calls}` });
+      },
+    });
+    const p = client.open();
+    await vi.advanceTimersByTimeAsync(0);
+    await p;
+    const errors = record(client, ["error", "reconnect"]);
+    net.last.drop(1006);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(errors).toMatchObject([
+      { error: { name: "TimeoutError", command: "auth", mayHaveBeenDelivered: false } },
+    ]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(calls).toBe(3);
+    expect(client.state).toBe("open");
+    expect(errors.at(-1)).toBe("reconnect");
+    expect(net.last.commands[0]).toMatchObject({ op: "open", s: "sig", n: "n3" });
+  });
+});
+
 describe("sends at a disconnect", () => {
   it("rejects a send written before the connection dropped with mayHaveBeenDelivered: true", async () => {
     net.responder = happyServer({ direct: () => undefined });
@@ -507,5 +537,19 @@ describe("close", () => {
       { close: { code: 1000, reason: "closed by the client" } },
     ]);
     await expect(client.send("x", "bob")).rejects.toBeInstanceOf(ConnectionClosedError);
+  });
+
+  it("waits at most a second for session/closed", async () => {
+    net.responder = happyServer({ "session/close": () => undefined });
+    const client = await opened();
+    let done = false;
+    void client.close().then(() => {
+      done = true;
+    });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(done).toBe(true);
+    expect(client.state).toBe("closed");
   });
 });
