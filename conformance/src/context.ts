@@ -459,7 +459,7 @@ export class CaseContext {
   }
 
   /**
-   * A keepalive round trip on `conn` [KEEPALIVE-REPLY-1]: the server answers `{}` after
+   * A keepalive round trip on `conn`: the server answers `{}` (KEEPALIVE-REPLY-1) after
    * every reply to what `conn` sent before it (SERIAL-ORDER-1).
    */
   async roundTrip(conn: Connection): Promise<void> {
