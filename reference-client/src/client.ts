@@ -1045,7 +1045,11 @@ export class ConfabClient {
 
   // ---------------------------------------------------------------- helpers
 
-  /** A command with `cmd`, `peerId` and `appId` [FRAME-CMD-1] (`op` is the caller's, FRAME-CMD-2). */
+  /**
+   * A command with `cmd`, `peerId` and `appId` [FRAME-CMD-1] (`op` is the caller's,
+   * [FRAME-CMD-2]). Every command the client builds is one of the registry's c2s messages, and
+   * it builds no other [VERSION-COMPAT-2].
+   */
   #frame<F extends Record<string, unknown>>(fields: F): F & { appId: string; peerId: string } {
     return { ...fields, appId: this.appId, peerId: this.peerId };
   }

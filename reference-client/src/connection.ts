@@ -110,6 +110,7 @@ export class Connection {
   /** Keepalives sent and not yet answered, oldest first: each `{}` answers the oldest [SERIAL-MATCH-2]. */
   #keepalivesOut = 0;
   #keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #deadTimer: ReturnType<typeof setTimeout> | undefined;
   #closeError: ProtocolError | undefined;
   #ended = false;
@@ -156,6 +157,7 @@ export class Connection {
         if (this.#ended) return;
         this.#isOpen = true;
         this.#armKeepalive();
+        this.#armIdle();
         resolve();
       };
       socket.onclose = (event: { code?: number; reason?: string }) => {
@@ -251,7 +253,11 @@ export class Connection {
         this.#pending.delete(i);
         // A command awaiting no reply succeeded when no error came in time.
         if (reply === undefined) resolve({});
-        else reject(new TimeoutError(command, timeoutMs));
+        else {
+          reject(new TimeoutError(command, timeoutMs));
+          // A reply that does not come may mean a dead connection: find out now.
+          this.#probe();
+        }
       }, timeoutMs);
       this.#pending.set(i, { command, reply, resolve, reject, timer });
       if (!this.#write(text)) {
@@ -297,6 +303,22 @@ export class Connection {
     if (this.#keepalivesOut++ === 0) this.#armDeadTimer();
   }
 
+  /**
+   * (Re)starts the receive-silence timer: after `keepaliveIntervalMs` without a frame from the
+   * server, a keepalive probes the connection, however much the client itself sends (frames
+   * written to a dead connection fail silently).
+   */
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#ended) return;
+    this.#idleTimer = setTimeout(() => this.#probe(), this.#options.keepaliveIntervalMs);
+  }
+
+  /** Sends a keepalive unless one already awaits its `{}`. */
+  #probe(): void {
+    if (this.#keepalivesOut === 0) this.#keepalive();
+  }
+
   #armDeadTimer(): void {
     clearTimeout(this.#deadTimer);
     this.#deadTimer = setTimeout(() => {
@@ -317,6 +339,7 @@ export class Connection {
 
   #receive(data: unknown): void {
     if (this.#ended) return;
+    this.#armIdle();
     // Any frame shows the connection alive: a keepalive's `{}` may queue behind a burst.
     if (this.#keepalivesOut > 0) this.#armDeadTimer();
     if (typeof data !== "string") return; // a server never sends binary (FRAME-BINARY-1)
@@ -365,6 +388,7 @@ export class Connection {
     this.#ended = true;
     this.#isOpen = false;
     clearTimeout(this.#keepaliveTimer);
+    clearTimeout(this.#idleTimer);
     clearTimeout(this.#deadTimer);
     this.#socket.onmessage = null;
     this.#socket.onopen = null;

@@ -79,7 +79,8 @@ export function checkMsg(value: unknown, maxBytes = MAX_MSG_BYTES): string {
 
 /**
  * The JSON text of a frame, or throws when it is longer than `maxBytes` (65536) bytes
- * [FRAME-SIZE-3]. `JSON.stringify` of an object never repeats a member name [FRAME-JSON-4].
+ * [FRAME-SIZE-3]. `JSON.stringify` of an object never repeats a member name [FRAME-JSON-4];
+ * the text goes out as one WebSocket text message, one object per message [FRAME-TEXT-1].
  */
 export function encodeFrame(frame: object, maxBytes = MAX_FRAME_BYTES): string {
   const text = JSON.stringify(frame);

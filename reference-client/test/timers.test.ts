@@ -134,6 +134,36 @@ describe("keepalive", () => {
   });
 });
 
+describe("dead connections", () => {
+  it("[KEEPALIVE-CLIENT-3] probes a connection that hears nothing for the keepalive interval, however much it sends", async () => {
+    const client = await opened({ commandTimeoutMs: 120_000, random: () => 0 });
+    net.responder = () => undefined; // frames now vanish, as on a dead link
+    const sends: Promise<unknown>[] = [];
+    for (let t = 0; t < 80; t += 5) {
+      sends.push(client.send(`m${t}`, "bob").catch((e: unknown) => e));
+      await vi.advanceTimersByTimeAsync(5_000);
+      if (client.state !== "open") break;
+    }
+    // 60 s without a frame from the server: a keepalive; 10 s more without one: dropped.
+    expect(client.state).not.toBe("open");
+    expect(net.sockets[0]?.frames.filter(isKeepalive)).toHaveLength(1);
+    for (const r of await Promise.all(sends))
+      expect(r).toMatchObject({ mayHaveBeenDelivered: true });
+  });
+
+  it("[TIMEOUT-CLIENT-1] probes the connection when a command times out, and drops it if the probe goes unanswered", async () => {
+    const client = await opened({ random: () => 0.99 });
+    net.responder = () => undefined;
+    const err = client.send("hi", "bob").catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(await err).toBeInstanceOf(TimeoutError);
+    expect(net.last.frames.filter(isKeepalive)).toHaveLength(1);
+    expect(client.state).toBe("open");
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(client.state).toBe("reconnecting");
+  });
+});
+
 describe("serials and reply matching", () => {
   it("[SERIAL-RANGE-1] gives every command an integer i from 0 to 2147483647, wrapping after the largest", async () => {
     const client = await opened({ firstSerial: 2_147_483_646 });
