@@ -1,0 +1,60 @@
+/**
+ * The parent's side of the load generator (lib/loadgen.mjs): forks it, pins it to core 1
+ * when pinning is on, and runs jobs on it one at a time.
+ * @module
+ */
+import { fork } from "node:child_process";
+import { pin } from "./proc.mjs";
+
+/**
+ * Forks the generator.
+ * @param {{ pinCore: number | null }} options
+ * @returns {Promise<{ pid: number, pinned: boolean, run: (job: Record<string, unknown>) => Promise<any>, stop: () => Promise<void> }>}
+ */
+export async function startGenerator(options) {
+  const child = fork(new URL("./loadgen.mjs", import.meta.url), [], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    // Room for 10k connections' buffers and the histograms without GC pauses that matter.
+    execArgv: ["--max-old-space-size=2048"],
+  });
+  await new Promise((resolve, reject) => {
+    child.once("message", resolve);
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`the generator exited (${code})`)));
+  });
+  const pinned =
+    options.pinCore === null ? false : pin(/** @type {number} */ (child.pid), options.pinCore);
+  let serial = 0;
+  /** @type {Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>} */
+  const waiting = new Map();
+  child.on("message", (/** @type {any} */ m) => {
+    const w = waiting.get(m.id);
+    if (!w) return;
+    waiting.delete(m.id);
+    if (m.error) w.reject(new Error(`generator: ${m.error}`));
+    else w.resolve(m.result);
+  });
+  child.on("exit", (code) => {
+    for (const w of waiting.values()) w.reject(new Error(`the generator exited (${code})`));
+    waiting.clear();
+  });
+  return {
+    pid: /** @type {number} */ (child.pid),
+    pinned,
+    run(job) {
+      const id = ++serial;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        child.send({ id, job });
+      });
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const gone = new Promise((res) => child.once("exit", res));
+      child.disconnect();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await gone;
+      clearTimeout(timer);
+    },
+  };
+}

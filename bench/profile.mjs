@@ -1,0 +1,280 @@
+#!/usr/bin/env node
+/**
+ * CPU profile of the reference server under W2 or W5 load, for the performance work of
+ * issue 11: runs the server with `node --cpu-prof` (its code untouched) into
+ * bench/results/profiles/, drives it with the benchmark's load generator, stops it with
+ * SIGTERM (the profile is written at exit), and prints where its time went: the functions
+ * with the most self time, and the time by area (the SQLite store, better-sqlite3, ws, the
+ * core, the adapter, the protocol package, Node itself, GC), both self and inclusive.
+ *
+ *   node bench/profile.mjs W2 [--rate 3000] [--seconds 10]
+ *   node bench/profile.mjs W5 [--rate 10] [--seconds 10]
+ *   node bench/profile.mjs --read FILE.cpuprofile          # only the report of a profile
+ * @module
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { startGenerator } from "./lib/generator.mjs";
+import { cpuSeconds, tasksetSupport } from "./lib/proc.mjs";
+import { ROOT, startTarget } from "./lib/targets.mjs";
+
+const USAGE = `Usage: node bench/profile.mjs W2|W5 [options]
+
+  --rate R        W2: msg/s (default 80% of the knee in bench/results/latest.json, else 3000);
+                  W5: group messages/s to 500 members (default 10)
+  --seconds S     measured seconds after a 1 s warm-up (default 10)
+  --top N         functions listed (default 25)
+  --out DIR       where the profile and its report go (default bench/results/profiles)
+  --read FILE     report on an existing .cpuprofile instead of running
+  -h, --help      this text`;
+
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    rate: { type: "string" },
+    seconds: { type: "string", default: "10" },
+    top: { type: "string", default: "25" },
+    out: { type: "string", default: join(ROOT, "bench/results/profiles") },
+    read: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (flags.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const top = Number(flags.top);
+
+/**
+ * The area a script belongs to, from its URL.
+ * @param {string} url
+ */
+function areaOf(url) {
+  if (
+    url.includes("/reference-server/dist/src/store/") ||
+    url.includes("/reference-server/src/store/")
+  )
+    return "store (sqlite-store, sweeper)";
+  if (url.includes("/node_modules/better-sqlite3/")) return "better-sqlite3";
+  if (
+    url.includes("/reference-server/dist/src/core/") ||
+    url.includes("/reference-server/src/core/")
+  )
+    return "core (engine, handlers)";
+  if (
+    url.includes("/reference-server/dist/src/adapter/") ||
+    url.includes("/reference-server/src/adapter/")
+  )
+    return "adapter (ws-adapter, http)";
+  if (url.includes("/reference-server/")) return "server (other)";
+  if (url.includes("/schemas/dist/") || url.includes("/schemas/src/"))
+    return "protocol package (validation)";
+  if (url.includes("/node_modules/ajv")) return "ajv (validation)";
+  if (url.includes("/node_modules/ws/")) return "ws";
+  if (url.includes("/node_modules/")) return "other packages";
+  if (url.startsWith("node:") || url === "") return "node internals";
+  return "other";
+}
+
+/**
+ * Reads a .cpuprofile: self time per function, and self and inclusive time per area.
+ * Native frames (no URL: SQLite's statements, JSON.parse, socket writes) are charged to the
+ * area of the nearest caller that has one.
+ * @param {string} path
+ */
+export function analyse(path) {
+  const prof = JSON.parse(readFileSync(path, "utf8"));
+  /** @type {Map<number, any>} */
+  const nodes = new Map(prof.nodes.map((/** @type {any} */ n) => [n.id, n]));
+  /** @type {Map<number, number>} */
+  const parent = new Map();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // Time of each sample: the delta to the next one (the last gets the mean).
+  const deltas = prof.timeDeltas ?? [];
+  /** @type {Map<number, number>} self µs per node */
+  const self = new Map();
+  const samples = prof.samples ?? [];
+  const totalUs = prof.endTime - prof.startTime;
+  const mean = samples.length ? totalUs / samples.length : 0;
+  for (let k = 0; k < samples.length; k++) {
+    const dt = k + 1 < deltas.length ? deltas[k + 1] : mean;
+    self.set(samples[k], (self.get(samples[k]) ?? 0) + dt);
+  }
+  const special = new Set(["(idle)", "(program)", "(garbage collector)", "(root)"]);
+  /** @param {number} id */
+  const areaOfNode = (id) => {
+    const n = nodes.get(id);
+    const name = n.callFrame.functionName;
+    if (special.has(name)) return name === "(garbage collector)" ? "GC" : name;
+    for (let cur = id; cur !== undefined; cur = /** @type {number} */ (parent.get(cur))) {
+      const url = nodes.get(cur)?.callFrame.url ?? "";
+      if (url !== "") return areaOf(url);
+    }
+    return "node internals";
+  };
+  /** @type {Map<string, { name: string, where: string, area: string, us: number }>} */
+  const fns = new Map();
+  /** @type {Map<string, number>} */
+  const areaSelf = new Map();
+  /** @type {Map<string, number>} */
+  const areaIncl = new Map();
+  let busyUs = 0;
+  for (const [id, us] of self) {
+    const n = nodes.get(id);
+    const cf = n.callFrame;
+    const area = areaOfNode(id);
+    if (area !== "(idle)") busyUs += us;
+    const where = cf.url
+      ? `${relative(ROOT, cf.url.replace(/^file:\/\//, ""))}:${cf.lineNumber + 1}`
+      : "(native)";
+    const key = `${cf.functionName}\u0000${where}`;
+    const f = fns.get(key) ?? { name: cf.functionName || "(anonymous)", where, area, us: 0 };
+    f.us += us;
+    fns.set(key, f);
+    areaSelf.set(area, (areaSelf.get(area) ?? 0) + us);
+    // Inclusive: every area on the stack of this sample, once each.
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = /** @type {number} */ (parent.get(cur))) {
+      const url = nodes.get(cur)?.callFrame.url ?? "";
+      if (url === "") continue;
+      const a = areaOf(url);
+      if (seen.has(a)) continue;
+      seen.add(a);
+      areaIncl.set(a, (areaIncl.get(a) ?? 0) + us);
+    }
+  }
+  const pct = (/** @type {number} */ us) => (busyUs > 0 ? (100 * us) / busyUs : 0);
+  return {
+    file: path,
+    wallS: totalUs / 1e6,
+    busyS: busyUs / 1e6,
+    functions: [...fns.values()]
+      .filter((f) => f.area !== "(idle)")
+      .sort((a, b) => b.us - a.us)
+      .map((f) => ({ ...f, ms: f.us / 1000, pct: pct(f.us) })),
+    areasSelf: [...areaSelf.entries()]
+      .filter(([a]) => a !== "(idle)")
+      .sort((a, b) => b[1] - a[1])
+      .map(([area, us]) => ({ area, ms: us / 1000, pct: pct(us) })),
+    areasInclusive: [...areaIncl.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([area, us]) => ({ area, ms: us / 1000, pct: pct(us) })),
+  };
+}
+
+/** The report as text. @param {ReturnType<typeof analyse>} a @param {string} title */
+function report(a, title) {
+  const lines = [
+    title,
+    `profile ${relative(ROOT, a.file)}: ${a.wallS.toFixed(1)} s of wall time, ${a.busyS.toFixed(2)} s busy (not idle); percentages are of the busy time`,
+    "",
+    "self time by area (native frames charged to their JS caller's area):",
+    ...a.areasSelf.map(
+      (x) => `  ${x.pct.toFixed(1).padStart(5)}%  ${x.ms.toFixed(0).padStart(7)} ms  ${x.area}`,
+    ),
+    "",
+    "inclusive time by area (a sample counts for every area on its stack):",
+    ...a.areasInclusive.map(
+      (x) => `  ${x.pct.toFixed(1).padStart(5)}%  ${x.ms.toFixed(0).padStart(7)} ms  ${x.area}`,
+    ),
+    "",
+    `top ${top} functions by self time:`,
+    ...a.functions
+      .slice(0, top)
+      .map(
+        (f) =>
+          `  ${f.pct.toFixed(1).padStart(5)}%  ${f.ms.toFixed(0).padStart(7)} ms  ${f.name}  ${f.where}  [${f.area}]`,
+      ),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+if (flags.read) {
+  process.stdout.write(report(analyse(flags.read), `report of ${flags.read}`));
+  process.exit(0);
+}
+
+const workload = (positionals[0] ?? "").toUpperCase();
+if (workload !== "W2" && workload !== "W5") {
+  process.stderr.write(`profile: name W2 or W5\n${USAGE}\n`);
+  process.exit(2);
+}
+const seconds = Number(flags.seconds);
+let rate = flags.rate ? Number(flags.rate) : workload === "W5" ? 10 : 0;
+if (!rate) {
+  try {
+    const latest = JSON.parse(readFileSync(join(ROOT, "bench/results/latest.json"), "utf8"));
+    const knee = latest.rows.find(
+      (/** @type {any} */ r) => r.workload === "W2" && r.metric.startsWith("knee"),
+    )?.value;
+    rate = knee ? Math.round(knee * 0.8) : 3000;
+  } catch {
+    rate = 3000;
+  }
+}
+const outDir = flags.out ?? join(ROOT, "bench/results/profiles");
+mkdirSync(outDir, { recursive: true });
+const name = `${workload}-${rate}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+const pinning = tasksetSupport();
+const target = await startTarget("reference", {
+  pinCore: pinning.available ? 0 : null,
+  nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${outDir}`, `--cpu-prof-name=${name}.cpuprofile`],
+});
+const gen = await startGenerator({ pinCore: pinning.available ? 1 : null });
+process.stderr.write(
+  `profiling the reference server (pid ${target.pid}) under ${workload} at ${rate}/s for ${seconds} s\n`,
+);
+/** @type {any} */
+let result;
+/** @type {number | null} the server's CPU time over its whole life, from /proc */
+let serverCpuS = null;
+try {
+  const common = { url: target.url, serverPid: target.pid, msgBytes: 100, drainMs: 3000 };
+  result =
+    workload === "W2"
+      ? (
+          await gen.run({
+            ...common,
+            type: "direct",
+            pairs: 20,
+            steps: [{ rate, warmupMs: 1000, measureMs: seconds * 1000 }],
+            stopWhenSaturated: false,
+          })
+        ).steps[0]
+      : await gen.run({
+          ...common,
+          type: "fanout",
+          members: 500,
+          rate,
+          warmupMs: 1000,
+          measureMs: seconds * 1000,
+        });
+} finally {
+  serverCpuS = cpuSeconds(target.pid);
+  await gen.stop();
+  await target.stop();
+}
+const file = join(outDir, `${name}.cpuprofile`);
+const found = readdirSync(outDir).includes(basename(file));
+if (!found) {
+  process.stderr.write(`profile: no profile was written to ${file}\n`);
+  process.exit(1);
+}
+const a = analyse(file);
+const load =
+  workload === "W2"
+    ? `${Math.round(result.deliveredPerS)} msg/s delivered, ${Math.round(result.msgsPerCpuS)} msg per server CPU-second, server ${result.serverCores.toFixed(2)} cores`
+    : `${Math.round(result.deliveredPerS)} deliveries/s, ${Math.round(result.deliveriesPerCpuS)} per server CPU-second, server ${result.serverCores.toFixed(2)} cores`;
+const cpuNote =
+  serverCpuS === null
+    ? ""
+    : `\nserver CPU time over the whole run (start-up and setup included), from /proc: ${serverCpuS.toFixed(2)} s, against ${a.busyS.toFixed(2)} s of busy samples. The profiler samples wall time: time blocked in system calls (SQLite's writes and its fsyncs at WAL checkpoints, socket writes) counts as the function's although it uses no CPU, so read the percentages as shares of the server's busy time, not of its CPU.`;
+const text = report(a, `${workload} at ${rate}/s: ${load}${cpuNote}`);
+writeFileSync(join(outDir, `${name}.txt`), text);
+writeFileSync(
+  join(outDir, `${workload}-latest.json`),
+  `${JSON.stringify({ workload, rate, seconds, load, profile: relative(ROOT, file), ...a, functions: a.functions.slice(0, 100), file: undefined }, null, 2)}\n`,
+);
+writeFileSync(join(outDir, `${workload}-latest.txt`), text);
+process.stdout.write(text);

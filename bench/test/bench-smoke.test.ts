@@ -1,0 +1,143 @@
+/**
+ * Smoke test of the benchmarks (bench/run.mjs, `npm run bench`): `--smoke` runs every
+ * workload and baseline for about a second at tiny sizes against real server processes.
+ * Only the shape of the output is checked: every workload and baseline is there, every
+ * number is finite and positive, each ratio is the row's value over its baseline's row, and
+ * the Markdown and SVG files exist, the SVGs well-formed XML. No figure is asserted:
+ * performance is measured by `npm run bench`, never by `npm test`.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "confab-bench-smoke-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Row {
+  workload: string;
+  metric: string;
+  value: number;
+  unit: string;
+  baseline: string | null;
+  baselineMetric?: string;
+  ratio: number | null;
+}
+
+/** The baseline each workload's ratios are against (bench/README.md). */
+const BASELINE_OF: Record<string, string[]> = {
+  W1: ["B0"],
+  W2: ["B1", "B0"],
+  W3: ["B1"],
+  W5: ["BF"],
+  W6: ["BF"],
+};
+
+/**
+ * Whether `text` is well-formed XML as far as an SVG written by hand needs: one root
+ * element, every tag closed in order, attributes quoted, no stray `<` or `&`.
+ */
+function wellFormed(text: string): boolean {
+  const body = text.replace(/^<\?xml[^>]*\?>\s*/, "").trim();
+  const stack: string[] = [];
+  let roots = 0;
+  const token =
+    /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>|([^<]+)/gy;
+  let m: RegExpExecArray | null;
+  let at = 0;
+  for (m = token.exec(body); m !== null; m = token.exec(body)) {
+    at = token.lastIndex;
+    const [, close, name, , selfClose, text] = m;
+    if (text !== undefined) {
+      if (stack.length === 0 && text.trim() !== "") return false;
+      if (/&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/.test(text)) return false;
+      continue;
+    }
+    if (close) {
+      if (stack.pop() !== name) return false;
+    } else {
+      if (stack.length === 0) roots++;
+      if (!selfClose) stack.push(name as string);
+    }
+  }
+  return at === body.length && stack.length === 0 && roots === 1;
+}
+
+describe("benchmarks (bench/run.mjs --smoke)", () => {
+  it("checks the XML check itself", () => {
+    expect(wellFormed('<svg a="1"><g><text x="2">a &amp; b</text></g><line/></svg>')).toBe(true);
+    expect(wellFormed("<svg><g></svg>")).toBe(false);
+    expect(wellFormed("<svg>a & b</svg>")).toBe(false);
+    expect(wellFormed("<svg></svg><svg></svg>")).toBe(false);
+  });
+
+  it("runs every workload and baseline and writes the JSON, the table and the plots", async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["bench/run.mjs", "--smoke", "--out", dir],
+      { cwd: ROOT, timeout: 90_000, maxBuffer: 16 * 1024 * 1024 },
+    );
+    expect(stdout).toContain("| Workload | Metric |");
+    const results = JSON.parse(readFileSync(join(dir, "latest.json"), "utf8"));
+    expect(results.machine).toMatchObject({
+      cpus: expect.any(Number),
+      node: process.version,
+      taskset: expect.any(Boolean),
+    });
+    expect(results.run).toMatchObject({
+      profile: "smoke",
+      pinning: { available: expect.any(Boolean) },
+    });
+
+    const rows: Row[] = results.rows;
+    const workloads = new Set(rows.map((r) => r.workload));
+    for (const w of ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "B0", "B1", "BF"]) {
+      expect(workloads, `${w} has rows`).toContain(w);
+    }
+    for (const r of rows) {
+      expect(Object.keys(r)).toEqual(
+        expect.arrayContaining(["workload", "metric", "value", "unit", "baseline", "ratio"]),
+      );
+      expect(typeof r.metric).toBe("string");
+      expect(typeof r.unit).toBe("string");
+      expect(Number.isFinite(r.value), `${r.workload} ${r.metric}: ${r.value}`).toBe(true);
+      expect(r.value, `${r.workload} ${r.metric}`).toBeGreaterThan(0);
+      if (r.baseline === null) {
+        expect(r.ratio).toBeNull();
+        continue;
+      }
+      expect(BASELINE_OF[r.workload], `${r.workload} against ${r.baseline}`).toContain(r.baseline);
+      const base = rows.filter(
+        (b) => b.workload === r.baseline && b.metric === (r.baselineMetric ?? r.metric),
+      );
+      expect(base, `${r.workload} ${r.metric}: its ${r.baseline} row`).toHaveLength(1);
+      expect(r.ratio).toBeCloseTo(r.value / (base[0] as Row).value, 9);
+      expect(r.ratio).toBeGreaterThan(0);
+    }
+    // Every workload with a baseline has its ratios.
+    for (const [w, bases] of Object.entries(BASELINE_OF)) {
+      for (const b of bases) {
+        expect(
+          rows.some((r) => r.workload === w && r.baseline === b),
+          `${w} against ${b}`,
+        ).toBe(true);
+      }
+    }
+    // Baselines are never ratios of something else.
+    for (const r of rows.filter((x) => x.workload.startsWith("B"))) expect(r.baseline).toBeNull();
+
+    const md = readFileSync(join(dir, "latest.md"), "utf8");
+    expect(md).toContain("| Workload | Metric | Value | Unit | Baseline |");
+    for (const svg of ["w3-latency.svg", "w2-throughput.svg", "w2-efficiency.svg"]) {
+      const path = join(dir, svg);
+      expect(existsSync(path), svg).toBe(true);
+      const text = readFileSync(path, "utf8");
+      expect(text).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+      expect(wellFormed(text), `${svg} is well-formed`).toBe(true);
+    }
+  }, 120_000);
+});
