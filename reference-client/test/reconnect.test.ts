@@ -23,7 +23,7 @@ function opened(client: ConfabClient): Promise<void> {
 
 describe("reconnect across a server crash", () => {
   it("[SESSION-RECONNECT-2] [OFFLINE-DEDUP-1] loses no acked message, shows none twice, and ends sends made while down as the app asked", async () => {
-    server = await ServerProcess.start();
+    server = await ServerProcess.start({ stablePort: true });
     const url = server.wsUrl;
     const bobWire: WireFrame[] = [];
     const bob = clients.make({

@@ -35,13 +35,27 @@ export class ServerProcess {
     private readonly ownsDir: string | undefined,
   ) {}
 
-  /** Starts a server on a new database in a temporary folder (or `db`), on a free port. */
-  static async start(options: { db?: string; args?: string[] } = {}): Promise<ServerProcess> {
+  /**
+   * Starts a server on a new database in a temporary folder (or `db`), on a free port. With
+   * `stablePort`, the port is drawn below the kernel's ephemeral range (32768 and up on
+   * Linux), so that no server of another test, started on port 0, can take it while this
+   * one is down between a kill and its restart.
+   */
+  static async start(
+    options: { db?: string; args?: string[]; stablePort?: boolean } = {},
+  ): Promise<ServerProcess> {
     const dir = options.db ? undefined : mkdtempSync(join(tmpdir(), "confab-client-"));
     const db = options.db ?? join(dir as string, "confab.db");
     const server = new ServerProcess(db, options.args ?? [], dir);
-    await server.#spawn(0);
-    return server;
+    for (let tries = 0; ; tries++) {
+      const port = options.stablePort ? 20_000 + Math.floor(Math.random() * 12_000) : 0;
+      try {
+        await server.#spawn(port);
+        return server;
+      } catch (err) {
+        if (!options.stablePort || tries >= 20) throw err; // that port was taken: draw again
+      }
+    }
   }
 
   /** `ws://127.0.0.1:PORT/`. */
