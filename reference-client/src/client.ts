@@ -49,6 +49,8 @@ import {
   QueueFullError,
   TimeoutError,
 } from "./errors.js";
+import { groupEventOf } from "./group-events.js";
+import { pageGroups, pageLogs } from "./history.js";
 import {
   checkAppId,
   checkId,
@@ -58,8 +60,10 @@ import {
   checkSignature,
   encodeFrame,
 } from "./inputs.js";
+import { type PresenceChange, PresenceTable } from "./presence.js";
 import { type FetchLike, RouterClient } from "./router.js";
 import { MemorySeenIds } from "./seen-ids.js";
+import { knownServerInfo } from "./server-info.js";
 import type {
   ClientEventName,
   ClientEvents,
@@ -92,75 +96,6 @@ export const NO_RECONNECT_CODES: ReadonlySet<number> = new Set([
   ERRORS.INVALID_ORIGIN.code,
   ERRORS.KICKED_BY_APP.code,
 ]);
-
-/** The least wait before asking for history again after error 4120, ms [LIMIT-LOGS-RATE-3]. */
-export const LOGS_RETRY_MS = 1000;
-
-/** How many times `queryLogs` asks again after error 4120 before it gives up. */
-export const LOGS_RETRIES = 5;
-
-const KNOWN_FEATURES: readonly KnownFeature[] = [
-  "receipts",
-  "offline",
-  "history",
-  "rest-history",
-  "room-query",
-  "room-list",
-  "rest-rooms",
-  "echo",
-  "super-peer",
-  "signatures",
-  "push-hook",
-];
-
-const KNOWN_LIMITS: readonly KnownLimit[] = [
-  "msgBytes",
-  "frameBytes",
-  "idLength",
-  "idsPerArray",
-  "watchPerSession",
-  "sessionsPerConnection",
-  "roomMembers",
-  "offlineCount",
-  "offlineAgeMs",
-  "pageLimit",
-  "pageLimitDefault",
-  "pageBytes",
-  "signatureWindowS",
-  "readTimeoutMs",
-  "loginTimeoutMs",
-  "framesPerSecond",
-  "frameBurst",
-  "watchPerConnection",
-  "historyBytesPerSecond",
-  "historyBurstBytes",
-  "pendingPerApp",
-  "watchPerApp",
-  "sessionsPerApp",
-  "connectionsPerApp",
-  "connectionsPerAddress",
-];
-
-/**
- * The announcement with only the features and limits this client knows: a member whose
- * name it does not know is ignored [SESSION-INFO-6].
- */
-export function knownServerInfo(
-  info: S2CMessages["session/opened"]["serverInfo"],
-): ServerInfo | undefined {
-  if (!info) return undefined;
-  const features: Partial<Record<KnownFeature, boolean>> = {};
-  for (const name of KNOWN_FEATURES) {
-    const v = (info.features as Record<string, unknown>)[name];
-    if (typeof v === "boolean") features[name] = v;
-  }
-  const limits: Partial<Record<KnownLimit, number>> = {};
-  for (const name of KNOWN_LIMITS) {
-    const v = (info.limits as Record<string, unknown>)[name];
-    if (typeof v === "number") limits[name] = v;
-  }
-  return { revision: info.revision, features, limits };
-}
 
 /** How long `close()` waits for `session/closed`, at most, ms. */
 export const CLOSE_WAIT_MS = 1000;
@@ -219,7 +154,7 @@ export class ConfabClient {
   /** The watch list the app wants, in the order it was given; re-sent on every open [SESSION-RECONNECT-2]. */
   readonly #watch = new Set<string>();
   /** The last known state of each watched peer: a snapshot that later `presence` supersedes [PRESENCE-CLIENT-1]. */
-  readonly #presence = new Map<string, "on" | "off">();
+  readonly #presence = new PresenceTable();
   readonly #queue: Queued[] = [];
   /** Ids to acknowledge, kept across reconnects until an `ack` carrying them is written. */
   readonly #toAck = new Set<string>();
@@ -370,7 +305,7 @@ export class ConfabClient {
    * client.on("online", () => console.log(client.onlinePeerIds));
    */
   get onlinePeerIds(): string[] {
-    return [...this.#presence].filter(([, s]) => s === "on").map(([id]) => id);
+    return this.#presence.online;
   }
 
   /**
@@ -594,8 +529,7 @@ export class ConfabClient {
     const info = knownServerInfo(opened.serverInfo);
     if (info) this.#serverInfo = info;
     // A re-open after a restart starts a new snapshot: peers no longer watched are dropped.
-    for (const id of [...this.#presence.keys()])
-      if (!this.#watch.has(id)) this.#presence.delete(id);
+    this.#presence.retain(this.#watch);
     this.#snapshot(first, opened.onlineSessionPeerIds ?? []);
     // Acks held over from a lost connection go out first; the offline burst that follows the
     // reply (OFFLINE-BURST-1) is deduplicated and acknowledged as it arrives.
@@ -966,81 +900,24 @@ export class ConfabClient {
 
   /** A `presence` frame supersedes the snapshot of each peer it names [PRESENCE-CLIENT-1]. */
   #onPresence(p: S2CMessages["presence"]): void {
-    const changed: string[] = [];
-    for (const id of uniqueIds(p.sessionPeerIds)) {
-      if (!this.#watch.has(id)) continue;
-      if (this.#presence.get(id) === p.status) continue;
-      this.#presence.set(id, p.status);
-      changed.push(id);
-      this.#emit("presence", { peerId: id, status: p.status });
-    }
-    if (changed.length > 0) this.#emit(p.status === "on" ? "online" : "offline", changed);
+    this.#report(this.#presence.apply(p.status, p.sessionPeerIds, this.#watch));
   }
 
-  /**
-   * A snapshot of the watched peers `asked`, `online` among them (a set [SESSION-LIST-2]):
-   * each changed state is reported as `presence` would report it [PRESENCE-CLIENT-1].
-   */
+  /** A snapshot of the watched peers `asked`, `online` among them [PRESENCE-CLIENT-1]. */
   #snapshot(asked: readonly string[], online: readonly string[]): void {
-    const on = new Set(online);
-    const came: string[] = [];
-    const went: string[] = [];
-    for (const id of uniqueIds([...asked])) {
-      if (!this.#watch.has(id)) continue;
-      const status = on.has(id) ? "on" : "off";
-      const before = this.#presence.get(id);
-      this.#presence.set(id, status);
-      if (before === status || (before === undefined && status === "off")) continue;
-      (status === "on" ? came : went).push(id);
-      this.#emit("presence", { peerId: id, status });
-    }
-    if (came.length > 0) this.#emit("online", came);
-    if (went.length > 0) this.#emit("offline", went);
+    this.#report(this.#presence.snapshot(asked, online, this.#watch));
   }
 
-  /**
-   * Membership events that no command of this session awaits (Table 2 of spec 04), from this
-   * peer's point of view: `room/joined` is `group:joined` when this peer joined on another
-   * device and `group:invited` when another member added it; `room/left` is `group:left` or
-   * `group:kicked` likewise; the copies of this peer's own invite and kick made on another
-   * device (ROOM-FANOUT-1) are `group:members-joined` and `group:members-left` by itself.
-   */
+  #report(change: PresenceChange): void {
+    for (const peerId of change.came) this.#emit("presence", { peerId, status: "on" });
+    for (const peerId of change.went) this.#emit("presence", { peerId, status: "off" });
+    if (change.came.length > 0) this.#emit("online", change.came);
+    if (change.went.length > 0) this.#emit("offline", change.went);
+  }
+
   #onGroupEvent(name: string, frame: Frame): void {
-    const roomId = frame.roomId as string;
-    switch (name) {
-      case "room/joined":
-      case "room/left": {
-        const byPeerId = frame.byPeerId as string;
-        const self = byPeerId === this.peerId;
-        const event =
-          name === "room/joined"
-            ? self
-              ? "group:joined"
-              : "group:invited"
-            : self
-              ? "group:left"
-              : "group:kicked";
-        this.#emit(event, { roomId, byPeerId });
-        return;
-      }
-      case "room/invited":
-      case "room/kicked": {
-        const peerIds = uniqueIds(frame.roomPeerIds as string[]);
-        if (peerIds.length === 0) return;
-        const event = name === "room/invited" ? "group:members-joined" : "group:members-left";
-        this.#emit(event, { roomId, byPeerId: this.peerId, peerIds });
-        return;
-      }
-      default: {
-        const event =
-          name === "room/members-joined" ? "group:members-joined" : "group:members-left";
-        this.#emit(event, {
-          roomId,
-          byPeerId: frame.byPeerId as string,
-          peerIds: uniqueIds(frame.roomPeerIds as string[]),
-        });
-      }
-    }
+    const event = groupEventOf(name, frame, this.peerId);
+    if (event) this.#emit(event.name, event.payload as never);
   }
 
   // ---------------------------------------------------------------- helpers
@@ -1392,24 +1269,7 @@ export class ConfabClient {
   async listGroups(options: { pageSize?: number } = {}): Promise<string[]> {
     const pageSize = checkMs("pageSize", options.pageSize, 100, { min: 1, max: 500 });
     this.#requireFeature("room-list", "listGroups");
-    const all: string[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const frame: Record<string, unknown> = { cmd: "room", op: "list", limit: pageSize };
-      if (after !== undefined) frame.after = after;
-      const page = await this.#request(frame, "room/list-result");
-      all.push(...page.roomIds);
-      const last = page.roomIds.at(-1);
-      if (!page.more || last === undefined) break;
-      if (after !== undefined && last <= after) {
-        throw new InvalidFrameError(
-          "room/list: a page with more: true did not move past its after",
-          page,
-        );
-      }
-      after = last;
-    }
-    return uniqueIds(all);
+    return pageGroups((frame) => this.#request(frame, "room/list-result"), pageSize);
   }
 
   // ---------------------------------------------------------------- history
@@ -1453,52 +1313,13 @@ export class ConfabClient {
       },
     );
     const limit = checkMs("limit", options.limit, Number.MAX_SAFE_INTEGER, { min: 1 });
-    let maxTs = options.before === undefined ? undefined : checkMs("before", options.before, 0);
+    const before = options.before === undefined ? undefined : checkMs("before", options.before, 0);
     this.#requireFeature("history", "queryLogs");
-    let msgid: string | undefined;
-    let yielded = 0;
-    for (;;) {
-      const want = Math.min(pageSize, limit - yielded);
-      const frame: Record<string, unknown> = { cmd: "logs", cid, limit: want };
-      if (maxTs !== undefined) frame.max_ts = maxTs;
-      if (msgid !== undefined) frame.msgid = msgid;
-      const page = await this.#logsPage(frame);
-      for (const item of page.logs) {
-        yield {
-          id: item["msg-id"],
-          msg: item.data,
-          fromPeerId: item.from,
-          timestamp: item.timestamp,
-          cid: item["conv-id"],
-          multiPeer: item["is-conv"],
-          to: item.to,
-          ...(item["is-room"] ? { roomId: item.to } : {}),
-        };
-        if (++yielded >= limit) return;
-      }
-      const last = page.logs.at(-1);
-      // A short page is the last only without `more` [LOGS-CLIENT-2]; an empty one always is.
-      if (last === undefined || (page.logs.length < want && page.more !== true)) return;
-      if (last.timestamp === maxTs && last["msg-id"] === msgid) {
-        throw new InvalidFrameError("logs: a page did not move past its cursor", page);
-      }
-      // The next page starts after the last item received [LOGS-CLIENT-1].
-      maxTs = last.timestamp;
-      msgid = last["msg-id"];
-    }
-  }
-
-  /** One `logs` page, asking again after 4120 [LIMIT-LOGS-RATE-3]. */
-  async #logsPage(frame: Record<string, unknown>): Promise<S2CMessages["logs/result"]> {
-    for (let tries = 0; ; tries++) {
-      try {
-        return await this.#request(frame, "logs/result");
-      } catch (err) {
-        const rateLimited = err instanceof ProtocolError && err.code === ERRORS.LIMIT_EXCEEDED.code;
-        if (!rateLimited || tries >= LOGS_RETRIES) throw err;
-        // The socket carries no Retry-After: wait the one second the spec gives, growing.
-        await new Promise((resolve) => setTimeout(resolve, LOGS_RETRY_MS * 2 ** tries));
-      }
-    }
+    yield* pageLogs((frame) => this.#request(frame, "logs/result"), {
+      cid,
+      pageSize,
+      limit,
+      before,
+    });
   }
 }
