@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * `npm start`: builds every workspace, then runs the reference server with the arguments
- * given (`npm start -- --port 9000`), and exits with the server's own status.
+ * `npm start`: builds every workspace and the demo page's client bundle, then runs the
+ * reference server with the arguments given (`npm start -- --port 9000`), and exits with the
+ * server's own status.
  *
  * Why a script and not `npm run build && node ...`: npm runs a script through `sh -c`, and
  * neither sh nor npm passed signals on so that the server stopped cleanly. SIGTERM to npm
@@ -19,6 +20,7 @@
  * - this script exits with the server's status: 0 after a clean stop.
  */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,6 +68,16 @@ if (firstSignal !== undefined) process.exit(signalStatus(firstSignal));
 if (built !== 0) {
   process.stderr.write(`start: the build failed (tsc -b exited ${built})\n`);
   process.exit(built);
+}
+// The demo chat page's client bundle, which the server serves at /demo in development mode
+// (reference-client/demo/build.mjs, esbuild). A failed bundle costs the demo, not the server.
+const demoBuild = join(root, "reference-client/demo/build.mjs");
+if (existsSync(demoBuild)) {
+  const bundled = await run([demoBuild]);
+  if (firstSignal !== undefined) process.exit(signalStatus(firstSignal));
+  if (bundled !== 0) {
+    process.stderr.write(`start: the demo bundle failed (exit ${bundled}); /demo will not load\n`);
+  }
 }
 const cli = join(root, "reference-server/dist/src/cli.js");
 // Windows has no process groups to leave, and `detached` would open a console there.

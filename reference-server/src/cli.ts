@@ -21,7 +21,8 @@ import { SqliteStore } from "./store/sqlite-store.js";
 export const USAGE = `Usage: confab-server [options]
 
 Runs the Confab reference server: the router (GET /v1/route), the WebSocket endpoint,
-REST history (GET /1.1/rtm/messages/logs) and GET /healthz, all on one port.
+REST history (GET /1.1/rtm/messages/logs) and GET /healthz, all on one port; in
+development mode also the demo chat page (GET /demo), when reference-client/demo is there.
 
 Options:
   --port N               Port to listen on, 0 to 65535; 0 picks a free one
@@ -452,8 +453,8 @@ export function parseCommandLine(
   };
 }
 
-/** The package version, from the package.json above this file (src/ or dist/src/). */
-export function packageVersion(): string {
+/** The folder and manifest of this package, found above this file (src/ or dist/src/). */
+function packageManifest(): { dir: string; version?: string } | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
     const candidate = join(dir, "package.json");
@@ -462,11 +463,27 @@ export function packageVersion(): string {
         name?: string;
         version?: string;
       };
-      if (pkg.name === "@confab/reference-server") return pkg.version ?? "0.0.0";
+      if (pkg.name === "@confab/reference-server") return { dir, ...pkg };
     }
     dir = dirname(dir);
   }
-  return "0.0.0";
+  return undefined;
+}
+
+/** The package version, from the package.json above this file (src/ or dist/src/). */
+export function packageVersion(): string {
+  return packageManifest()?.version ?? "0.0.0";
+}
+
+/**
+ * The demo chat page's folder in this repository (`reference-client/demo`, beside this
+ * package), or `undefined` when it is not there (an installed server) [issue 10].
+ */
+export function demoFolder(): string | undefined {
+  const pkg = packageManifest();
+  if (pkg === undefined) return undefined;
+  const dir = join(pkg.dir, "..", "reference-client", "demo");
+  return existsSync(join(dir, "index.html")) ? dir : undefined;
 }
 
 /** Plain words for the error codes a start-up meets: file system, SQLite, sockets. */
@@ -641,10 +658,12 @@ export async function main(
     process.stderr.write(`confab-server: ${message}\n`);
     return status;
   };
+  // Development mode serves the demo chat page at /demo when the repository has it.
+  const demoDir = options.devMode ? demoFolder() : undefined;
   try {
     const db = options.db === ":memory:" ? options.db : openDatabase(options.db, options.sync);
     try {
-      server = await startServer({ ...options, db, logger });
+      server = await startServer({ ...options, db, logger, demoDir });
     } catch (err) {
       const { syscall } = err as { syscall?: unknown };
       if (syscall !== "listen" && syscall !== "getaddrinfo") throw err;
@@ -675,6 +694,7 @@ export async function main(
       db: options.db,
       storage: store instanceof SqliteStore ? store.settings() : { kind: "memory" },
       devMode: options.devMode,
+      ...(demoDir !== undefined && { demo: `${server.url}/demo` }),
       apps: (options.apps ?? []).map((a) => a.appId),
       // [issue 8, item 10] Who can connect: a newcomer's first question about a dev server.
       access: isLoopback(host)

@@ -58,6 +58,11 @@ export interface ServerOptions {
   readonly engine?: Partial<EngineConfig> | undefined;
   /** The WebSocket URL the router answers with. Default: built from the request's Host. */
   readonly publicUrl?: string | undefined;
+  /**
+   * The folder of the demo chat page (`reference-client/demo`), served at `GET /demo` in
+   * development mode only: ignored when development mode is off [issue 10].
+   */
+  readonly demoDir?: string | undefined;
   /** Where log lines go. Default: nowhere. */
   readonly logger?: Logger | undefined;
   /** Largest WebSocket message read before `ws` closes with 1009. Default 1 MiB. */
@@ -188,6 +193,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     createHttpHandler({
       engine,
       publicUrl: options.publicUrl,
+      demoDir: config.devMode ? options.demoDir : undefined,
       logger,
       // REST reads do not write, but the core may log: drain through the next flush.
       afterRequest: () => adapter.scheduleFlush(),

@@ -2,12 +2,14 @@
  * The HTTP side of the reference server: the router (`GET /v1/route`, spec §1.1, D12), the
  * REST history endpoint (`GET /1.1/rtm/messages/logs`, D9), the REST membership endpoints
  * (`GET /1.1/rtm/rooms/{roomId}/members`, `GET /1.1/rtm/peers/{peerId}/rooms`, spec 4.7,
- * D19) and a health check.
- * Every answer is JSON (or JSONP for the router) and carries
+ * D19), a health check and, in development mode, the demo chat page (`GET /demo`, issue 10).
+ * Every answer but the demo's files is JSON (or JSONP for the router) and carries
  * `Access-Control-Allow-Origin: *` [ROUTER-CORS-1].
  * @module
  */
+import { readFile } from "node:fs/promises";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import { join } from "node:path";
 import { APP_ID_RULE, ERRORS, type ErrorSpec, isAppId } from "@confab/protocol";
 import type { ProtocolEngine } from "../core/types.js";
 import { errorFields, type Logger, silentLogger } from "../log.js";
@@ -122,6 +124,11 @@ export interface HttpHandlerOptions {
   readonly routeTtlS?: number | undefined;
   readonly logger?: Logger | undefined;
   /**
+   * The folder of the demo chat page, served at `GET /demo` and `/demo/*` [issue 10]; unset,
+   * those paths are not found. The server sets it in development mode only.
+   */
+  readonly demoDir?: string | undefined;
+  /**
    * Called after each request the core handled (the server uses it to drain the core's log
    * events).
    */
@@ -152,6 +159,42 @@ function send(
 function sendError(res: ServerResponse, status: number, code: number, error: string): void {
   send(res, status, { code, error });
 }
+
+const HTML = "text/html; charset=utf-8";
+const JS = "text/javascript; charset=utf-8";
+
+/**
+ * The demo's files: the only paths under `/demo` that are answered, each with the file of
+ * the demo folder it names and its type. A fixed list, so no request names any other file
+ * (`..`, `%2e%2e`, an encoded `/`, a symlink's target), whatever the folder holds.
+ */
+export const DEMO_FILES: Readonly<
+  Record<string, { readonly file: string; readonly type: string }>
+> = {
+  "/demo": { file: "index.html", type: HTML },
+  "/demo/": { file: "index.html", type: HTML },
+  "/demo/index.html": { file: "index.html", type: HTML },
+  "/demo/demo.js": { file: "demo.js", type: JS },
+  "/demo/demo.css": { file: "demo.css", type: "text/css; charset=utf-8" },
+  "/demo/dist/confab-client.js": { file: "dist/confab-client.js", type: JS },
+  "/demo/dist/confab-client.js.map": {
+    file: "dist/confab-client.js.map",
+    type: "application/json; charset=utf-8",
+  },
+};
+
+/**
+ * The demo page's policy: its own scripts and styles only, no inline script, sockets to any
+ * server (the router may name another host). `'unsafe-eval'` because the client validates
+ * every frame with the protocol package's ajv validators, which ajv compiles to functions
+ * at run time.
+ */
+const DEMO_CSP =
+  "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self'; img-src 'self' data:; " +
+  "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** Whether `path` is the demo's, `/demo` or under it. */
+const isDemoPath = (path: string) => path === "/demo" || path.startsWith("/demo/");
 
 /**
  * The request target as a URL, or `undefined` when it is none. The target is a path
@@ -195,6 +238,7 @@ function wsUrlFor(req: IncomingMessage, secure: boolean): string {
  * - `GET /1.1/rtm/rooms/{roomId}/members` → {@link ProtocolEngine.restRoomMembers}, and
  *   `GET /1.1/rtm/peers/{peerId}/rooms` → {@link ProtocolEngine.restPeerRooms}.
  * - `GET /healthz` → `{status: "ok", connections, sessions}`.
+ * - `GET /demo` and `/demo/*`, with a `demoDir` only: the files of {@link DEMO_FILES}.
  * - `OPTIONS` → the CORS preflight (the REST endpoint takes custom headers); other
  *   methods than GET and HEAD → 405; other paths → 404.
  */
@@ -311,6 +355,41 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
     return true;
   }
 
+  /** One file of the demo folder, read at each request (it is rebuilt while the server runs). */
+  function demo(req: IncomingMessage, res: ServerResponse, dir: string, path: string): void {
+    const entry = DEMO_FILES[path];
+    if (entry === undefined) {
+      sendError(res, 404, INVALID, `no such file of the demo: ${path}`);
+      return;
+    }
+    readFile(join(dir, entry.file)).then(
+      (body) => {
+        res.writeHead(200, {
+          "Content-Type": entry.type,
+          "Content-Length": body.length,
+          "Cache-Control": "no-cache",
+          "X-Content-Type-Options": "nosniff",
+          "Referrer-Policy": "no-referrer",
+          ...(entry.type === HTML && { "Content-Security-Policy": DEMO_CSP }),
+        });
+        res.end(req.method === "HEAD" ? undefined : body);
+      },
+      (err: unknown) => {
+        const missing = (err as { code?: unknown }).code === "ENOENT";
+        if (!missing) logger.log("error", "demo_read_failed", { path, ...errorFields(err) });
+        // The bundle is built by `npm start` (reference-client/demo/build.mjs); say so.
+        sendError(
+          res,
+          missing ? 404 : 500,
+          missing ? INVALID : INTERNAL_ERROR,
+          missing
+            ? `${entry.file} is missing from the demo folder: run node reference-client/demo/build.mjs`
+            : "internal error",
+        );
+      },
+    );
+  }
+
   return (req, res) => {
     try {
       const method = req.method ?? "GET";
@@ -356,7 +435,9 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
           break;
         }
         default:
-          if (membership(req, res, url)) options.afterRequest?.();
+          if (options.demoDir !== undefined && isDemoPath(url.pathname)) {
+            demo(req, res, options.demoDir, url.pathname);
+          } else if (membership(req, res, url)) options.afterRequest?.();
           else sendError(res, 404, INVALID, `no such endpoint: ${url.pathname}`);
       }
     } catch (err) {
