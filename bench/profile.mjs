@@ -17,6 +17,7 @@ import { basename, join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { startGenerator } from "./lib/generator.mjs";
 import { cpuSeconds, tasksetSupport } from "./lib/proc.mjs";
+import { formatJson } from "./lib/report.mjs";
 import { ROOT, startTarget } from "./lib/targets.mjs";
 
 const USAGE = `Usage: node bench/profile.mjs W2|W5 [options]
@@ -27,9 +28,16 @@ const USAGE = `Usage: node bench/profile.mjs W2|W5 [options]
   --top N         functions listed (default 25)
   --out DIR       where the profile and its report go (default bench/results/profiles)
   --read FILE     report on an existing .cpuprofile instead of running
+  --nice N        niceness of the server and the generator (negative: root only; default 0)
   -h, --help      this text`;
 
+// `--nice -10`: parseArgs takes a value that starts with a dash only as `--nice=-10`.
+const argv = process.argv.slice(2);
+for (let k = argv.indexOf("--nice"); k >= 0 && k + 1 < argv.length; k = -1) {
+  argv.splice(k, 2, `--nice=${argv[k + 1]}`);
+}
 const { values: flags, positionals } = parseArgs({
+  args: argv,
   allowPositionals: true,
   options: {
     rate: { type: "string" },
@@ -37,6 +45,7 @@ const { values: flags, positionals } = parseArgs({
     top: { type: "string", default: "25" },
     out: { type: "string", default: join(ROOT, "bench/results/profiles") },
     read: { type: "string" },
+    nice: { type: "string", default: "0" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -219,9 +228,13 @@ const name = `${workload}-${rate}-${new Date().toISOString().replace(/[:.]/g, "-
 const pinning = tasksetSupport();
 const target = await startTarget("reference", {
   pinCore: pinning.available ? 0 : null,
+  nice: Number(flags.nice),
   nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${outDir}`, `--cpu-prof-name=${name}.cpuprofile`],
 });
-const gen = await startGenerator({ pinCore: pinning.available ? 1 : null });
+const gen = await startGenerator({
+  pinCore: pinning.available ? 1 : null,
+  nice: Number(flags.nice),
+});
 process.stderr.write(
   `profiling the reference server (pid ${target.pid}) under ${workload} at ${rate}/s for ${seconds} s\n`,
 );
@@ -269,12 +282,20 @@ const load =
 const cpuNote =
   serverCpuS === null
     ? ""
-    : `\nserver CPU time over the whole run (start-up and setup included), from /proc: ${serverCpuS.toFixed(2)} s, against ${a.busyS.toFixed(2)} s of busy samples. The profiler samples wall time: time blocked in system calls (SQLite's writes and its fsyncs at WAL checkpoints, socket writes) counts as the function's although it uses no CPU, so read the percentages as shares of the server's busy time, not of its CPU.`;
+    : `\nserver CPU time over its whole life (start-up and setup included), from /proc: ${serverCpuS.toFixed(2)} s, against ${a.busyS.toFixed(2)} s of busy samples. The profiler samples wall time: time the server waits while not idle (blocked in a system call such as SQLite's fsyncs at WAL checkpoints, or preempted by another process) counts for the function it waits in, so the percentages are shares of its busy time, close to its CPU time only on an idle machine.`;
 const text = report(a, `${workload} at ${rate}/s: ${load}${cpuNote}`);
-writeFileSync(join(outDir, `${name}.txt`), text);
 writeFileSync(
   join(outDir, `${workload}-latest.json`),
-  `${JSON.stringify({ workload, rate, seconds, load, profile: relative(ROOT, file), ...a, functions: a.functions.slice(0, 100), file: undefined }, null, 2)}\n`,
+  formatJson({
+    workload,
+    rate,
+    seconds,
+    load,
+    profile: relative(ROOT, file),
+    ...a,
+    functions: a.functions.slice(0, 100),
+    file: undefined,
+  }),
 );
 writeFileSync(join(outDir, `${workload}-latest.txt`), text);
 process.stdout.write(text);

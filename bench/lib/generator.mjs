@@ -4,11 +4,12 @@
  * @module
  */
 import { fork } from "node:child_process";
+import { setPriority } from "node:os";
 import { pin } from "./proc.mjs";
 
 /**
  * Forks the generator.
- * @param {{ pinCore: number | null }} options
+ * @param {{ pinCore: number | null, nice?: number }} options
  * @returns {Promise<{ pid: number, pinned: boolean, run: (job: Record<string, unknown>) => Promise<any>, stop: () => Promise<void> }>}
  */
 export async function startGenerator(options) {
@@ -24,6 +25,7 @@ export async function startGenerator(options) {
   });
   const pinned =
     options.pinCore === null ? false : pin(/** @type {number} */ (child.pid), options.pinCore);
+  if (options.nice) setPriority(/** @type {number} */ (child.pid), options.nice);
   let serial = 0;
   /** @type {Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>} */
   const waiting = new Map();

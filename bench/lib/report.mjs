@@ -10,6 +10,37 @@
  *   better?: "higher" | "lower", note?: string }} Row
  */
 
+/**
+ * JSON as the repository's formatter (Biome) writes it, so that a committed result passes
+ * `biome check`: objects one member a line, arrays on one line when they hold no object
+ * and fit in 100 columns, otherwise one item a line.
+ * @param {unknown} value
+ */
+export function formatJson(value) {
+  /** @param {unknown} v @param {string} indent @param {number} used columns before it */
+  const fmt = (v, indent, used) => {
+    if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+    const inner = `${indent}  `;
+    if (Array.isArray(v)) {
+      if (v.length === 0) return "[]";
+      const flat = v.every((x) => x === null || typeof x !== "object");
+      if (flat) {
+        const line = `[${v.map((x) => JSON.stringify(x) ?? "null").join(", ")}]`;
+        if (used + line.length + 1 <= 100) return line;
+      }
+      return `[\n${v.map((x) => `${inner}${fmt(x, inner, inner.length)}`).join(",\n")}\n${indent}]`;
+    }
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+    if (entries.length === 0) return "{}";
+    const body = entries.map(([k, x]) => {
+      const head = `${inner}${JSON.stringify(k)}: `;
+      return `${head}${fmt(x, inner, head.length)}`;
+    });
+    return `{\n${body.join(",\n")}\n${indent}}`;
+  };
+  return `${fmt(value, "", 0)}\n`;
+}
+
 /** A number for a table: 3 significant digits, thousands kept whole. @param {number | null | undefined} v */
 export function fmt(v) {
   if (v === null || v === undefined || !Number.isFinite(v)) return "–";
@@ -56,7 +87,7 @@ export function markdown(results) {
     "## Machine and run",
     "",
     `- ${machine.cpus} × ${machine.cpuModel}, ${machine.memTotalMb} MB, ${machine.platform}, kernel ${machine.kernel}, Node ${machine.node}`,
-    `- pinning: ${run.pinning.available ? run.pinning.reason : `none (${run.pinning.reason})`}`,
+    `- pinning: ${run.pinning.available ? run.pinning.reason : `none (${run.pinning.reason})`}; niceness of the servers and the generator: ${run.nice ?? 0}`,
     `- load average at start ${run.loadavg.start.join(" ")}, at end ${run.loadavg.end.join(" ")}; measurements taken while other processes used more than ${run.disturbedAbove} cores were repeated (up to ${run.retries} times), and are marked when they stayed disturbed`,
     `- reference server: \`${run.server}\`, built from ${run.source.commit}${run.source.uncommittedServerFiles ? ` plus ${run.source.uncommittedServerFiles} uncommitted source files` : ""}, with \`--dev\` and \`--config\` ${JSON.stringify(run.referenceConfig)}`,
     ...run.referenceConfigWhy.map((/** @type {string} */ w) => `  - ${w}`),
@@ -117,7 +148,8 @@ export function lineChart(chart) {
           ph
       : m.t + ph - (y / (yMax || 1)) * ph;
   const out = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12" role="img" aria-label="${esc(chart.title)}">`,
+    `<title>${esc(chart.title)}</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(chart.title)}</text>`,
     `<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`,
@@ -136,7 +168,7 @@ export function lineChart(chart) {
   for (const t of chart.xTicks) {
     out.push(
       `<line x1="${X(t.at).toFixed(1)}" x2="${X(t.at).toFixed(1)}" y1="${m.t}" y2="${m.t + ph}" stroke="#eee"/>`,
-      `<text x="${X(t.at).toFixed(1)}" y="${m.t + ph + 16}" text-anchor="middle">${esc(t.label)}</text>`,
+      `<text x="${X(t.at).toFixed(1)}" y="${m.t + ph + 16}" text-anchor="${t.at >= xMax ? "end" : "middle"}">${esc(t.label)}</text>`,
     );
   }
   out.push(
@@ -177,7 +209,7 @@ export function lineChart(chart) {
 }
 
 /** @param {number} v */
-function niceCeil(v) {
+export function niceCeil(v) {
   if (!(v > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
   for (const f of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (f * p >= v) return f * p;

@@ -34,7 +34,6 @@ const BASELINE_OF: Record<string, string[]> = {
   W2: ["B1", "B0"],
   W3: ["B1"],
   W5: ["BF"],
-  W6: ["BF"],
 };
 
 /**
