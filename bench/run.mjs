@@ -547,6 +547,15 @@ if (selected.has("W4")) {
     better: "lower",
     note,
   });
+  add({
+    workload: "W4",
+    metric: `fill: messages stored for the offline peer per second (closed loop, 200 in flight, up to ${r.messages} pending)`,
+    value: r.fillPerS,
+    unit: "msg/s",
+    baseline: null,
+    better: "higher",
+    note,
+  });
 }
 
 // ---- W5 and BF: group fan-out -------------------------------------------------------------
