@@ -2402,6 +2402,53 @@ export const CASES: readonly ServerCase[] = [
     },
   }),
   defineCase({
+    name: "offline/age/ack-after-expiry-while-open-ignored",
+    requirements: ["ACK-IGNORE-1"],
+    features: ["offline", "receipts"],
+    needs: ["short"],
+    async run(ctx) {
+      // The order the case above cannot reach: bob is online, takes a message live and
+      // does not acknowledge it until it is older than the age limit. That ack must be
+      // ignored, without a receipt [ACK-IGNORE-1]: a server that checks the age only when
+      // it reads the offline store still sends one.
+      const age = ctx.limit("offlineAgeMs", true);
+      if (age > 10_000)
+        throw new NotApplicable(
+          `the short server's offlineAgeMs ${age} is too long for a quick case`,
+        );
+      const alice = ctx.peer("alice");
+      const bob = ctx.peer("bob");
+      const a = await ctx.open(alice, { short: true });
+      const b = await ctx.open(bob, { short: true });
+      const old = await accept(ctx, "ACK-REPLY-1", a.conn, dm(ctx, alice, [bob], { r: true }));
+      await ctx.waitFor(
+        "DIRECT-DELIVER-1",
+        b.conn,
+        (f) => f.cmd === "direct" && f.id === old.uid,
+        `the live delivery of ${old.uid}`,
+      );
+      await ctx.sleep(age + 300);
+      const fresh = await accept(ctx, "ACK-REPLY-1", a.conn, dm(ctx, alice, [bob], { r: true }));
+      await ctx.waitFor(
+        "DIRECT-DELIVER-1",
+        b.conn,
+        (f) => f.cmd === "direct" && f.id === fresh.uid,
+        `the live delivery of ${fresh.uid}`,
+      );
+      await noReceiptYet(ctx, a.conn);
+      // The expired id with the fresh one, in one ack: a receipt for the fresh one only.
+      await ackQuietly(ctx, "ACK-IGNORE-1", b.conn, bob, [old.uid, fresh.uid]);
+      await receiptOf(ctx, "RECEIPT-SEND-1", a.conn, alice, fresh.uid);
+      await ctx.expectNone(
+        "ACK-IGNORE-1",
+        a.conn,
+        (f) => f.cmd === "rcp" && f.id === old.uid,
+        "a receipt for a message acknowledged after it grew older than the age limit",
+        AFTER_SENTINEL_MS,
+      );
+    },
+  }),
+  defineCase({
     name: "offline/history/kept-after-eviction",
     requirements: ["OFFLINE-HISTORY-1"],
     features: ["offline", "history"],
