@@ -2427,7 +2427,14 @@ export const CASES: readonly ServerCase[] = [
         (f) => f.cmd === "direct" && f.id === old.uid,
         `the live delivery of ${old.uid}`,
       );
-      await ctx.sleep(age + 300);
+      // Both sessions stay open through the wait: keepalives keep them inside the short
+      // server's read timeout, which is as short as the age (TIMEOUT-READ-1).
+      const until = performance.now() + age + 300;
+      while (performance.now() < until) {
+        await ctx.sleep(Math.min(400, Math.max(0, until - performance.now())));
+        await ctx.roundTrip(a.conn);
+        await ctx.roundTrip(b.conn);
+      }
       const fresh = await accept(ctx, "ACK-REPLY-1", a.conn, dm(ctx, alice, [bob], { r: true }));
       await ctx.waitFor(
         "DIRECT-DELIVER-1",
