@@ -177,6 +177,11 @@ function historySql(filter: string, cursor: boolean): string {
 export const STATEMENTS = {
   begin: "BEGIN IMMEDIATE",
   commit: "COMMIT",
+  // One command's writes inside the group transaction (Store.atomically). Savepoints nest,
+  // and ROLLBACK TO / RELEASE act on the innermost one of the name.
+  savepoint: "SAVEPOINT command",
+  release: "RELEASE command",
+  rollbackTo: "ROLLBACK TO command",
   insertMessage: `INSERT INTO messages (app, id, cid, from_peer, to_peers, room_id, msg, timestamp, receipt)
     VALUES (@app, @id, @cid, @fromPeerId, @toPeers, @roomId, @msg, @timestamp, @receipt)`,
   insertParticipant:
@@ -194,13 +199,14 @@ export const STATEMENTS = {
   // OR IGNORE: adding a message that is already pending for the peer changes nothing.
   insertPending: `INSERT OR IGNORE INTO pending (app, peer, msg_id, timestamp)
     VALUES (@app, @peer, @msgId, @timestamp)`,
-  // Eviction in two steps, both reading pending_by_age: find the newest row beyond the limit
-  // (skipping the newest @limit: work bounded by the limit, 50), then delete it and everything
-  // older by range. A negative OFFSET counts as 0 in SQLite. (A single DELETE ... IN (subquery
-  // with OFFSET) does the same but measured 7x slower, even with nothing to evict.)
+  // Eviction in two steps, both reading pending_by_age: the newest of the rows to evict (the
+  // store knows how many rows the peer holds, so it skips exactly the rows it evicts before
+  // it: usually none), then it and everything older by range. Work bounded by the number of
+  // rows evicted, whatever the limit. (A single DELETE ... IN (subquery with OFFSET) does the
+  // same but measured 7x slower.)
   evictionBoundary: `SELECT timestamp, msg_id AS msgId FROM pending
     WHERE app = @app AND peer = @peer
-    ORDER BY timestamp DESC, msg_id DESC LIMIT 1 OFFSET @limit`,
+    ORDER BY timestamp, msg_id LIMIT 1 OFFSET @offset`,
   evictUpTo: `DELETE FROM pending
     WHERE app = @app AND peer = @peer AND (timestamp, msg_id) <= (@timestamp, @msgId)`,
   expirePending: "DELETE FROM pending WHERE app = @app AND peer = @peer AND timestamp < @notBefore",
@@ -216,10 +222,14 @@ export const STATEMENTS = {
   // the app of each row for pending_counts, and measured as fast as a range DELETE.
   expiredPending: `SELECT app, peer, msg_id AS msgId FROM pending WHERE timestamp < @notBefore
     ORDER BY timestamp, app, peer, msg_id LIMIT @limit`,
-  // One statement makes the app's row or adds to it.
-  adjustPendingCount: `INSERT INTO pending_counts (app, n) VALUES (@app, @delta)
-    ON CONFLICT (app) DO UPDATE SET n = n + excluded.n`,
+  // The store keeps the count of each app it touched in memory and writes it here once per
+  // commit, in the same transaction as the rows it counts; one statement makes or sets it.
+  setPendingCount: `INSERT INTO pending_counts (app, n) VALUES (@app, @n)
+    ON CONFLICT (app) DO UPDATE SET n = excluded.n`,
   pendingCount: "SELECT n FROM pending_counts WHERE app = @app",
+  // A peer's pending rows, counted once when the store first needs the number (a range of
+  // pending_by_age, bounded by the offline limit); it is kept in memory after that.
+  countPendingOfPeer: "SELECT count(*) AS n FROM pending WHERE app = @app AND peer = @peer",
   createRoom: "INSERT INTO rooms (app, room_id, created_at) VALUES (@app, @roomId, @createdAt)",
   roomExists: "SELECT 1 FROM rooms WHERE app = @app AND room_id = @roomId",
   members: "SELECT peer FROM members WHERE app = @app AND room_id = @roomId ORDER BY seq",
@@ -299,12 +309,30 @@ export interface SqliteStoreSettings {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts: { readonly [K in StatementName]: Database.Statement };
-  /**
-   * Inserts a message and its participants. Called inside the group transaction, so
-   * better-sqlite3 runs it as a savepoint: the rows land all-or-nothing, and a failed insert
-   * (a duplicate id) leaves the rest of the group transaction intact.
-   */
-  private readonly insertMessageTx: (message: StoredMessage) => void;
+
+  // In-memory mirrors of a few facts that the hot path of every message reads (measured:
+  // they were half of the store's statements per message, issue 11). Each is derived from the
+  // rows and can be rebuilt from them at any time, so each is exact or absent, never stale:
+  // it changes right after the statement whose effect it mirrors, a savepoint rollback
+  // replays the undo log back to the savepoint, and anything that rolls back more (a failed
+  // COMMIT, or SQLite ending the transaction by itself) clears them all (resetMirrors).
+
+  /** Pending rows per app [LIMIT-STORE-2]: loaded from pending_counts, written back at commit. */
+  private readonly appCounts = new Map<string, number>();
+  /** Apps whose count changed since the last commit. */
+  private readonly dirtyApps = new Set<string>();
+  /** Pending rows per (app, peer) touched lately, so that an insert knows whether to evict. */
+  private readonly peerCounts = new Map<string, number>();
+  /** (app, cid, peer) rows known to be in participants: their INSERT OR IGNORE is skipped. */
+  private readonly participants = new Set<string>();
+  /** The latest messages inserted, by (app, id): the acks that follow read them from here. */
+  private readonly recent = new Map<string, StoredMessage>();
+  /** How to undo each mirror change made inside atomically, in order. */
+  private readonly undo: (() => void)[] = [];
+  /** The open atomically calls, outermost first; a savepoint is opened at its first write. */
+  private readonly scopes: { opened: boolean }[] = [];
+  /** Whether this store wrote since its last commit (the group transaction is its own). */
+  private written = false;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -313,22 +341,6 @@ export class SqliteStore implements Store {
       stmts[name] = db.prepare(STATEMENTS[name]);
     }
     this.stmts = stmts as Record<StatementName, Database.Statement>;
-    this.insertMessageTx = db.transaction((m: StoredMessage) => {
-      this.stmts.insertMessage.run({
-        app: m.appId,
-        id: m.id,
-        cid: m.cid,
-        fromPeerId: m.fromPeerId,
-        toPeers: JSON.stringify(m.toPeerIds),
-        roomId: m.roomId ?? null,
-        msg: m.msg,
-        timestamp: m.timestamp,
-        receipt: m.receipt ? 1 : 0,
-      });
-      for (const peer of participantsOf(m)) {
-        this.stmts.insertParticipant.run({ app: m.appId, cid: m.cid, peer });
-      }
-    });
   }
 
   /**
@@ -390,25 +402,130 @@ export class SqliteStore implements Store {
     };
   }
 
-  /** {@inheritDoc Store.atomically} */
+  /**
+   * {@inheritDoc Store.atomically}
+   *
+   * A savepoint per call, opened at the call's first write only, so a command that only reads
+   * costs no statement. (better-sqlite3's `db.transaction` always opens one, and builds a
+   * wrapper function per call: 9% of the server's time under W2, issue 11.)
+   */
   atomically<T>(fn: () => T): T {
-    this.write();
-    // Inside the open group-commit transaction, better-sqlite3 runs a nested transaction as
-    // a SAVEPOINT and rolls back to it when fn throws.
-    return this.db.transaction(fn)();
+    const scope = { opened: false };
+    const mark = this.undo.length;
+    this.scopes.push(scope);
+    try {
+      const result = fn();
+      if (scope.opened) this.stmts.release.run();
+      return result;
+    } catch (err) {
+      if (scope.opened && this.db.inTransaction) {
+        this.stmts.rollbackTo.run();
+        this.stmts.release.run();
+        this.unwind(mark);
+      } else if (!this.db.inTransaction && this.written) {
+        // SQLite ended the whole transaction by itself (disk full, I/O): every write since
+        // the last commit is gone, not only this call's.
+        this.resetMirrors();
+        this.written = false;
+      }
+      throw err;
+    } finally {
+      this.scopes.pop();
+      // Only a savepoint can undo a mirror change, and the outermost one is now closed.
+      if (this.scopes.length === 0) this.undo.length = 0;
+    }
   }
 
-  /** Opens the group-commit transaction unless it is already open. */
+  /**
+   * Opens the group-commit transaction unless it is already open, then the savepoints of the
+   * enclosing atomically calls that are not open yet, outermost first.
+   */
   private write(): void {
     // db.inTransaction, not a flag of ours: SQLite rolls a transaction back by itself on some
-    // errors (disk full, I/O), and then a new one must be opened.
-    if (!this.db.inTransaction) this.stmts.begin.run();
+    // errors (disk full, I/O), and then a new one must be opened, without the mirrors of the
+    // writes it took with it.
+    if (!this.db.inTransaction) {
+      if (this.written) this.resetMirrors();
+      this.stmts.begin.run();
+      this.written = true;
+    }
+    for (const scope of this.scopes) {
+      if (!scope.opened) {
+        this.stmts.savepoint.run();
+        scope.opened = true;
+      }
+    }
   }
 
-  /** {@inheritDoc Store.insertMessage} */
+  /** Sets a mirror entry, and inside atomically records how to undo it. */
+  private mirror<K, V>(map: Map<K, V>, key: K, value: V): void {
+    if (this.scopes.length > 0) {
+      const old = map.get(key);
+      this.undo.push(old === undefined ? () => map.delete(key) : () => map.set(key, old));
+    }
+    map.set(key, value);
+  }
+
+  /** Undoes the mirror changes made since `mark`, newest first. */
+  private unwind(mark: number): void {
+    while (this.undo.length > mark) (this.undo.pop() as () => void)();
+  }
+
+  /** Forgets every mirror: the next use of each reads the rows again. */
+  private resetMirrors(): void {
+    this.appCounts.clear();
+    this.dirtyApps.clear();
+    this.peerCounts.clear();
+    this.participants.clear();
+    this.recent.clear();
+    this.undo.length = 0;
+  }
+
+  /**
+   * {@inheritDoc Store.insertMessage}
+   *
+   * No savepoint of its own: the message row goes first, so a failed insert (a duplicate id)
+   * changes nothing, and the engine runs every command in {@link SqliteStore.atomically}.
+   */
   insertMessage(message: StoredMessage): void {
     this.write();
-    this.insertMessageTx(message);
+    // A copy of our own (the mirror keeps it), in toMessage's key order.
+    const m: StoredMessage = {
+      id: message.id,
+      appId: message.appId,
+      cid: message.cid,
+      fromPeerId: message.fromPeerId,
+      toPeerIds: [...message.toPeerIds],
+      roomId: message.roomId,
+      msg: message.msg,
+      timestamp: message.timestamp,
+      receipt: message.receipt,
+    };
+    this.stmts.insertMessage.run({
+      app: m.appId,
+      id: m.id,
+      cid: m.cid,
+      fromPeerId: m.fromPeerId,
+      toPeers: JSON.stringify(m.toPeerIds),
+      roomId: m.roomId ?? null,
+      msg: m.msg,
+      timestamp: m.timestamp,
+      receipt: m.receipt ? 1 : 0,
+    });
+    if (this.recent.size >= RECENT_MESSAGES) {
+      // The oldest entry (a Map iterates in insertion order).
+      this.recent.delete(this.recent.keys().next().value as string);
+    }
+    this.mirror(this.recent, pairKey(m.appId, m.id), m);
+    for (const peer of participantsOf(m)) {
+      // Participants are never deleted, so a row known to be there stays there.
+      const key = participantKey(m.appId, m.cid, peer);
+      if (this.participants.has(key)) continue;
+      this.stmts.insertParticipant.run({ app: m.appId, cid: m.cid, peer });
+      if (this.participants.size >= MIRROR_ENTRIES) this.participants.clear();
+      if (this.scopes.length > 0) this.undo.push(() => this.participants.delete(key));
+      this.participants.add(key);
+    }
   }
 
   /** {@inheritDoc Store.addPending} */
@@ -420,30 +537,61 @@ export class SqliteStore implements Store {
     limit: number,
   ): void {
     this.write();
-    let delta = this.stmts.insertPending.run({
+    const key = pairKey(appId, peerId);
+    const before = this.peerCount(appId, peerId, key);
+    const inserted = this.stmts.insertPending.run({
       app: appId,
       peer: peerId,
       msgId: messageId,
       timestamp,
     }).changes;
-    const boundary = this.stmts.evictionBoundary.get({
-      app: appId,
-      peer: peerId,
-      limit: clampCount(limit),
-    }) as { timestamp: number; msgId: string } | undefined;
-    if (boundary !== undefined) {
-      delta -= this.stmts.evictUpTo.run({ app: appId, peer: peerId, ...boundary }).changes;
+    let count = before + inserted;
+    let delta = inserted;
+    const keep = clampCount(limit);
+    if (count > keep) {
+      // Evict the count - keep oldest rows [OFFLINE-LIMIT-1]; the boundary is the newest of
+      // them, found by skipping the others (usually none).
+      const boundary = this.stmts.evictionBoundary.get({
+        app: appId,
+        peer: peerId,
+        offset: count - keep - 1,
+      }) as { timestamp: number; msgId: string } | undefined;
+      if (boundary !== undefined) {
+        const evicted = this.stmts.evictUpTo.run({ app: appId, peer: peerId, ...boundary }).changes;
+        count -= evicted;
+        delta -= evicted;
+      }
     }
+    this.mirror(this.peerCounts, key, count);
     this.adjustPendingCount(appId, delta);
   }
 
+  /** The pending rows of a peer, from the mirror or counted once. */
+  private peerCount(appId: string, peerId: string, key: string): number {
+    const known = this.peerCounts.get(key);
+    if (known !== undefined) return known;
+    const row = this.stmts.countPendingOfPeer.get({ app: appId, peer: peerId }) as { n: number };
+    // A cache, not a record: past its bound it starts over (the rows stay the truth). A load
+    // needs no undo: it is the rows' own value, and a rollback takes both back together.
+    if (this.peerCounts.size >= MIRROR_ENTRIES) this.peerCounts.clear();
+    this.peerCounts.set(key, row.n);
+    return row.n;
+  }
+
+  /** Subtracts `removed` from a peer's mirrored count, if it is mirrored. */
+  private peerRemoved(key: string, removed: number): void {
+    const known = this.peerCounts.get(key);
+    if (known !== undefined && removed !== 0) this.mirror(this.peerCounts, key, known - removed);
+  }
+
   /**
-   * Adds `delta` to the app's pending row count [LIMIT-STORE-2]. Inside the caller's
-   * transaction, so it commits and rolls back with the rows it counts. A full offline store
-   * (an insert and an eviction) changes nothing and costs no write.
+   * Adds `delta` to the app's pending row count [LIMIT-STORE-2], in memory; commit writes it
+   * in the same transaction as the rows it counts, so it commits and rolls back with them.
    */
   private adjustPendingCount(app: string, delta: number): void {
-    if (delta !== 0) this.stmts.adjustPendingCount.run({ app, delta });
+    if (delta === 0) return;
+    this.mirror(this.appCounts, app, this.pendingCount(app) + delta);
+    this.dirtyApps.add(app);
   }
 
   /** {@inheritDoc Store.pendingFor} */
@@ -452,6 +600,8 @@ export class SqliteStore implements Store {
     const expired = this.stmts.expirePending.run({ app: appId, peer: peerId, notBefore }).changes;
     this.adjustPendingCount(appId, -expired);
     const rows = this.stmts.pendingFor.all({ app: appId, peer: peerId }) as MessageRow[];
+    // Every row of the peer was just read: that is its count.
+    this.mirror(this.peerCounts, pairKey(appId, peerId), rows.length);
     return rows.map(toMessage);
   }
 
@@ -465,6 +615,7 @@ export class SqliteStore implements Store {
         removed.push(msgId);
       }
     }
+    this.peerRemoved(pairKey(appId, peerId), removed.length);
     this.adjustPendingCount(appId, -removed.length);
     return removed;
   }
@@ -485,6 +636,7 @@ export class SqliteStore implements Store {
     const perApp = new Map<string, number>();
     for (const key of keys) {
       this.stmts.removePending.run(key);
+      this.peerRemoved(pairKey(key.app, key.peer), 1);
       perApp.set(key.app, (perApp.get(key.app) ?? 0) + 1);
     }
     for (const [app, n] of perApp) this.adjustPendingCount(app, -n);
@@ -493,12 +645,22 @@ export class SqliteStore implements Store {
 
   /** {@inheritDoc Store.pendingCount} */
   pendingCount(appId: string): number {
+    const known = this.appCounts.get(appId);
+    if (known !== undefined) return known;
+    // Read once per app (apps are few: the configuration's). This mirror is dropped only with
+    // the transaction, because its row is brought up to date at commit only.
     const row = this.stmts.pendingCount.get({ app: appId }) as { n: number } | undefined;
-    return row?.n ?? 0;
+    const n = row?.n ?? 0;
+    this.appCounts.set(appId, n);
+    return n;
   }
 
   /** {@inheritDoc Store.getMessage} */
   getMessage(appId: string, messageId: string): StoredMessage | undefined {
+    // Messages never change once stored, so a recent one is read from memory.
+    // A copy, like a row read, so that a caller cannot change the stored message through it.
+    const known = this.recent.get(pairKey(appId, messageId));
+    if (known !== undefined) return { ...known, toPeerIds: [...known.toPeerIds] };
     const row = this.stmts.getMessage.get({ app: appId, id: messageId }) as MessageRow | undefined;
     return row === undefined ? undefined : toMessage(row);
   }
@@ -601,15 +763,28 @@ export class SqliteStore implements Store {
 
   /** {@inheritDoc Store.commit} */
   commit(): void {
-    if (!this.db.inTransaction) return;
+    if (!this.db.inTransaction) {
+      // Nothing open; if SQLite ended a transaction of ours by itself, its mirrors go too.
+      if (this.written) this.resetMirrors();
+      this.written = false;
+      return;
+    }
     try {
+      // The counts of the turn, in the transaction of the rows they count [LIMIT-STORE-2].
+      for (const app of this.dirtyApps) {
+        this.stmts.setPendingCount.run({ app, n: this.appCounts.get(app) ?? 0 });
+      }
       this.stmts.commit.run();
     } catch (err) {
       // A failed COMMIT (SQLITE_BUSY, I/O) can leave the transaction open; its writes were
       // never acknowledged, so drop them rather than let a later commit store them.
       if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      this.resetMirrors();
+      this.written = false;
       throw err;
     }
+    this.dirtyApps.clear();
+    this.written = false;
   }
 
   /** {@inheritDoc Store.close} */
@@ -638,4 +813,19 @@ function participantsOf(message: StoredMessage): string[] {
  */
 function clampCount(n: number): number {
   return n > 0 ? Math.floor(n) : 0;
+}
+
+/** How many messages {@link SqliteStore} keeps in memory for the acks that follow them. */
+const RECENT_MESSAGES = 2048;
+/** The bound of each of {@link SqliteStore}'s per-peer mirrors: past it, it starts over. */
+const MIRROR_ENTRIES = 65536;
+
+/** A key of two ids (app and message, or app and peer), unambiguous whatever they contain (the first is length-prefixed). */
+function pairKey(app: string, id: string): string {
+  return `${app.length}:${app}${id}`;
+}
+
+/** A participants key of three ids, unambiguous whatever they contain. */
+function participantKey(app: string, cid: string, peer: string): string {
+  return `${app.length}:${app}${cid.length}:${cid}${peer}`;
 }

@@ -1,0 +1,171 @@
+// SqliteStore against MemoryStore on random sequences of the offline-store operations, with
+// blocks that throw half-way (rolled back) and commits in between. SqliteStore keeps in-memory
+// mirrors of its rows (pending counts per app and per peer, known participants, recent
+// messages; issue 11) that must never drift from the rows: after every step both stores must
+// answer every observable question alike [LIMIT-STORE-2, OFFLINE-LIMIT-1, ERROR-NOEFFECT-1,
+// LOGS-AUTH-1, ACK-REMOVE-1].
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { MemoryStore } from "../../src/store/memory-store.js";
+import { SqliteStore } from "../../src/store/sqlite-store.js";
+import type { Store } from "../../src/store/store.js";
+import { APP, message } from "./support-store.js";
+
+const PEERS = ["bob", "carol", "dan"];
+const APPS = [APP, "app2"];
+
+type Op =
+  | { kind: "send"; app: number; to: number[]; limit: number }
+  | { kind: "ack"; app: number; peer: number; picks: number[] }
+  | { kind: "open"; app: number; peer: number; age: number }
+  | { kind: "sweep"; age: number; max: number }
+  | { kind: "block"; ops: Op[]; fail: boolean }
+  | { kind: "commit" };
+
+// What may run inside a block: everything but commit (no caller commits inside atomically).
+const work: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant("send" as const),
+      app: fc.nat(1),
+      to: fc.uniqueArray(fc.nat(PEERS.length - 1), { minLength: 1, maxLength: 3 }),
+      limit: fc.integer({ min: 0, max: 4 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("ack" as const),
+      app: fc.nat(1),
+      peer: fc.nat(PEERS.length - 1),
+      picks: fc.array(fc.nat(40), { maxLength: 3 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("open" as const),
+      app: fc.nat(1),
+      peer: fc.nat(PEERS.length - 1),
+      age: fc.nat(30),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("sweep" as const),
+      age: fc.nat(30),
+      max: fc.integer({ min: 0, max: 5 }),
+    }),
+  },
+);
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: work },
+  { weight: 1, arbitrary: fc.constant({ kind: "commit" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("block" as const),
+      ops: fc.array(work, { maxLength: 5 }),
+      fail: fc.boolean(),
+    }),
+  },
+);
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Applies `o` to `store`; message n is "m<n>" at timestamp n (ids sort like timestamps). */
+function apply(store: Store, o: Op, state: { n: number }): void {
+  switch (o.kind) {
+    case "send": {
+      const n = state.n++;
+      const id = `m${String(n).padStart(3, "0")}`;
+      const appId = APPS[o.app] as string;
+      const to = o.to.map((p) => PEERS[p] as string);
+      store.insertMessage(message({ id, appId, cid: `c-${to[0]}`, toPeerIds: to, timestamp: n }));
+      for (const p of to) store.addPending(appId, p, id, n, o.limit);
+      return;
+    }
+    case "ack": {
+      const ids = o.picks.map((k) => `m${String(k).padStart(3, "0")}`);
+      store.removePending(APPS[o.app] as string, PEERS[o.peer] as string, ids);
+      return;
+    }
+    case "open":
+      store.pendingFor(APPS[o.app] as string, PEERS[o.peer] as string, state.n - o.age);
+      return;
+    case "sweep":
+      store.sweepExpired(state.n - o.age, o.max);
+      return;
+    case "commit":
+      store.commit();
+      return;
+    case "block":
+      try {
+        store.atomically(() => {
+          for (const inner of o.ops) apply(store, inner, state);
+          if (o.fail) throw new Error("half-way");
+        });
+      } catch (err) {
+        if (!(err instanceof Error) || err.message !== "half-way") throw err;
+      }
+      return;
+  }
+}
+
+/** Everything a caller can observe of the offline store, participants and messages. */
+function observe(store: Store, upTo: number): unknown {
+  return APPS.map((app) => ({
+    count: store.pendingCount(app),
+    // pendingFor with notBefore 0 expires nothing (timestamps start at 0).
+    pending: PEERS.map((p) => store.pendingFor(app, p, 0).map((m) => m.id)),
+    participants: ["alice", ...PEERS].map((p) =>
+      PEERS.map((q) => store.isParticipant(app, `c-${q}`, p)),
+    ),
+    messages: Array.from({ length: upTo }, (_, k) => {
+      const m = store.getMessage(app, `m${String(k).padStart(3, "0")}`);
+      return m === undefined ? null : [m.id, m.toPeerIds.join(","), m.timestamp];
+    }),
+  }));
+}
+
+describe("SqliteStore and MemoryStore agree on random histories", () => {
+  it("[LIMIT-STORE-2] [OFFLINE-LIMIT-1] [ERROR-NOEFFECT-1] keeps counts, evictions, participants and messages exact through rollbacks and commits", () => {
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 30 }), (ops) => {
+        const dir = mkdtempSync(join(tmpdir(), "confab-diff-"));
+        dirs.push(dir);
+        const sqlite = SqliteStore.open(join(dir, "d.db"));
+        const memory = new MemoryStore();
+        const a = { n: 0 };
+        const b = { n: 0 };
+        try {
+          for (const o of ops) {
+            apply(sqlite, o, a);
+            apply(memory, o, b);
+            expect(observe(sqlite, a.n)).toEqual(observe(memory, b.n));
+          }
+          // What was committed (close commits) is what a fresh open reads.
+          sqlite.close();
+          const again = SqliteStore.open(join(dir, "d.db"));
+          try {
+            expect(observe(again, a.n)).toEqual(observe(memory, b.n));
+          } finally {
+            again.close();
+          }
+        } finally {
+          sqlite.close();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
