@@ -124,6 +124,69 @@ export const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
       CREATE INDEX members_by_peer ON members (app, peer, room_id);
     `);
   },
+  // 3 → 4: the offline store keyed in age order (issue 11).
+  (db) => {
+    db.exec(`
+      -- Each pending row was in three b-trees: the primary key (app, peer, msg_id),
+      -- pending_by_age and pending_by_expiry. The first two are scattered by peer, so every
+      -- message dirtied a page of each per recipient, and every commit wrote those pages to
+      -- the log: a fifth of the pages of a message's commit. Keyed in age order, the table
+      -- serves what pending_by_age did (eviction, expiry, the offline burst) and an ack
+      -- deletes by the full key, taking the timestamp from the message. A message has one
+      -- timestamp, so the key still admits one row per (peer, message).
+      CREATE TABLE pending_by_key (
+        app       TEXT    NOT NULL,
+        peer      TEXT    NOT NULL,
+        timestamp INTEGER NOT NULL,   -- the message's timestamp
+        msg_id    TEXT    NOT NULL,
+        PRIMARY KEY (app, peer, timestamp, msg_id),
+        FOREIGN KEY (app, msg_id) REFERENCES messages (app, id)
+      ) WITHOUT ROWID;
+      INSERT INTO pending_by_key (app, peer, timestamp, msg_id)
+        SELECT app, peer, timestamp, msg_id FROM pending;
+      DROP TABLE pending;
+      ALTER TABLE pending_by_key RENAME TO pending;
+      CREATE INDEX pending_by_expiry ON pending (timestamp, app, peer, msg_id);
+    `);
+  },
+  // 4 → 5: history keys written in batches (issue 11).
+  (db) => {
+    db.exec(`
+      -- messages_by_cid and messages_by_from are keyed by conversation and by sender, so every
+      -- message dirtied a leaf page of each (two thirds of the pages a message's commit wrote
+      -- to the log, measured). The same keys now live in two tables the store fills in
+      -- batches, sorted, from the messages above history_mark (a batch dirties each page once),
+      -- and always before a history query reads them; the messages themselves, appended to
+      -- their table, stay what every ack waits for.
+      CREATE TABLE history_by_cid (
+        app       TEXT    NOT NULL,
+        cid       TEXT    NOT NULL,
+        timestamp INTEGER NOT NULL,
+        id        TEXT    NOT NULL,
+        PRIMARY KEY (app, cid, timestamp, id)
+      ) WITHOUT ROWID;
+      CREATE TABLE history_by_from (
+        app       TEXT    NOT NULL,
+        from_peer TEXT    NOT NULL,
+        timestamp INTEGER NOT NULL,
+        id        TEXT    NOT NULL,
+        PRIMARY KEY (app, from_peer, timestamp, id)
+      ) WITHOUT ROWID;
+      INSERT INTO history_by_cid (app, cid, timestamp, id)
+        SELECT app, cid, timestamp, id FROM messages;
+      INSERT INTO history_by_from (app, from_peer, timestamp, id)
+        SELECT app, from_peer, timestamp, id FROM messages;
+      DROP INDEX messages_by_cid;
+      DROP INDEX messages_by_from;
+      -- The rowid of the last message whose keys are in the two tables: at open, the store
+      -- takes the messages above it (a crash loses no key, only the batch in memory).
+      CREATE TABLE history_mark (
+        only  INTEGER PRIMARY KEY CHECK (only = 0),
+        upto  INTEGER NOT NULL
+      );
+      INSERT INTO history_mark (only, upto) SELECT 0, coalesce(max(rowid), 0) FROM messages;
+    `);
+  },
 ];
 
 /** The schema version this code writes (`PRAGMA user_version`). */
@@ -151,23 +214,39 @@ export function migrate(db: Database.Database): void {
   }
 }
 
-// The history statements differ only in the equality prefix, which picks the index.
+// The history statements differ only in the equality prefix, which picks the index: the
+// whole app reads messages_by_time; a conversation or a sender reads its key table, then each
+// message by its primary key (CROSS JOIN pins that order).
 const HISTORY_COLUMNS = "id, app, cid, from_peer, to_peers, room_id, msg, timestamp, receipt";
-const HISTORY_FILTERS = {
-  app: "app = @app",
-  cid: "app = @app AND cid = @cid",
-  from: "app = @app AND from_peer = @fromPeerId",
-  cidFrom: "app = @app AND cid = @cid AND from_peer = @fromPeerId",
+const JOINED_COLUMNS = HISTORY_COLUMNS.split(", ")
+  .map((c) => `m.${c}`)
+  .join(", ");
+const HISTORY_SOURCES = {
+  app: { from: "messages AS h", where: "h.app = @app" },
+  cid: {
+    from: "history_by_cid AS h CROSS JOIN messages AS m ON m.app = h.app AND m.id = h.id",
+    where: "h.app = @app AND h.cid = @cid",
+  },
+  from: {
+    from: "history_by_from AS h CROSS JOIN messages AS m ON m.app = h.app AND m.id = h.id",
+    where: "h.app = @app AND h.from_peer = @fromPeerId",
+  },
+  cidFrom: {
+    from: "history_by_cid AS h CROSS JOIN messages AS m ON m.app = h.app AND m.id = h.id",
+    where: "h.app = @app AND h.cid = @cid AND m.from_peer = @fromPeerId",
+  },
 } as const;
 
-function historySql(filter: string, cursor: boolean): string {
+function historySql(source: keyof typeof HISTORY_SOURCES, cursor: boolean): string {
   // The row value `(timestamp, id) < (@maxTs, @msgId)` means `timestamp < @maxTs OR
   // (timestamp = @maxTs AND id < @msgId)`, but unlike the OR form the planner uses it as an
   // index range bound. With maxTs alone the store binds msgId = '': no id is below the empty
   // string, so it reduces to `timestamp < @maxTs` (the legacy cursor).
-  const range = cursor ? " AND (timestamp, id) < (@maxTs, @msgId)" : "";
-  return `SELECT ${HISTORY_COLUMNS} FROM messages WHERE ${filter}${range}
-    ORDER BY timestamp DESC, id DESC LIMIT @limit`;
+  const range = cursor ? " AND (h.timestamp, h.id) < (@maxTs, @msgId)" : "";
+  const { from, where } = HISTORY_SOURCES[source];
+  const columns = source === "app" ? HISTORY_COLUMNS : JOINED_COLUMNS;
+  return `SELECT ${columns} FROM ${from} WHERE ${where}${range}
+    ORDER BY h.timestamp DESC, h.id DESC LIMIT @limit`;
 }
 
 /**
@@ -184,24 +263,35 @@ export const STATEMENTS = {
   rollbackTo: "ROLLBACK TO command",
   insertMessage: `INSERT INTO messages (app, id, cid, from_peer, to_peers, room_id, msg, timestamp, receipt)
     VALUES (@app, @id, @cid, @fromPeerId, @toPeers, @roomId, @msg, @timestamp, @receipt)`,
+  // The keys of a batch of messages, in key order (OR IGNORE: a batch taken again after a
+  // rollback finds its keys there).
+  insertHistoryCid: `INSERT OR IGNORE INTO history_by_cid (app, cid, timestamp, id)
+    VALUES (@app, @cid, @timestamp, @id)`,
+  insertHistoryFrom: `INSERT OR IGNORE INTO history_by_from (app, from_peer, timestamp, id)
+    VALUES (@app, @fromPeerId, @timestamp, @id)`,
+  setHistoryMark: "UPDATE history_mark SET upto = @upto WHERE only = 0",
+  historyMark: "SELECT upto FROM history_mark WHERE only = 0",
+  // The messages whose keys are not in the key tables yet, by rowid (a range of it).
+  unindexedMessages: `SELECT rowid AS rowid, app, id, cid, from_peer AS fromPeerId, timestamp
+    FROM messages WHERE rowid > @upto ORDER BY rowid`,
   insertParticipant:
     "INSERT OR IGNORE INTO participants (app, cid, peer) VALUES (@app, @cid, @peer)",
   getMessage: `SELECT ${HISTORY_COLUMNS} FROM messages WHERE app = @app AND id = @id`,
   isParticipant: "SELECT 1 FROM participants WHERE app = @app AND cid = @cid AND peer = @peer",
-  historyApp: historySql(HISTORY_FILTERS.app, false),
-  historyAppCursor: historySql(HISTORY_FILTERS.app, true),
-  historyCid: historySql(HISTORY_FILTERS.cid, false),
-  historyCidCursor: historySql(HISTORY_FILTERS.cid, true),
-  historyFrom: historySql(HISTORY_FILTERS.from, false),
-  historyFromCursor: historySql(HISTORY_FILTERS.from, true),
-  historyCidFrom: historySql(HISTORY_FILTERS.cidFrom, false),
-  historyCidFromCursor: historySql(HISTORY_FILTERS.cidFrom, true),
+  historyApp: historySql("app", false),
+  historyAppCursor: historySql("app", true),
+  historyCid: historySql("cid", false),
+  historyCidCursor: historySql("cid", true),
+  historyFrom: historySql("from", false),
+  historyFromCursor: historySql("from", true),
+  historyCidFrom: historySql("cidFrom", false),
+  historyCidFromCursor: historySql("cidFrom", true),
   // OR IGNORE: adding a message that is already pending for the peer changes nothing.
-  insertPending: `INSERT OR IGNORE INTO pending (app, peer, msg_id, timestamp)
-    VALUES (@app, @peer, @msgId, @timestamp)`,
-  // Eviction in two steps, both reading pending_by_age: the newest of the rows to evict (the
-  // store knows how many rows the peer holds, so it skips exactly the rows it evicts before
-  // it: usually none), then it and everything older by range. Work bounded by the number of
+  insertPending: `INSERT OR IGNORE INTO pending (app, peer, timestamp, msg_id)
+    VALUES (@app, @peer, @timestamp, @msgId)`,
+  // Eviction in two steps, both ranges of the primary key: the newest of the rows to evict
+  // (the store knows how many rows the peer holds, so it skips exactly the rows it evicts
+  // before it: usually none), then it and everything older. Work bounded by the number of
   // rows evicted, whatever the limit. (A single DELETE ... IN (subquery with OFFSET) does the
   // same but measured 7x slower.)
   evictionBoundary: `SELECT timestamp, msg_id AS msgId FROM pending
@@ -217,10 +307,16 @@ export const STATEMENTS = {
     FROM pending AS p CROSS JOIN messages AS m ON m.app = p.app AND m.id = p.msg_id
     WHERE p.app = @app AND p.peer = @peer
     ORDER BY p.timestamp, p.msg_id`,
-  removePending: "DELETE FROM pending WHERE app = @app AND peer = @peer AND msg_id = @msgId",
+  // By the full key; the timestamp is the message's, read by its primary key when the store
+  // does not hold the message in memory (removePendingAt).
+  removePending: `DELETE FROM pending WHERE app = @app AND peer = @peer AND msg_id = @msgId
+    AND timestamp = (SELECT timestamp FROM messages WHERE app = @app AND id = @msgId)`,
+  removePendingAt: `DELETE FROM pending
+    WHERE app = @app AND peer = @peer AND timestamp = @timestamp AND msg_id = @msgId`,
   // The sweep reads the keys of the oldest expired rows, then deletes each by key: it needs
   // the app of each row for pending_counts, and measured as fast as a range DELETE.
-  expiredPending: `SELECT app, peer, msg_id AS msgId FROM pending WHERE timestamp < @notBefore
+  expiredPending: `SELECT app, peer, timestamp, msg_id AS msgId FROM pending
+    WHERE timestamp < @notBefore
     ORDER BY timestamp, app, peer, msg_id LIMIT @limit`,
   // The store keeps the count of each app it touched in memory and writes it here once per
   // commit, in the same transaction as the rows it counts; one statement makes or sets it.
@@ -228,7 +324,7 @@ export const STATEMENTS = {
     ON CONFLICT (app) DO UPDATE SET n = excluded.n`,
   pendingCount: "SELECT n FROM pending_counts WHERE app = @app",
   // A peer's pending rows, counted once when the store first needs the number (a range of
-  // pending_by_age, bounded by the offline limit); it is kept in memory after that.
+  // the primary key, bounded by the offline limit); it is kept in memory after that.
   countPendingOfPeer: "SELECT count(*) AS n FROM pending WHERE app = @app AND peer = @peer",
   createRoom: "INSERT INTO rooms (app, room_id, created_at) VALUES (@app, @roomId, @createdAt)",
   roomExists: "SELECT 1 FROM rooms WHERE app = @app AND room_id = @roomId",
@@ -291,6 +387,11 @@ export interface SqliteStoreOptions {
    * loss, at the cost of an fsync per commit.
    */
   readonly synchronous?: "normal" | "full";
+  /**
+   * How many messages' history keys wait in memory before a commit writes them
+   * ({@link HISTORY_BATCH} by default; a history read writes them whatever their number).
+   */
+  readonly historyBatch?: number;
 }
 
 /** What {@link SqliteStore.settings} reports. */
@@ -333,14 +434,62 @@ export class SqliteStore implements Store {
   private readonly scopes: { opened: boolean }[] = [];
   /** Whether this store wrote since its last commit (the group transaction is its own). */
   private written = false;
+  /**
+   * The stored messages whose keys are not in history_by_cid and history_by_from yet, in
+   * rowid order: at most the history batch plus one turn's (see indexHistory).
+   */
+  private unindexed: HistoryKey[] = [];
 
-  private constructor(db: Database.Database) {
+  private constructor(
+    db: Database.Database,
+    private readonly historyBatch: number,
+  ) {
     this.db = db;
     const stmts: Partial<Record<StatementName, Database.Statement>> = {};
     for (const name of Object.keys(STATEMENTS) as StatementName[]) {
       stmts[name] = db.prepare(STATEMENTS[name]);
     }
     this.stmts = stmts as Record<StatementName, Database.Statement>;
+    this.unindexed = this.loadUnindexed();
+  }
+
+  /** The messages above history_mark: what a crash or a rollback left out of the key tables. */
+  private loadUnindexed(): HistoryKey[] {
+    const mark = this.stmts.historyMark.get() as { upto: number };
+    return this.stmts.unindexedMessages.all({ upto: mark.upto }) as HistoryKey[];
+  }
+
+  /**
+   * Writes the keys of the unindexed messages into history_by_cid and history_by_from, and
+   * moves history_mark past them, in the current transaction. A batch dirties each page of
+   * the two tables once, where one message at a time dirtied a page per message.
+   */
+  private indexHistory(): void {
+    const batch = this.unindexed;
+    const last = batch[batch.length - 1];
+    if (last === undefined) return;
+    this.write();
+    for (const key of batch) {
+      this.stmts.insertHistoryCid.run({
+        app: key.app,
+        cid: key.cid,
+        timestamp: key.timestamp,
+        id: key.id,
+      });
+      this.stmts.insertHistoryFrom.run({
+        app: key.app,
+        fromPeerId: key.fromPeerId,
+        timestamp: key.timestamp,
+        id: key.id,
+      });
+    }
+    this.stmts.setHistoryMark.run({ upto: last.rowid });
+    this.unindexed = [];
+    if (this.scopes.length > 0) {
+      this.undo.push(() => {
+        this.unindexed = batch.concat(this.unindexed);
+      });
+    }
   }
 
   /**
@@ -359,7 +508,7 @@ export class SqliteStore implements Store {
       // Wait for a checkpointing or backup process instead of failing at once with SQLITE_BUSY.
       db.pragma("busy_timeout = 5000");
       migrate(db);
-      return new SqliteStore(db);
+      return new SqliteStore(db, options.historyBatch ?? HISTORY_BATCH);
     } catch (error) {
       db.close();
       throw error;
@@ -479,6 +628,8 @@ export class SqliteStore implements Store {
     this.participants.clear();
     this.recent.clear();
     this.undo.length = 0;
+    // Not a cache: the keys still to write. The rows say which (the mark rolled back too).
+    this.unindexed = this.loadUnindexed();
   }
 
   /**
@@ -501,7 +652,7 @@ export class SqliteStore implements Store {
       timestamp: message.timestamp,
       receipt: message.receipt,
     };
-    this.stmts.insertMessage.run({
+    const { lastInsertRowid } = this.stmts.insertMessage.run({
       app: m.appId,
       id: m.id,
       cid: m.cid,
@@ -517,6 +668,21 @@ export class SqliteStore implements Store {
       this.recent.delete(this.recent.keys().next().value as string);
     }
     this.mirror(this.recent, pairKey(m.appId, m.id), m);
+    const key: HistoryKey = {
+      rowid: Number(lastInsertRowid),
+      app: m.appId,
+      id: m.id,
+      cid: m.cid,
+      fromPeerId: m.fromPeerId,
+      timestamp: m.timestamp,
+    };
+    this.unindexed.push(key);
+    if (this.scopes.length > 0) {
+      this.undo.push(() => {
+        const at = this.unindexed.lastIndexOf(key);
+        if (at >= 0) this.unindexed.splice(at, 1);
+      });
+    }
     for (const peer of participantsOf(m)) {
       // Participants are never deleted, so a row known to be there stays there.
       const key = participantKey(m.appId, m.cid, peer);
@@ -611,9 +777,17 @@ export class SqliteStore implements Store {
     const removed: string[] = [];
     // A duplicate id finds its row already deleted (0 changes), so each id is reported once.
     for (const msgId of messageIds) {
-      if (this.stmts.removePending.run({ app: appId, peer: peerId, msgId }).changes > 0) {
-        removed.push(msgId);
-      }
+      const known = this.recent.get(pairKey(appId, msgId));
+      const result =
+        known === undefined
+          ? this.stmts.removePending.run({ app: appId, peer: peerId, msgId })
+          : this.stmts.removePendingAt.run({
+              app: appId,
+              peer: peerId,
+              timestamp: known.timestamp,
+              msgId,
+            });
+      if (result.changes > 0) removed.push(msgId);
     }
     this.peerRemoved(pairKey(appId, peerId), removed.length);
     this.adjustPendingCount(appId, -removed.length);
@@ -629,13 +803,14 @@ export class SqliteStore implements Store {
     const keys = this.stmts.expiredPending.all({ notBefore, limit }) as {
       app: string;
       peer: string;
+      timestamp: number;
       msgId: string;
     }[];
     if (keys.length === 0) return 0;
     this.write();
     const perApp = new Map<string, number>();
     for (const key of keys) {
-      this.stmts.removePending.run(key);
+      this.stmts.removePendingAt.run(key);
       this.peerRemoved(pairKey(key.app, key.peer), 1);
       perApp.set(key.app, (perApp.get(key.app) ?? 0) + 1);
     }
@@ -674,6 +849,13 @@ export class SqliteStore implements Store {
   history(query: HistoryQuery, take?: (message: StoredMessage) => boolean): StoredMessage[] {
     const { cid, fromPeerId, maxTs } = query;
     const cursor = maxTs !== undefined;
+    if (cid !== undefined || fromPeerId !== undefined) {
+      // The key tables first take every stored message [LOGS-ORDER-1]. Outside a transaction
+      // (a REST read), that write commits at once rather than hold the write lock.
+      const open = this.db.inTransaction;
+      this.indexHistory();
+      if (!open && this.scopes.length === 0) this.commit();
+    }
     const name: StatementName =
       cid !== undefined
         ? fromPeerId !== undefined
@@ -770,6 +952,7 @@ export class SqliteStore implements Store {
       return;
     }
     try {
+      if (this.unindexed.length >= this.historyBatch) this.indexHistory();
       // The counts of the turn, in the transaction of the rows they count [LIMIT-STORE-2].
       for (const app of this.dirtyApps) {
         this.stmts.setPendingCount.run({ app, n: this.appCounts.get(app) ?? 0 });
@@ -790,6 +973,7 @@ export class SqliteStore implements Store {
   /** {@inheritDoc Store.close} */
   close(): void {
     if (!this.db.open) return;
+    this.indexHistory();
     this.commit();
     this.db.close();
   }
@@ -828,4 +1012,17 @@ function pairKey(app: string, id: string): string {
 /** A participants key of three ids, unambiguous whatever they contain. */
 function participantKey(app: string, cid: string, peer: string): string {
   return `${app.length}:${app}${cid.length}:${cid}${peer}`;
+}
+
+/** How many messages' history keys {@link SqliteStore} holds before a commit writes them. */
+export const HISTORY_BATCH = 1024;
+
+/** What the key tables need of a message, with its rowid (history_mark's unit). */
+interface HistoryKey {
+  readonly rowid: number;
+  readonly app: string;
+  readonly id: string;
+  readonly cid: string;
+  readonly fromPeerId: string;
+  readonly timestamp: number;
 }

@@ -253,6 +253,7 @@ describe("SqliteStore query plans", () => {
     now: 1,
     n: 1,
     offset: 0,
+    upto: 0,
     after: "r0",
   };
 
@@ -287,30 +288,29 @@ describe("SqliteStore query plans", () => {
 
   it("reads history pages and the offline store through the indexes made for them", () => {
     const index = (name: keyof typeof STATEMENTS) => plan(db, STATEMENTS[name]).join("\n");
+    // A conversation's or a sender's page is a range of its key table (schema 5), then
+    // each message by its primary key.
     expect(index("historyCidCursor")).toMatch(
-      /USING INDEX messages_by_cid \(app=\? AND cid=\? AND \(timestamp,id\)<\(\?,\?\)\)/,
+      /SEARCH h USING PRIMARY KEY \(app=\? AND cid=\? AND \(timestamp,id\)<\(\?,\?\)\)\nSEARCH m USING INDEX sqlite_autoindex_messages_1 \(app=\? AND id=\?\)/,
     );
     expect(index("historyFromCursor")).toMatch(
-      /USING INDEX messages_by_from \(app=\? AND from_peer=\? AND \(timestamp,id\)<\(\?,\?\)\)/,
+      /SEARCH h USING PRIMARY KEY \(app=\? AND from_peer=\? AND \(timestamp,id\)<\(\?,\?\)\)\nSEARCH m USING INDEX/,
     );
     expect(index("historyAppCursor")).toMatch(
       /USING INDEX messages_by_time \(app=\? AND \(timestamp,id\)<\(\?,\?\)\)/,
     );
+    // The offline store is keyed in age order (schema 4): its own primary key serves it.
     expect(index("evictionBoundary")).toMatch(
-      /SEARCH pending USING COVERING INDEX pending_by_age \(app=\? AND peer=\?\)/,
+      /SEARCH pending USING PRIMARY KEY \(app=\? AND peer=\?\)/,
     );
-    expect(index("evictUpTo")).toMatch(
-      /USING COVERING INDEX pending_by_age \(app=\? AND peer=\? AND/,
-    );
+    expect(index("evictUpTo")).toMatch(/USING PRIMARY KEY \(app=\? AND peer=\? AND/);
     expect(index("expiredNonces")).toMatch(
       /USING COVERING INDEX nonces_by_expiry \(expires_at<\?\)/,
     );
     expect(index("members")).toMatch(
       /USING COVERING INDEX members_in_order \(app=\? AND room_id=\?\)/,
     );
-    expect(index("pendingFor")).toMatch(
-      /SEARCH p USING COVERING INDEX pending_by_age \(app=\? AND peer=\?\)/,
-    );
+    expect(index("pendingFor")).toMatch(/SEARCH p USING PRIMARY KEY \(app=\? AND peer=\?\)/);
   });
 
   it("[OFFLINE-SWEEP-1] finds expired pending rows of every app by a range of pending_by_expiry, in its order", () => {
@@ -320,8 +320,14 @@ describe("SqliteStore query plans", () => {
       "SEARCH pending USING COVERING INDEX pending_by_expiry (timestamp<?)",
     ]);
     // Each selected row is then deleted by its primary key.
+    expect(plan(db, STATEMENTS.removePendingAt)).toEqual([
+      "SEARCH pending USING PRIMARY KEY (app=? AND peer=? AND timestamp=? AND msg_id=?)",
+    ]);
+    // An ack names ids only: the timestamp of the key is read from the message's own key.
     expect(plan(db, STATEMENTS.removePending)).toEqual([
-      "SEARCH pending USING PRIMARY KEY (app=? AND peer=? AND msg_id=?)",
+      "SEARCH pending USING PRIMARY KEY (app=? AND peer=? AND timestamp=? AND msg_id=?)",
+      "SCALAR SUBQUERY 1",
+      "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (app=? AND id=?)",
     ]);
   });
 
@@ -466,6 +472,50 @@ describe("SqliteStore membership index", () => {
       .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'members_by_peer'")
       .get();
     expect(index).toEqual({ name: "members_by_peer" });
+    check.close();
+  });
+});
+
+describe("SqliteStore offline store keyed in age order", () => {
+  it("[OFFLINE-ORDER-1] [LIMIT-STORE-2] migrates a version 3 database: keeps every pending row, oldest first, and drops pending_by_age", () => {
+    const db = new Database(dbPath);
+    db.pragma("foreign_keys = ON");
+    for (const step of MIGRATIONS.slice(0, 3)) step(db);
+    db.pragma("user_version = 3");
+    const insertMessage = db.prepare(
+      `INSERT INTO messages (app, id, cid, from_peer, to_peers, room_id, msg, timestamp, receipt)
+       VALUES (?, ?, 'c1', 'alice', '["bob"]', NULL, 'hi', ?, 0)`,
+    );
+    const insertPending = db.prepare(
+      "INSERT INTO pending (app, peer, msg_id, timestamp) VALUES (?, ?, ?, ?)",
+    );
+    // Ids that do not sort like their timestamps: the order is (timestamp, id).
+    for (const [id, t] of [
+      ["z1", 1],
+      ["a2", 2],
+      ["m2", 2],
+    ] as const) {
+      insertMessage.run(APP, id, t);
+      insertPending.run(APP, "bob", id, t);
+    }
+    db.prepare("INSERT INTO pending_counts (app, n) VALUES (?, 3)").run(APP);
+    db.close();
+
+    const store = SqliteStore.open(dbPath);
+    expect(store.settings().schemaVersion).toBe(SCHEMA_VERSION);
+    expect(store.pendingFor(APP, "bob", 0).map((m) => m.id)).toEqual(["z1", "a2", "m2"]);
+    expect(store.pendingCount(APP)).toBe(3);
+    // An ack by id alone finds the row by its key (the timestamp read from the message).
+    expect(store.removePending(APP, "bob", ["a2", "nope"])).toEqual(["a2"]);
+    store.close();
+    const check = new Database(dbPath, { readonly: true });
+    const indexes = check
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'pending'")
+      .all()
+      .map((r) => (r as { name: string }).name);
+    expect(indexes).toContain("pending_by_expiry");
+    expect(indexes).not.toContain("pending_by_age");
+    expect(check.prepare("SELECT count(*) AS n FROM pending").get()).toEqual({ n: 2 });
     check.close();
   });
 });
