@@ -45,7 +45,30 @@ function peerTarget(ctx: CommandContext, session: Session, toPeerIds: readonly s
     }
   }
   // The participants are the sender and the recipients [CONVID-PEER-1].
-  return { recipients, roomId: undefined, cid: conversationId([ctx.peerId, ...recipients]) };
+  return { recipients, roomId: undefined, cid: peerConversationId(ctx.peerId, recipients) };
+}
+
+/** Conversation ids of recent participant lists (see peerConversationId). */
+const conversationIds = new Map<string, string>();
+/** The bound of {@link conversationIds}: past it, it starts over. */
+const CONVERSATION_IDS = 4096;
+
+/**
+ * The protocol's conversationId of the sender and the recipients, remembered: a sender
+ * writes to the same peers again and again, and the md5 of the protocol package (pure
+ * JavaScript, for browsers) was 3% of W2 (issue 11). The key is length-prefixed, so two lists
+ * share it only when they are equal.
+ */
+function peerConversationId(sender: string, recipients: readonly string[]): string {
+  let key = `${sender.length}:${sender}`;
+  for (const p of recipients) key += `${p.length}:${p}`;
+  let cid = conversationIds.get(key);
+  if (cid === undefined) {
+    cid = conversationId([sender, ...recipients]);
+    if (conversationIds.size >= CONVERSATION_IDS) conversationIds.clear();
+    conversationIds.set(key, cid);
+  }
+  return cid;
 }
 
 /**

@@ -263,17 +263,19 @@ export const STATEMENTS = {
   rollbackTo: "ROLLBACK TO command",
   insertMessage: `INSERT INTO messages (app, id, cid, from_peer, to_peers, room_id, msg, timestamp, receipt)
     VALUES (@app, @id, @cid, @fromPeerId, @toPeers, @roomId, @msg, @timestamp, @receipt)`,
-  // The keys of a batch of messages, in key order (OR IGNORE: a batch taken again after a
-  // rollback finds its keys there).
-  insertHistoryCid: `INSERT OR IGNORE INTO history_by_cid (app, cid, timestamp, id)
-    VALUES (@app, @cid, @timestamp, @id)`,
-  insertHistoryFrom: `INSERT OR IGNORE INTO history_by_from (app, from_peer, timestamp, id)
-    VALUES (@app, @fromPeerId, @timestamp, @id)`,
+  // The keys of the messages above the mark, in one statement per table (OR IGNORE: keys a
+  // crash left written above the mark are found there). Rowids only grow (messages are never
+  // deleted, and a rolled-back row leaves no gap), so the rows above the mark are exactly
+  // those whose keys are not written.
+  indexHistoryCid: `INSERT OR IGNORE INTO history_by_cid (app, cid, timestamp, id)
+    SELECT app, cid, timestamp, id FROM messages WHERE rowid > @upto`,
+  indexHistoryFrom: `INSERT OR IGNORE INTO history_by_from (app, from_peer, timestamp, id)
+    SELECT app, from_peer, timestamp, id FROM messages WHERE rowid > @upto`,
   setHistoryMark: "UPDATE history_mark SET upto = @upto WHERE only = 0",
   historyMark: "SELECT upto FROM history_mark WHERE only = 0",
-  // The messages whose keys are not in the key tables yet, by rowid (a range of it).
-  unindexedMessages: `SELECT rowid AS rowid, app, id, cid, from_peer AS fromPeerId, timestamp
-    FROM messages WHERE rowid > @upto ORDER BY rowid`,
+  // How many messages are above the mark, and the last rowid (at open and after a rollback).
+  unindexedMessages: `SELECT count(*) AS n, coalesce(max(rowid), @upto) AS last
+    FROM messages WHERE rowid > @upto`,
   insertParticipant:
     "INSERT OR IGNORE INTO participants (app, cid, peer) VALUES (@app, @cid, @peer)",
   getMessage: `SELECT ${HISTORY_COLUMNS} FROM messages WHERE app = @app AND id = @id`,
@@ -435,10 +437,11 @@ export class SqliteStore implements Store {
   /** Whether this store wrote since its last commit (the group transaction is its own). */
   private written = false;
   /**
-   * The stored messages whose keys are not in history_by_cid and history_by_from yet, in
-   * rowid order: at most the history batch plus one turn's (see indexHistory).
+   * The messages whose keys are not in history_by_cid and history_by_from yet: the rows
+   * above `mark`, `count` of them, the last at rowid `last` (at most the history batch plus
+   * one turn's; see indexHistory).
    */
-  private unindexed: HistoryKey[] = [];
+  private unindexed = { mark: 0, count: 0, last: 0 };
 
   private constructor(
     db: Database.Database,
@@ -454,40 +457,30 @@ export class SqliteStore implements Store {
   }
 
   /** The messages above history_mark: what a crash or a rollback left out of the key tables. */
-  private loadUnindexed(): HistoryKey[] {
-    const mark = this.stmts.historyMark.get() as { upto: number };
-    return this.stmts.unindexedMessages.all({ upto: mark.upto }) as HistoryKey[];
+  private loadUnindexed(): { mark: number; count: number; last: number } {
+    const { upto } = this.stmts.historyMark.get() as { upto: number };
+    const { n, last } = this.stmts.unindexedMessages.get({ upto }) as { n: number; last: number };
+    return { mark: upto, count: n, last };
   }
 
   /**
-   * Writes the keys of the unindexed messages into history_by_cid and history_by_from, and
-   * moves history_mark past them, in the current transaction. A batch dirties each page of
-   * the two tables once, where one message at a time dirtied a page per message.
+   * Writes the keys of the messages above the mark into history_by_cid and history_by_from,
+   * and moves the mark past them, in the current transaction. A batch dirties each page of
+   * the two tables once, where one message at a time dirtied a page of each per message; and
+   * SQLite copies the keys from the rows itself, one statement per table.
    */
   private indexHistory(): void {
-    const batch = this.unindexed;
-    const last = batch[batch.length - 1];
-    if (last === undefined) return;
+    const before = this.unindexed;
+    if (before.count === 0) return;
     this.write();
-    for (const key of batch) {
-      this.stmts.insertHistoryCid.run({
-        app: key.app,
-        cid: key.cid,
-        timestamp: key.timestamp,
-        id: key.id,
-      });
-      this.stmts.insertHistoryFrom.run({
-        app: key.app,
-        fromPeerId: key.fromPeerId,
-        timestamp: key.timestamp,
-        id: key.id,
-      });
-    }
-    this.stmts.setHistoryMark.run({ upto: last.rowid });
-    this.unindexed = [];
+    this.stmts.indexHistoryCid.run({ upto: before.mark });
+    this.stmts.indexHistoryFrom.run({ upto: before.mark });
+    this.stmts.setHistoryMark.run({ upto: before.last });
+    this.unindexed = { mark: before.last, count: 0, last: before.last };
     if (this.scopes.length > 0) {
       this.undo.push(() => {
-        this.unindexed = batch.concat(this.unindexed);
+        // Only rows inserted after the batch can have come since, and their undo ran first.
+        this.unindexed = before;
       });
     }
   }
@@ -668,19 +661,11 @@ export class SqliteStore implements Store {
       this.recent.delete(this.recent.keys().next().value as string);
     }
     this.mirror(this.recent, pairKey(m.appId, m.id), m);
-    const key: HistoryKey = {
-      rowid: Number(lastInsertRowid),
-      app: m.appId,
-      id: m.id,
-      cid: m.cid,
-      fromPeerId: m.fromPeerId,
-      timestamp: m.timestamp,
-    };
-    this.unindexed.push(key);
+    const before = this.unindexed;
+    this.unindexed = { mark: before.mark, count: before.count + 1, last: Number(lastInsertRowid) };
     if (this.scopes.length > 0) {
       this.undo.push(() => {
-        const at = this.unindexed.lastIndexOf(key);
-        if (at >= 0) this.unindexed.splice(at, 1);
+        this.unindexed = before;
       });
     }
     for (const peer of participantsOf(m)) {
@@ -952,7 +937,7 @@ export class SqliteStore implements Store {
       return;
     }
     try {
-      if (this.unindexed.length >= this.historyBatch) this.indexHistory();
+      if (this.unindexed.count >= this.historyBatch) this.indexHistory();
       // The counts of the turn, in the transaction of the rows they count [LIMIT-STORE-2].
       for (const app of this.dirtyApps) {
         this.stmts.setPendingCount.run({ app, n: this.appCounts.get(app) ?? 0 });
@@ -1016,13 +1001,3 @@ function participantKey(app: string, cid: string, peer: string): string {
 
 /** How many messages' history keys {@link SqliteStore} holds before a commit writes them. */
 export const HISTORY_BATCH = 1024;
-
-/** What the key tables need of a message, with its rowid (history_mark's unit). */
-interface HistoryKey {
-  readonly rowid: number;
-  readonly app: string;
-  readonly id: string;
-  readonly cid: string;
-  readonly fromPeerId: string;
-  readonly timestamp: number;
-}
