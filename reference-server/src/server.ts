@@ -81,6 +81,11 @@ export interface ServerOptions {
   readonly hardMaxBufferedBytes?: number | undefined;
   /** Wait for a peer to finish a close handshake before destroying its socket. Default 5 s. */
   readonly closeGraceMs?: number | undefined;
+  /**
+   * The shortest time between two commits, ms: under load the adapter groups the work of the
+   * turns in between into one commit; 0 commits every turn (WsAdapterOptions.commitIntervalMs).
+   */
+  readonly commitIntervalMs?: number | undefined;
   /** Period of the engine's timers. Default 1 s. */
   readonly tickIntervalMs?: number | undefined;
   /**
@@ -185,6 +190,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     sendStallMs: options.sendStallMs,
     hardMaxBufferedBytes: options.hardMaxBufferedBytes,
     closeGraceMs: options.closeGraceMs,
+    commitIntervalMs: options.commitIntervalMs,
     tickIntervalMs: options.tickIntervalMs,
     // Released after the turn's commit and frames; queues and returns [OFFLINE-PUSH-11].
     onNotify: (output) => push.notify(output),

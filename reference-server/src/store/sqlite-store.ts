@@ -2,9 +2,10 @@
  * The durable {@link Store}: one SQLite database (better-sqlite3, synchronous) in WAL mode.
  *
  * Writes are grouped: the first write after a commit opens a transaction (`BEGIN IMMEDIATE`)
- * and {@link SqliteStore.commit} ends it. The adapter commits once per event-loop turn, before
- * it releases the frames of that turn, so one fsync-free WAL append covers every message of
- * the turn and no `ack` is sent for a write that a crash could lose [decision D5]. Reads run on
+ * and {@link SqliteStore.commit} ends it. The adapter commits at the end of an event-loop turn
+ * (under load, of the turns of its commit interval), before it releases their frames, so one
+ * fsync-free WAL append covers every message since the last commit and no `ack` is sent for a
+ * write that a crash could lose [decision D5]. Reads run on
  * the same connection, so they see the turn's uncommitted writes.
  *
  * Every statement is prepared once, at open; the statement texts are exported as
@@ -154,16 +155,23 @@ export const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
     db.exec(`
       -- messages_by_cid and messages_by_from are keyed by conversation and by sender, so every
       -- message dirtied a leaf page of each (two thirds of the pages a message's commit wrote
-      -- to the log, measured). The same keys now live in two tables the store fills in
-      -- batches, sorted, from the messages above history_mark (a batch dirties each page once),
-      -- and always before a history query reads them; the messages themselves, appended to
-      -- their table, stay what every ack waits for.
+      -- to the log, measured), and messages_by_time added its own tail page to every commit.
+      -- The same keys now live in three tables that the store fills in batches from the
+      -- messages above history_mark (a batch dirties each page once), and always before a
+      -- history query reads them; the messages themselves, appended to their table, stay what
+      -- every ack waits for.
       CREATE TABLE history_by_cid (
         app       TEXT    NOT NULL,
         cid       TEXT    NOT NULL,
         timestamp INTEGER NOT NULL,
         id        TEXT    NOT NULL,
         PRIMARY KEY (app, cid, timestamp, id)
+      ) WITHOUT ROWID;
+      CREATE TABLE history_by_app (
+        app       TEXT    NOT NULL,
+        timestamp INTEGER NOT NULL,
+        id        TEXT    NOT NULL,
+        PRIMARY KEY (app, timestamp, id)
       ) WITHOUT ROWID;
       CREATE TABLE history_by_from (
         app       TEXT    NOT NULL,
@@ -176,8 +184,10 @@ export const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
         SELECT app, cid, timestamp, id FROM messages;
       INSERT INTO history_by_from (app, from_peer, timestamp, id)
         SELECT app, from_peer, timestamp, id FROM messages;
+      INSERT INTO history_by_app (app, timestamp, id) SELECT app, timestamp, id FROM messages;
       DROP INDEX messages_by_cid;
       DROP INDEX messages_by_from;
+      DROP INDEX messages_by_time;
       -- The rowid of the last message whose keys are in the two tables: at open, the store
       -- takes the messages above it (a crash loses no key, only the batch in memory).
       CREATE TABLE history_mark (
@@ -214,15 +224,17 @@ export function migrate(db: Database.Database): void {
   }
 }
 
-// The history statements differ only in the equality prefix, which picks the index: the
-// whole app reads messages_by_time; a conversation or a sender reads its key table, then each
-// message by its primary key (CROSS JOIN pins that order).
+// The history statements differ only in the key table they read, by the equality prefix: a
+// range of it, then each message by its primary key (CROSS JOIN pins that order).
 const HISTORY_COLUMNS = "id, app, cid, from_peer, to_peers, room_id, msg, timestamp, receipt";
 const JOINED_COLUMNS = HISTORY_COLUMNS.split(", ")
   .map((c) => `m.${c}`)
   .join(", ");
 const HISTORY_SOURCES = {
-  app: { from: "messages AS h", where: "h.app = @app" },
+  app: {
+    from: "history_by_app AS h CROSS JOIN messages AS m ON m.app = h.app AND m.id = h.id",
+    where: "h.app = @app",
+  },
   cid: {
     from: "history_by_cid AS h CROSS JOIN messages AS m ON m.app = h.app AND m.id = h.id",
     where: "h.app = @app AND h.cid = @cid",
@@ -244,8 +256,7 @@ function historySql(source: keyof typeof HISTORY_SOURCES, cursor: boolean): stri
   // string, so it reduces to `timestamp < @maxTs` (the legacy cursor).
   const range = cursor ? " AND (h.timestamp, h.id) < (@maxTs, @msgId)" : "";
   const { from, where } = HISTORY_SOURCES[source];
-  const columns = source === "app" ? HISTORY_COLUMNS : JOINED_COLUMNS;
-  return `SELECT ${columns} FROM ${from} WHERE ${where}${range}
+  return `SELECT ${JOINED_COLUMNS} FROM ${from} WHERE ${where}${range}
     ORDER BY h.timestamp DESC, h.id DESC LIMIT @limit`;
 }
 
@@ -271,6 +282,8 @@ export const STATEMENTS = {
     SELECT app, cid, timestamp, id FROM messages WHERE rowid > @upto`,
   indexHistoryFrom: `INSERT OR IGNORE INTO history_by_from (app, from_peer, timestamp, id)
     SELECT app, from_peer, timestamp, id FROM messages WHERE rowid > @upto`,
+  indexHistoryApp: `INSERT OR IGNORE INTO history_by_app (app, timestamp, id)
+    SELECT app, timestamp, id FROM messages WHERE rowid > @upto`,
   setHistoryMark: "UPDATE history_mark SET upto = @upto WHERE only = 0",
   historyMark: "SELECT upto FROM history_mark WHERE only = 0",
   // How many messages are above the mark, and the last rowid (at open and after a rollback).
@@ -475,6 +488,7 @@ export class SqliteStore implements Store {
     this.write();
     this.stmts.indexHistoryCid.run({ upto: before.mark });
     this.stmts.indexHistoryFrom.run({ upto: before.mark });
+    this.stmts.indexHistoryApp.run({ upto: before.mark });
     this.stmts.setHistoryMark.run({ upto: before.last });
     this.unindexed = { mark: before.last, count: 0, last: before.last };
     if (this.scopes.length > 0) {
@@ -834,7 +848,7 @@ export class SqliteStore implements Store {
   history(query: HistoryQuery, take?: (message: StoredMessage) => boolean): StoredMessage[] {
     const { cid, fromPeerId, maxTs } = query;
     const cursor = maxTs !== undefined;
-    if (cid !== undefined || fromPeerId !== undefined) {
+    if (this.unindexed.count > 0) {
       // The key tables first take every stored message [LOGS-ORDER-1]. Outside a transaction
       // (a REST read), that write commits at once rather than hold the write lock.
       const open = this.db.inTransaction;
@@ -985,7 +999,7 @@ function clampCount(n: number): number {
 }
 
 /** How many messages {@link SqliteStore} keeps in memory for the acks that follow them. */
-const RECENT_MESSAGES = 2048;
+const RECENT_MESSAGES = 256;
 /** The bound of each of {@link SqliteStore}'s per-peer mirrors: past it, it starts over. */
 const MIRROR_ENTRIES = 65536;
 

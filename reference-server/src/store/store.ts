@@ -1,9 +1,10 @@
 /**
  * The storage interface of the reference server. The protocol core calls it synchronously
  * (better-sqlite3 is synchronous, and so is the in-memory store); writes become durable at
- * the next {@link Store.commit}, which the adapter calls once per event-loop turn (group
- * commit) BEFORE it releases any frame produced in that turn, so an `ack` is never sent for
- * a message that a crash could lose [ACK durability, decision D5].
+ * the next {@link Store.commit}, which the adapter calls at the end of an event-loop turn, or
+ * of the turns of its commit interval (group commit), BEFORE it releases any frame produced
+ * since the last, so an `ack` is never sent for a message that a crash could lose [ACK
+ * durability, decision D5].
  * @module
  */
 

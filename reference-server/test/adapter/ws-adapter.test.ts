@@ -293,6 +293,50 @@ describe("group commit", () => {
     }
   });
 
+  it("[ACK-DURABLE-1] puts off a commit due less than the commit interval after the last, and groups what comes meanwhile", async () => {
+    const engine = new FakeEngine();
+    const store = new RecordingStore();
+    const adapter = new WsAdapter({ engine, store, tickIntervalMs: 0, commitIntervalMs: 50 });
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      // Idle until now: the first commit is not delayed.
+      adapter.tick();
+      await turn();
+      expect(store.commits).toBe(1);
+      // Two turns' work within the interval: held, then one commit for both.
+      adapter.tick();
+      await turn();
+      adapter.tick();
+      await turn();
+      expect(store.commits).toBe(1);
+      await waitFor(() => store.commits === 2);
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      expect(store.commits).toBe(2);
+      // flush() still commits at once when called.
+      adapter.tick();
+      adapter.flush();
+      expect(store.commits).toBe(3);
+    } finally {
+      await adapter.close();
+    }
+  });
+
+  it("commits every turn with a commit interval of 0", async () => {
+    const engine = new FakeEngine();
+    const store = new RecordingStore();
+    const adapter = new WsAdapter({ engine, store, tickIntervalMs: 0, commitIntervalMs: 0 });
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      for (let k = 1; k <= 3; k++) {
+        adapter.tick();
+        await turn();
+        expect(store.commits).toBe(k);
+      }
+    } finally {
+      await adapter.close();
+    }
+  });
+
   it("answers error 4200 instead of the ack and delivers nothing when the commit fails [ACK-FAIL-1] [ACK-DURABLE-2] [ERROR-SURVIVE-1]", async () => {
     const { s, engine, store, logger } = await startFake();
     const a = await open(s.wsUrl);

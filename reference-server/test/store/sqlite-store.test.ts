@@ -297,7 +297,7 @@ describe("SqliteStore query plans", () => {
       /SEARCH h USING PRIMARY KEY \(app=\? AND from_peer=\? AND \(timestamp,id\)<\(\?,\?\)\)\nSEARCH m USING INDEX/,
     );
     expect(index("historyAppCursor")).toMatch(
-      /USING INDEX messages_by_time \(app=\? AND \(timestamp,id\)<\(\?,\?\)\)/,
+      /SEARCH h USING PRIMARY KEY \(app=\? AND \(timestamp,id\)<\(\?,\?\)\)\nSEARCH m USING INDEX/,
     );
     // The offline store is keyed in age order (schema 4): its own primary key serves it.
     expect(index("evictionBoundary")).toMatch(
