@@ -557,7 +557,16 @@ export class WsAdapter {
       this.#slowConsumer(conn, "hard_bound", backlog);
       return;
     }
-    conn.ws.send(JSON.stringify(output.frame), () => this.#onFrameSent(conn));
+    const text = JSON.stringify(output.frame);
+    // The callback tells #checkStall that a frame left the buffer, which only a stall watch
+    // reads: a frame sent with none running, on a backlog that this frame (at most 3 bytes a
+    // UTF-16 unit) cannot take past the soft bound, needs none. A callback per frame was a
+    // closure and a write-callback round per frame on every message (issue 11).
+    if (conn.stallTimer !== undefined || backlog + 3 * text.length > this.#maxBufferedBytes) {
+      conn.ws.send(text, () => this.#onFrameSent(conn));
+    } else {
+      conn.ws.send(text);
+    }
     // Over the soft bound, the peer must show that it reads: see #checkStall.
     if (conn.stallTimer === undefined && conn.ws.bufferedAmount > this.#maxBufferedBytes) {
       conn.lastSentAt = performance.now();
