@@ -27,7 +27,7 @@ interface AppData {
   readonly rooms: Map<string, Room>;
   /** nonce → expiry (ms). */
   readonly nonces: Map<string, number>;
-  /** Pending entries over all peers, kept with every change, as SQLite's pending_counts. */
+  /** Pending entries over all peers, kept with every change, as SqliteStore keeps its counts. */
   pendingRows: number;
 }
 

@@ -47,7 +47,9 @@ export interface Store {
   insertMessage(message: StoredMessage): void;
   /**
    * Adds a message to a peer's offline store. When the peer then has more than `limit`
-   * pending messages, the oldest (by timestamp, then id) are evicted.
+   * pending messages, the oldest (by timestamp, then id) are evicted. `timestamp` is the
+   * stored message's own (SqliteStore keys the entry by it, and an ack finds it by the
+   * message's).
    */
   addPending(
     appId: string,
@@ -74,7 +76,10 @@ export interface Store {
    * for every persistent `direct` [LIMIT-STORE-2].
    */
   pendingCount(appId: string): number;
-  /** A stored message by id. */
+  /**
+   * A stored message by id. The caller must not change it: a store may return a copy or a
+   * frozen object, and either way its stored message stays as it was.
+   */
   getMessage(appId: string, messageId: string): StoredMessage | undefined;
   /** Whether the peer sent or received a message of the conversation. */
   isParticipant(appId: string, cid: string, peerId: string): boolean;

@@ -277,7 +277,7 @@ describe("group commit", () => {
     }
   });
 
-  it("commits once per event-loop turn, however many core calls the turn made", async () => {
+  it("commits once at the end of a turn, however many core calls the turn made", async () => {
     const engine = new FakeEngine();
     const store = new RecordingStore();
     const adapter = new WsAdapter({ engine, store, tickIntervalMs: 0 });
