@@ -751,10 +751,12 @@ export class SqliteStore implements Store {
     const known = this.peerCounts.get(key);
     if (known !== undefined) return known;
     const row = this.stmts.countPendingOfPeer.get({ app: appId, peer: peerId }) as { n: number };
-    // A cache, not a record: past its bound it starts over (the rows stay the truth). A load
-    // needs no undo: it is the rows' own value, and a rollback takes both back together.
+    // A cache, not a record: past its bound it starts over (the rows stay the truth). Inside
+    // atomically the loaded value may already count this block's writes to rows the mirror
+    // did not hold (a removal while the peer was not mirrored), which a rollback takes back:
+    // so the load's undo forgets the entry, and the next use counts again.
     if (this.peerCounts.size >= MIRROR_ENTRIES) this.peerCounts.clear();
-    this.peerCounts.set(key, row.n);
+    this.mirror(this.peerCounts, key, row.n);
     return row.n;
   }
 

@@ -476,6 +476,36 @@ describe("SqliteStore membership index", () => {
   });
 });
 
+describe("SqliteStore mirrors through a rollback", () => {
+  it("[OFFLINE-LIMIT-1] [ERROR-NOEFFECT-1] forgets a peer count it loaded inside a block that removed one of the peer's rows and then failed", () => {
+    const first = SqliteStore.open(dbPath);
+    for (const [id, t] of [
+      ["m1", 1],
+      ["m2", 2],
+    ] as const) {
+      first.insertMessage(message({ id, timestamp: t }));
+      first.addPending(APP, "bob", id, t, 2);
+    }
+    first.close();
+    // A fresh store does not mirror bob's count yet: the removal below changes rows only.
+    const store = SqliteStore.open(dbPath);
+    expect(() =>
+      store.atomically(() => {
+        store.removePending(APP, "bob", ["m1"]);
+        store.insertMessage(message({ id: "m3", timestamp: 3 }));
+        store.addPending(APP, "bob", "m3", 3, 2); // counts bob's rows: 1, after the removal
+        throw new Error("half-way");
+      }),
+    ).toThrow("half-way");
+    // Rolled back, bob holds m1 and m2 again; one more message evicts m1, the oldest.
+    store.insertMessage(message({ id: "m4", timestamp: 4 }));
+    store.addPending(APP, "bob", "m4", 4, 2);
+    expect(store.pendingFor(APP, "bob", 0).map((m) => m.id)).toEqual(["m2", "m4"]);
+    expect(store.pendingCount(APP)).toBe(2);
+    store.close();
+  });
+});
+
 describe("SqliteStore offline store keyed in age order", () => {
   it("[OFFLINE-ORDER-1] [LIMIT-STORE-2] migrates a version 3 database: keeps every pending row, oldest first, and drops pending_by_age", () => {
     const db = new Database(dbPath);
