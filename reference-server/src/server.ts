@@ -203,6 +203,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       logger,
       // REST reads do not write, but the core may log: drain through the next flush.
       afterRequest: () => adapter.scheduleFlush(),
+      // Commit (and release) what the core wrote before a REST read shows it: flushing early
+      // is always safe, a commit only ever comes sooner.
+      beforeRead: () => adapter.flush(),
     }),
   );
   adapter.attach(httpServer);

@@ -133,6 +133,14 @@ export interface HttpHandlerOptions {
    * events).
    */
   readonly afterRequest?: (() => void) | undefined;
+  /**
+   * Called before a REST read of stored state (history, members, a peer's groups). The
+   * server commits there whatever the core wrote and has not committed yet (the WebSocket
+   * adapter commits at most once per commit interval), so that a REST answer never shows a
+   * message or a membership that a crash could still take back: what ACK-DURABLE-2 and
+   * ROOM-DURABLE-1 ask of the frames a session receives.
+   */
+  readonly beforeRead?: (() => void) | undefined;
 }
 
 const CORS_HEADERS = {
@@ -310,6 +318,7 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
   function logs(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
     const appId = restAppIdOf(header(req, "x-avoscloud-application-id"), params);
     const masterKey = header(req, "x-avoscloud-master-key");
+    options.beforeRead?.();
     const result = engine.restLogs(appId, masterKey, logsQueryOf(params), {
       now: Date.now(),
       remoteAddress: req.socket.remoteAddress,
@@ -340,6 +349,7 @@ export function createHttpHandler(options: HttpHandlerOptions): RequestListener 
     // The app as history takes it, a repeated appId naming none [REST-ROOMS-1].
     const appId = restAppIdOf(header(req, "x-avoscloud-application-id"), params);
     const masterKey = header(req, "x-avoscloud-master-key");
+    options.beforeRead?.();
     const result = room
       ? engine.restRoomMembers(appId, masterKey, pathSegment(room[1] as string))
       : engine.restPeerRooms(

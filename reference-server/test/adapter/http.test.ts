@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { httpValidators, type S2CFrame, validate } from "@confab/protocol";
 import { type C2SFrame, connect, disconnect, type WireClient } from "@confab/test-support";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../../src/core/config.js";
 import { type RunningServer, type ServerOptions, startServer } from "../../src/server.js";
@@ -557,5 +561,56 @@ describe("the router's announcement", () => {
     const other = await getJson(`${s.url}/v1/route?appId=other`);
     expect(other.status).toBe(404);
     expect(other.json).not.toHaveProperty("serverInfo");
+  });
+});
+
+describe("REST reads and the commit interval", () => {
+  it("[ACK-DURABLE-2] commits what the core wrote before a REST history answer shows it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "confab-rest-commit-"));
+    try {
+      const db = join(dir, "c.db");
+      // A commit interval of 3 s: the session's reply waits for it, then the REST read below
+      // comes well within the next one, so only that read can commit the message in time.
+      const s = await start({
+        db,
+        commitIntervalMs: 3000,
+        apps: [{ appId: "app1", masterKey: "mk", enforceSignatures: false }],
+      });
+      const alice = await connect(s.wsUrl, "confab.v1");
+      clients.push(alice);
+      alice.send({ cmd: "session", op: "open", appId: "app1", peerId: "alice", i: 1 } as C2SFrame);
+      expect(await alice.next()).toMatchObject({ cmd: "session", op: "opened", i: 1 });
+      alice.send({
+        cmd: "direct",
+        appId: "app1",
+        peerId: "alice",
+        toPeerIds: ["bob"],
+        msg: "hello",
+        i: 2,
+      } as C2SFrame);
+      // The direct reaches the core before the REST request is answered: wait for its row in
+      // the server's own (uncommitted) view through the history endpoint.
+      let items: { data?: string }[] = [];
+      for (let k = 0; k < 50 && items.length === 0; k++) {
+        const res = await getJson(`${s.url}/1.1/rtm/messages/logs?limit=10`, {
+          "X-AVOSCloud-Application-Id": "app1",
+          "X-AVOSCloud-Master-Key": "mk",
+        });
+        items = res.json as { data?: string }[];
+        if (items.length === 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(items.map((m) => m.data)).toEqual(["hello"]);
+      // What the answer showed is committed: another connection to the file reads it.
+      const other = new Database(db, { readonly: true });
+      try {
+        expect(other.prepare("SELECT msg FROM messages").all()).toEqual([{ msg: "hello" }]);
+      } finally {
+        other.close();
+      }
+      // And the commit released the ack with it.
+      expect(await alice.next()).toMatchObject({ cmd: "ack", i: 2 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
