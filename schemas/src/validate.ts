@@ -282,6 +282,22 @@ export function codeOf(
  */
 export function wellFormedErrors(schema: unknown, frame: unknown): FieldError[] {
   const out: FieldError[] = [];
+  const props = isPlainObject(schema) ? schema.properties : undefined;
+  if (!isPlainObject(frame) || !isPlainObject(props)) return out;
+  // Nearly every frame is well formed: find that out without building a path per string (a
+  // path per field and per array item was a tenth of what a command allocated, issue 11).
+  let clean = true;
+  for (const field in props) {
+    if (
+      Object.hasOwn(props, field) &&
+      Object.hasOwn(frame, field) &&
+      !allWellFormed(frame[field])
+    ) {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) return out;
   const scan = (v: unknown, path: string): void => {
     if (typeof v === "string") {
       if (!v.isWellFormed()) {
@@ -298,12 +314,23 @@ export function wellFormedErrors(schema: unknown, frame: unknown): FieldError[] 
       for (const [k, x] of Object.entries(v)) scan(x, `${path}/${escapePointer(k)}`);
     }
   };
-  const props = isPlainObject(schema) ? schema.properties : undefined;
-  if (!isPlainObject(frame) || !isPlainObject(props)) return out;
   for (const field of Object.keys(props)) {
     if (Object.hasOwn(frame, field)) scan(frame[field], `/${escapePointer(field)}`);
   }
   return out;
+}
+
+/** Whether every string in `v` (itself, or nested in arrays and objects) is well formed. */
+function allWellFormed(v: unknown): boolean {
+  if (typeof v === "string") return v.isWellFormed();
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!allWellFormed(v[i])) return false;
+    return true;
+  }
+  if (isPlainObject(v)) {
+    for (const k in v) if (Object.hasOwn(v, k) && !allWellFormed(v[k])) return false;
+  }
+  return true;
 }
 
 /** A member name as one JSON pointer segment (RFC 6901). */
@@ -451,10 +478,10 @@ export function commandErrors(
 ): FieldError[] {
   const found = name === undefined ? classify("c2s", frame) : { entry: findEntry("c2s", name) };
   const entry = "entry" in found ? found.entry : undefined;
-  return [
-    ...(result.ok ? [] : result.errors),
-    ...(entry ? wellFormedErrors(entry.schema, frame) : []),
-  ];
+  const surrogates = entry ? wellFormedErrors(entry.schema, frame) : [];
+  // No copy for the usual case, a valid frame (issue 11: every command passes here).
+  if (result.ok) return surrogates;
+  return surrogates.length === 0 ? [...result.errors] : [...result.errors, ...surrogates];
 }
 
 /** How many failures {@link formatErrors} names before it only counts the rest. */

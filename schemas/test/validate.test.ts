@@ -1,5 +1,13 @@
 // Unit and property tests of the validators: lookup by cmd/op, error paths, byte limits.
-import { classify, formatErrors, MAX_MSG_BYTES, REGISTRY, validate } from "@confab/protocol";
+import {
+  classify,
+  findEntry,
+  formatErrors,
+  MAX_MSG_BYTES,
+  REGISTRY,
+  validate,
+  wellFormedErrors,
+} from "@confab/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
@@ -106,5 +114,41 @@ describe("validate", () => {
   it("classifies without validating the fields", () => {
     const r = classify("c2s", { cmd: "room", op: "join", peerId: 5 });
     expect("entry" in r && r.entry.name).toBe("room/join");
+  });
+});
+
+describe("wellFormedErrors [LIMIT-TEXT-1]", () => {
+  const schema = findEntry("c2s", "direct")?.schema;
+  const frame = { cmd: "direct", appId: "x", peerId: "a", msg: "hi", toPeerIds: ["b", "c"] };
+
+  it("finds no failure in a well-formed frame, and ignores fields the schema does not define", () => {
+    expect(wellFormedErrors(schema, frame)).toEqual([]);
+    expect(wellFormedErrors(schema, { ...frame, unknown: "\ud800" })).toEqual([]);
+  });
+
+  it("names every unpaired surrogate, in a field or an array item, with its path", () => {
+    const bad = { ...frame, msg: "x\udc00", toPeerIds: ["b", "c", "\ud800"] };
+    expect(wellFormedErrors(schema, bad).map((e) => [e.path, e.rule])).toEqual([
+      ["/msg", "wellFormed"],
+      ["/toPeerIds/2", "wellFormed"],
+    ]);
+    // An array item alone.
+    const item = { ...frame, toPeerIds: ["b", "\ud800"] };
+    expect(wellFormedErrors(schema, item).map((e) => e.path)).toEqual(["/toPeerIds/1"]);
+  });
+
+  it("agrees with String.isWellFormed on arbitrary strings in any field or item", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), fc.nat(3), (s, at) => {
+        const ids = ["b", "c", "d", "e"];
+        ids[at] = s;
+        expect(wellFormedErrors(schema, { ...frame, toPeerIds: ids }).length).toBe(
+          s.isWellFormed() ? 0 : 1,
+        );
+        expect(wellFormedErrors(schema, { ...frame, msg: s }).length).toBe(
+          s.isWellFormed() ? 0 : 1,
+        );
+      }),
+    );
   });
 });
