@@ -258,7 +258,12 @@ describe("SqliteStore query plans", () => {
   };
 
   function plan(db: Database.Database, sql: string): string[] {
-    const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[];
+    const stmt = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+    // The per-message statements take their parameters by position; a plan needs some value.
+    const positional = sql.match(/\?/g)?.length ?? 0;
+    const rows = (positional > 0 ? stmt.all(...Array(positional).fill("x")) : stmt.all(params)) as {
+      detail: string;
+    }[];
     return rows.map((r) => r.detail);
   }
 
