@@ -145,7 +145,13 @@ export function filterOutputs(filter) {
       "flush",
       (original) =>
         function flush() {
-          let out = original.call(this);
+          // The filters rewrite frames: the text the engine serialised beforehand would hide
+          // that, so the adapter serialises each frame as it leaves the filters.
+          let out = original.call(this).map((o) => {
+            if (o.type !== "send" || o.text === undefined) return o;
+            const { text: _text, ...rest } = o;
+            return rest;
+          });
           for (const f of outputFilters) out = f(out, this);
           return out;
         },

@@ -557,7 +557,7 @@ export class WsAdapter {
       this.#slowConsumer(conn, "hard_bound", backlog);
       return;
     }
-    const text = JSON.stringify(output.frame);
+    const text = output.text ?? JSON.stringify(output.frame);
     // The callback tells #checkStall that a frame left the buffer, which only a stall watch
     // reads: a frame sent with none running, on a backlog that this frame (at most 3 bytes a
     // UTF-16 unit) cannot take past the soft bound, needs none. A callback per frame was a

@@ -113,13 +113,38 @@ export class CommandContext {
     this.services.emit({ type: "send", conn: this.conn.id, frame: out });
   }
 
-  /** Sends an event frame to one session, with its peer id [FRAME-PEERID-1] and no `i`. */
-  sendTo(session: Session, frame: S2CBody): void {
-    this.services.emit({
-      type: "send",
-      conn: session.conn,
-      frame: { ...frame, peerId: session.peerId },
-    });
+  /**
+   * Sends an event frame to one session, with its peer id [FRAME-PEERID-1] and no `i`.
+   *
+   * @param opening the frame's text up to where `peerId` goes (see {@link sendToPeers}),
+   *   when the caller serialised it already.
+   */
+  sendTo(session: Session, frame: S2CBody, opening?: string): void {
+    const addressed = { ...frame, peerId: session.peerId };
+    if (opening === undefined) {
+      this.services.emit({ type: "send", conn: session.conn, frame: addressed });
+    } else {
+      const text = `${opening}"peerId":${JSON.stringify(session.peerId)}}`;
+      this.services.emit({ type: "send", conn: session.conn, frame: addressed, text });
+    }
+  }
+
+  /**
+   * Sends one event frame to every open session of each of `peerIds`, each with its own peer
+   * id [FRAME-PEERID-1]. The body is serialised once: each session's text is that body with
+   * its `peerId` appended, the same text as `JSON.stringify({ ...frame, peerId })` (a group
+   * message to 500 members serialised its body 500 times, issue 11).
+   */
+  sendToPeers(peerIds: readonly string[], frame: S2CBody): void {
+    // A body with a peerId of its own keeps that key's place in the spread: no shortcut.
+    let opening: string | undefined;
+    if (!Object.hasOwn(frame, "peerId")) {
+      const open = JSON.stringify(frame).slice(0, -1);
+      opening = open === "{" ? open : `${open},`;
+    }
+    for (const p of peerIds) {
+      for (const s of this.app.sessionsOf(p)) this.sendTo(s, frame, opening);
+    }
   }
 
   /** Sends an event frame to every open session of a peer, except `except`. */

@@ -155,7 +155,7 @@ export function handleDirect(ctx: CommandContext, frame: DirectSend): void {
   // ECHO-NOTSELF-1, DIRECT-ONLY-1]: the legacy client shows every delivery as received, so
   // it must never get its own sends. Frames go out in acceptance order [DIRECT-ORDER-1].
   const live = deliveryFrame(message, false, transient);
-  for (const p of recipients) ctx.sendToPeer(p, live);
+  ctx.sendToPeers(recipients, live);
   for (const s of ctx.app.sessionsOf(ctx.peerId)) {
     if (s !== session && s.echo === true) ctx.sendTo(s, live);
   }

@@ -32,6 +32,11 @@ export type Output =
       readonly conn: ConnId;
       /** A server frame of the registry, typed by it. */
       readonly frame: Readonly<S2CFrame>;
+      /**
+       * `JSON.stringify(frame)`, when the core has it already: a body sent to many sessions
+       * is serialised once (issue 11). The adapter sends it as it is.
+       */
+      readonly text?: string;
     }
   | {
       readonly type: "close";

@@ -144,6 +144,9 @@ export class Harness {
       if (c.closed) continue;
       const r = validate("s2c", o.frame);
       expect(r.ok ? [] : r.errors, `invalid s2c frame ${JSON.stringify(o.frame)}`).toEqual([]);
+      // The text the core serialised beforehand (a shared body) is what the adapter sends:
+      // it must be exactly the frame's.
+      if (o.text !== undefined) expect(o.text, "pre-serialised text").toBe(JSON.stringify(o.frame));
       c.received.push(o.frame as Frame);
     }
   }
