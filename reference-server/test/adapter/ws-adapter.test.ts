@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import { connect as netConnect, type Socket } from "node:net";
+import { connect as netConnect, Socket } from "node:net";
 import { connect, disconnect, type WireClient } from "@confab/test-support";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { WebSocket } from "ws";
@@ -377,6 +377,35 @@ describe("group commit", () => {
     expect(a.received).toEqual([
       expect.objectContaining({ cmd: "error", code: 4200, i: 3, peerId: "pa" }),
     ]);
+  });
+
+  it("writes the frames a flush sends to one socket in one write, in order", async () => {
+    const { s, engine } = await startFake();
+    const frames = [1, 2, 3, 4, 5].map((n) => ({ cmd: "direct", id: `m${n}`, peerId: "pa" }));
+    engine.onText = (conn) => frames.map((frame) => ({ type: "send", conn, frame }));
+    const c = await open(s.wsUrl);
+    const port = new URL(s.wsUrl).port;
+    // The writes of the server's side of the connection (its local port is the server's).
+    const writes: number[] = [];
+    const proto = Socket.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const spies = (["_write", "_writev"] as const).map((name) => {
+      const original = proto[name] as (...a: unknown[]) => unknown;
+      return vi.spyOn(proto, name).mockImplementation(function (this: Socket, ...args) {
+        if (String(this.localPort) === port) {
+          writes.push(name === "_writev" ? (args[0] as unknown[]).length : 1);
+        }
+        return original.apply(this, args);
+      });
+    });
+    try {
+      c.ws.send("go");
+      await waitFor(() => c.received.length === frames.length);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(c.received).toEqual(frames);
+    // One write of every frame's header and payload, not one per frame.
+    expect(writes).toEqual([2 * frames.length]);
   });
 
   it("sends the frames of a turn in order, then the close", async () => {
