@@ -39,7 +39,7 @@ Options:
   --config FILE          JSON file: {"apps": [{"appId", "masterKey", "enforceSignatures",
                          "allowedOrigins", "disabled", "pushUrl", "pushIncludeText"}],
                          "devMode", "port", "host", "db", "publicUrl",
-                         "readTimeoutMs", "loginTimeoutMs", "sync",
+                         "readTimeoutMs", "loginTimeoutMs", "commitIntervalMs", "sync",
                          "rateLimit": {"perSecond", "burst"},
                          "limits": {"offlineTtlMs", "maxOfflinePerPeer", …: any
                          field of the engine's Limits, a non-negative integer}}
@@ -52,6 +52,9 @@ Options:
   --read-timeout MS      Close idle connections with 4107 after MS ms (default 300000)
   --login-timeout MS     Close connections without a session with 4108 after MS ms
                          (default 60000)
+  --commit-interval MS   Shortest time between two commits, ms: under load the turns in
+                         between share one commit, and a frame waits at most MS ms for
+                         it; 0 commits at the end of every event-loop turn (default 1)
   --sync normal|full     SQLite durability: normal survives a process crash, full also
                          power loss (default normal)
   -h, --help             Print this help and exit
@@ -102,6 +105,12 @@ export type CliCommand =
   | { readonly kind: "version" }
   | { readonly kind: "run"; readonly options: ServerOptions & { readonly db: string } };
 
+/**
+ * The longest commit interval a flag takes, ms: every frame waits up to the interval for its
+ * commit, so a second is already far past what an interactive client tolerates.
+ */
+const MAX_COMMIT_INTERVAL_MS = 1000;
+
 /** The longest timeout a flag takes: what a Node.js timer can wait (about 24.8 days). */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -142,6 +151,7 @@ interface FileConfig {
   publicUrl?: string;
   readTimeoutMs?: number;
   loginTimeoutMs?: number;
+  commitIntervalMs?: number;
   sync?: SyncMode;
   rateLimit?: { perSecond: number; burst: number };
   /** Overrides of the engine's limits, for deployments and servers under test [LIMIT-TEST-1]. */
@@ -169,6 +179,7 @@ function readConfigFile(path: string): FileConfig {
     "publicUrl",
     "readTimeoutMs",
     "loginTimeoutMs",
+    "commitIntervalMs",
     "sync",
     "rateLimit",
     "limits",
@@ -237,7 +248,7 @@ function readConfigFile(path: string): FileConfig {
     if (typeof o.devMode !== "boolean") throw new UsageError(`${where}: devMode must be a boolean`);
     out.devMode = o.devMode;
   }
-  for (const k of ["port", "readTimeoutMs", "loginTimeoutMs"] as const) {
+  for (const k of ["port", "readTimeoutMs", "loginTimeoutMs", "commitIntervalMs"] as const) {
     if (o[k] !== undefined) {
       if (!isInt(o[k])) throw new UsageError(`${where}: ${k} must be a non-negative integer`);
       out[k] = o[k] as number;
@@ -293,6 +304,7 @@ const FLAGS = {
   "public-url": { type: "string" },
   "read-timeout": { type: "string" },
   "login-timeout": { type: "string" },
+  "commit-interval": { type: "string" },
   sync: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
@@ -308,6 +320,7 @@ const FLAG_VALUES: Readonly<Record<string, string>> = {
   "public-url": "a ws:// or wss:// URL",
   "read-timeout": `milliseconds, an integer from 0 to ${MAX_TIMEOUT_MS}`,
   "login-timeout": `milliseconds, an integer from 0 to ${MAX_TIMEOUT_MS}`,
+  "commit-interval": `milliseconds, an integer from 0 to ${MAX_COMMIT_INTERVAL_MS}`,
   sync: "normal or full",
 };
 
@@ -433,6 +446,15 @@ export function parseCommandLine(
     values["login-timeout"] !== undefined
       ? integer("--login-timeout", values["login-timeout"], MAX_TIMEOUT_MS)
       : file.loginTimeoutMs;
+  const commitIntervalMs =
+    values["commit-interval"] !== undefined
+      ? integer("--commit-interval", values["commit-interval"], MAX_COMMIT_INTERVAL_MS)
+      : file.commitIntervalMs;
+  if (commitIntervalMs !== undefined && commitIntervalMs > MAX_COMMIT_INTERVAL_MS) {
+    throw new UsageError(
+      `commitIntervalMs must be at most ${MAX_COMMIT_INTERVAL_MS}, not ${commitIntervalMs}`,
+    );
+  }
   const syncMode = values.sync !== undefined ? sync(values.sync, "--sync") : file.sync;
 
   return {
@@ -446,6 +468,7 @@ export function parseCommandLine(
       publicUrl,
       readTimeoutMs,
       loginTimeoutMs,
+      commitIntervalMs,
       sync: syncMode,
       rateLimit: file.rateLimit,
       limits: file.limits,

@@ -73,6 +73,7 @@ describe("confab-server", () => {
       "--public-url",
       "--read-timeout",
       "--login-timeout",
+      "--commit-interval",
       "--sync",
       "--help",
       "--version",
@@ -307,6 +308,25 @@ describe("parseCommandLine", () => {
       publicUrl: "wss://x.example/",
     });
     expect(() => parseCommandLine(["--public-url", "http://x"], {})).toThrow(UsageError);
+  });
+
+  it("parses the commit interval from a flag or the config file, and bounds it", () => {
+    expect(parse([])).toMatchObject({ commitIntervalMs: undefined });
+    expect(parse(["--commit-interval", "0"])).toMatchObject({ commitIntervalMs: 0 });
+    expect(parse(["--commit-interval", "5"])).toMatchObject({ commitIntervalMs: 5 });
+    expect(() => parse(["--commit-interval", "1001"])).toThrow(/--commit-interval/);
+    expect(() => parse(["--commit-interval", "-1"])).toThrow(UsageError);
+    const file = join(tmp, "commit.json");
+    writeFileSync(file, JSON.stringify({ commitIntervalMs: 7 }));
+    expect(parse(["--config", file])).toMatchObject({ commitIntervalMs: 7 });
+    // The flag wins over the file.
+    expect(parse(["--config", file, "--commit-interval", "2"])).toMatchObject({
+      commitIntervalMs: 2,
+    });
+    writeFileSync(file, JSON.stringify({ commitIntervalMs: 5000 }));
+    expect(() => parse(["--config", file])).toThrow(/at most 1000/);
+    writeFileSync(file, JSON.stringify({ commitIntervalMs: "1" }));
+    expect(() => parse(["--config", file])).toThrow(/non-negative integer/);
   });
 
   it("rejects a config file whose limits name no limit or are not integers", () => {
