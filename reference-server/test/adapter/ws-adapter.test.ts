@@ -408,6 +408,45 @@ describe("group commit", () => {
     expect(writes).toEqual([2 * frames.length]);
   });
 
+  it("writes a large flush to a socket as it goes, in writes of about 16 KiB, in order", async () => {
+    const { s, engine } = await startFake();
+    // 100 frames of about 2 KiB: 200 KiB for one socket in one flush.
+    const pad = "x".repeat(2000);
+    const frames = Array.from({ length: 100 }, (_, n) => ({
+      cmd: "direct",
+      id: `m${n}`,
+      msg: pad,
+    }));
+    engine.onText = (conn) => frames.map((frame) => ({ type: "send", conn, frame }));
+    const c = await open(s.wsUrl);
+    const port = new URL(s.wsUrl).port;
+    const writes: number[] = [];
+    const proto = Socket.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const spies = (["_write", "_writev"] as const).map((name) => {
+      const original = proto[name] as (...a: unknown[]) => unknown;
+      return vi.spyOn(proto, name).mockImplementation(function (this: Socket, ...args) {
+        if (String(this.localPort) === port) {
+          const chunks = name === "_writev" ? (args[0] as { chunk: Buffer | string }[]) : [];
+          writes.push(
+            name === "_writev"
+              ? chunks.reduce((n, c) => n + Buffer.byteLength(c.chunk), 0)
+              : Buffer.byteLength(args[0] as Buffer),
+          );
+        }
+        return original.apply(this, args);
+      });
+    });
+    try {
+      c.ws.send("go");
+      await waitFor(() => c.received.length === frames.length);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(c.received).toEqual(frames);
+    expect(writes.length).toBeGreaterThanOrEqual(10);
+    for (const w of writes) expect(w).toBeLessThan(16 * 1024 + 4096);
+  });
+
   it("sends the frames of a turn in order, then the close", async () => {
     const { s, engine } = await startFake();
     engine.onText = (conn) => [
