@@ -51,6 +51,39 @@ async function startFake(options: ServerOptions = {}) {
 }
 
 /** Performs a WebSocket handshake by hand; the socket then answers nothing. */
+/**
+ * The socket writes (system-call batches) of the server's side of its connections while
+ * `during` runs: the chunks and bytes of each `_write`/`_writev` of a socket whose local port
+ * is `port`.
+ */
+async function serverWrites(
+  port: string,
+  during: () => Promise<void>,
+): Promise<{ chunks: number; bytes: number }[]> {
+  const writes: { chunks: number; bytes: number }[] = [];
+  const proto = Socket.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const spies = (["_write", "_writev"] as const).map((name) => {
+    const original = proto[name] as (...a: unknown[]) => unknown;
+    return vi.spyOn(proto, name).mockImplementation(function (this: Socket, ...args) {
+      if (String(this.localPort) === port) {
+        const chunks =
+          name === "_writev"
+            ? (args[0] as { chunk: Buffer | string }[]).map((c) => c.chunk)
+            : [args[0] as Buffer | string];
+        const bytes = chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
+        writes.push({ chunks: chunks.length, bytes });
+      }
+      return original.apply(this, args);
+    });
+  });
+  try {
+    await during();
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+  return writes;
+}
+
 function rawHandshake(port: number, extraHeaders = ""): Promise<{ socket: Socket; head: string }> {
   return new Promise((resolve, reject) => {
     const socket = netConnect(port, "127.0.0.1");
@@ -384,28 +417,14 @@ describe("group commit", () => {
     const frames = [1, 2, 3, 4, 5].map((n) => ({ cmd: "direct", id: `m${n}`, peerId: "pa" }));
     engine.onText = (conn) => frames.map((frame) => ({ type: "send", conn, frame }));
     const c = await open(s.wsUrl);
-    const port = new URL(s.wsUrl).port;
     // The writes of the server's side of the connection (its local port is the server's).
-    const writes: number[] = [];
-    const proto = Socket.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
-    const spies = (["_write", "_writev"] as const).map((name) => {
-      const original = proto[name] as (...a: unknown[]) => unknown;
-      return vi.spyOn(proto, name).mockImplementation(function (this: Socket, ...args) {
-        if (String(this.localPort) === port) {
-          writes.push(name === "_writev" ? (args[0] as unknown[]).length : 1);
-        }
-        return original.apply(this, args);
-      });
-    });
-    try {
+    const writes = await serverWrites(new URL(s.wsUrl).port, async () => {
       c.ws.send("go");
       await waitFor(() => c.received.length === frames.length);
-    } finally {
-      for (const spy of spies) spy.mockRestore();
-    }
+    });
     expect(c.received).toEqual(frames);
     // One write of every frame's header and payload, not one per frame.
-    expect(writes).toEqual([2 * frames.length]);
+    expect(writes.map((w) => w.chunks)).toEqual([2 * frames.length]);
   });
 
   it("writes a large flush to a socket as it goes, in writes of about 16 KiB, in order", async () => {
@@ -419,32 +438,13 @@ describe("group commit", () => {
     }));
     engine.onText = (conn) => frames.map((frame) => ({ type: "send", conn, frame }));
     const c = await open(s.wsUrl);
-    const port = new URL(s.wsUrl).port;
-    const writes: number[] = [];
-    const proto = Socket.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
-    const spies = (["_write", "_writev"] as const).map((name) => {
-      const original = proto[name] as (...a: unknown[]) => unknown;
-      return vi.spyOn(proto, name).mockImplementation(function (this: Socket, ...args) {
-        if (String(this.localPort) === port) {
-          const chunks = name === "_writev" ? (args[0] as { chunk: Buffer | string }[]) : [];
-          writes.push(
-            name === "_writev"
-              ? chunks.reduce((n, c) => n + Buffer.byteLength(c.chunk), 0)
-              : Buffer.byteLength(args[0] as Buffer),
-          );
-        }
-        return original.apply(this, args);
-      });
-    });
-    try {
+    const writes = await serverWrites(new URL(s.wsUrl).port, async () => {
       c.ws.send("go");
       await waitFor(() => c.received.length === frames.length);
-    } finally {
-      for (const spy of spies) spy.mockRestore();
-    }
+    });
     expect(c.received).toEqual(frames);
     expect(writes.length).toBeGreaterThanOrEqual(10);
-    for (const w of writes) expect(w).toBeLessThan(16 * 1024 + 4096);
+    for (const w of writes) expect(w.bytes).toBeLessThan(16 * 1024 + 4096);
   });
 
   it("sends the frames of a turn in order, then the close", async () => {
