@@ -133,8 +133,10 @@ interface Connection {
   readonly socket: Duplex;
   /** Whether the running flush corked `socket`. */
   corked: boolean;
-  /** The flush that last sent on this connection (see #cork). */
+  /** The flush that last counted this connection's frames (see #cork). */
   flushSeq: number;
+  /** How many frames that flush sends on it. */
+  flushFrames: number;
   /** Set once a close was started: later frames are not given to the core. */
   closing: boolean;
   /** Set once `ws` emitted `close` (and the core was told). */
@@ -246,7 +248,7 @@ export class WsAdapter {
   /** When the last flush ran (`performance.now()`). */
   #lastFlushAt = Number.NEGATIVE_INFINITY;
   readonly #commitIntervalMs: number;
-  /** Counts flushes, so that #cork knows a connection's first frame of a flush. */
+  /** Counts flushes, so that #countFrames can tell this flush's counts from older ones. */
   #flushSeq = 0;
   #tickTimer: NodeJS.Timeout | undefined;
   #shuttingDown = false;
@@ -355,15 +357,14 @@ export class WsAdapter {
         return;
       }
     }
-    // A socket that gets a second frame in this flush is corked for the rest of it: under
-    // load, when each flush carries several frames per socket, they leave in two writes
-    // instead of one each (a system call per frame was the server's largest single cost
-    // under W2, issue 11). The first frame is written at once, so a flush of one frame per
-    // socket, the usual case below saturation, waits for nothing (corked from the first
-    // frame, W3's p99 at 8,735 msg/s rose from 8.1-8.6 to 9.4-10.2 ms). Order is kept, and
-    // the data leaves before this call returns.
+    // A socket that gets several frames in this flush is corked for it: under load, when
+    // each flush carries several frames per socket, they leave in one write instead of one
+    // each (a system call per frame was the server's largest single cost under W2, issue
+    // 11). A socket with one frame, the usual case below saturation, is written at once:
+    // corking every socket, W3's p99 at 8,735 msg/s rose from 8.1-8.6 to 9.4-10.2 ms. Order
+    // is kept, and the data leaves before this call returns.
     const corked: Connection[] = [];
-    this.#flushSeq++;
+    this.#countFrames(outputs);
     try {
       for (const output of outputs) {
         try {
@@ -382,17 +383,29 @@ export class WsAdapter {
     this.#drainLog();
   }
 
+  /** Counts the frames `outputs` send on each connection (`flushFrames`), for #cork. */
+  #countFrames(outputs: readonly Output[]): void {
+    const seq = ++this.#flushSeq;
+    for (const output of outputs) {
+      if (output.type !== "send") continue;
+      const conn = this.#connections.get(output.conn);
+      if (conn === undefined) continue;
+      if (conn.flushSeq === seq) conn.flushFrames++;
+      else {
+        conn.flushSeq = seq;
+        conn.flushFrames = 1;
+      }
+    }
+  }
+
   /**
-   * Before a frame to connection `id`: corks its socket if this flush sent it a frame
-   * already (once per flush), noting it in `corked`.
+   * Before a frame to connection `id`: corks its socket, once per flush, if the flush sends
+   * it more than one frame, noting it in `corked`.
    */
   #cork(id: ConnId, corked: Connection[]): void {
     const conn = this.#connections.get(id);
     if (conn === undefined || conn.corked || conn.closing || conn.closed) return;
-    if (conn.flushSeq !== this.#flushSeq) {
-      conn.flushSeq = this.#flushSeq;
-      return;
-    }
+    if (conn.flushSeq !== this.#flushSeq || conn.flushFrames < 2) return;
     conn.socket.cork();
     conn.corked = true;
     corked.push(conn);
@@ -438,6 +451,7 @@ export class WsAdapter {
       socket: req.socket,
       corked: false,
       flushSeq: 0,
+      flushFrames: 0,
       closing: false,
       closed: false,
       graceTimer: undefined,
