@@ -14,7 +14,12 @@
  */
 
 /** The I/O adapters the server is made of. */
-export { createHttpHandler, type HttpHandlerOptions, ROUTE_TTL_S } from "./adapter/http.js";
+export {
+  createHttpHandler,
+  DEMO_FILES,
+  type HttpHandlerOptions,
+  ROUTE_TTL_S,
+} from "./adapter/http.js";
 /** The push hook: signed offline notifications to an app's URL, retried from a bounded queue. */
 export {
   DEFAULT_PUSH_BASE_DELAY_MS,
@@ -38,6 +43,7 @@ export {
   CLOSE_GOING_AWAY,
   CLOSE_INTERNAL_ERROR,
   CLOSE_SLOW_CONSUMER,
+  DEFAULT_COMMIT_INTERVAL_MS,
   SUBPROTOCOL,
   WsAdapter,
   type WsAdapterOptions,
@@ -84,6 +90,7 @@ export { type RunningServer, type ServerOptions, type SyncMode, startServer } fr
 export { MemoryStore } from "./store/memory-store.js";
 /** The durable SQLite store. */
 export {
+  HISTORY_BATCH,
   SCHEMA_VERSION,
   SqliteStore,
   type SqliteStoreOptions,

@@ -567,7 +567,7 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * {@inheritDoc Store.atomically}
+   * Runs `fn` all or nothing, as {@link Store.atomically} says.
    *
    * A savepoint per call, opened at the call's first write only, so a command that only reads
    * costs no statement. (better-sqlite3's `db.transaction` always opens one, and builds a
@@ -661,7 +661,7 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * {@inheritDoc Store.insertMessage}
+   * Stores a message, as {@link Store.insertMessage} says.
    *
    * No savepoint of its own: the message row goes first, so a failed insert (a duplicate id)
    * changes nothing, and the engine runs every command in {@link SqliteStore.atomically}.
