@@ -416,7 +416,7 @@ describe("group commit", () => {
     ]);
   });
 
-  it("writes the frames a flush sends to one socket in one write, in order", async () => {
+  it("[SERIAL-ORDER-1] writes the frames a flush sends to one socket in one write, in order", async () => {
     const { s, engine } = await startFake();
     const frames = [1, 2, 3, 4, 5].map((n) => ({ cmd: "direct", id: `m${n}`, peerId: "pa" }));
     engine.onText = (conn) => frames.map((frame) => ({ type: "send", conn, frame }));
@@ -431,7 +431,7 @@ describe("group commit", () => {
     expect(writes.map((w) => w.chunks)).toEqual([2 * frames.length]);
   });
 
-  it("writes a large flush to a socket as it goes, in writes of about 16 KiB, in order", async () => {
+  it("[SERIAL-ORDER-1] writes a large flush to a socket as it goes, in writes of about 16 KiB, in order", async () => {
     const { s, engine } = await startFake();
     // 100 frames of about 2 KiB: 200 KiB for one socket in one flush.
     const pad = "x".repeat(2000);
