@@ -84,6 +84,26 @@ async function serverWrites(
   return writes;
 }
 
+/** The end of the current event-loop turn (after its setImmediate callbacks). */
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Runs `body` with a WsAdapter over a FakeEngine and a RecordingStore, without the tick
+ * timer, and closes it after.
+ */
+async function withAdapter(
+  options: { commitIntervalMs?: number },
+  body: (adapter: WsAdapter, store: RecordingStore) => Promise<void>,
+): Promise<void> {
+  const store = new RecordingStore();
+  const adapter = new WsAdapter({ engine: new FakeEngine(), store, tickIntervalMs: 0, ...options });
+  try {
+    await body(adapter, store);
+  } finally {
+    await adapter.close();
+  }
+}
+
 function rawHandshake(port: number, extraHeaders = ""): Promise<{ socket: Socket; head: string }> {
   return new Promise((resolve, reject) => {
     const socket = netConnect(port, "127.0.0.1");
@@ -311,27 +331,18 @@ describe("group commit", () => {
   });
 
   it("commits once at the end of a turn, however many core calls the turn made", async () => {
-    const engine = new FakeEngine();
-    const store = new RecordingStore();
-    const adapter = new WsAdapter({ engine, store, tickIntervalMs: 0 });
-    try {
+    await withAdapter({}, async (adapter, store) => {
       adapter.tick();
       adapter.tick();
       adapter.tick();
       expect(store.commits).toBe(0);
-      await new Promise((resolve) => setImmediate(resolve));
+      await turn();
       expect(store.commits).toBe(1);
-    } finally {
-      await adapter.close();
-    }
+    });
   });
 
   it("[ACK-DURABLE-1] puts off a commit due less than the commit interval after the last, and groups what comes meanwhile", async () => {
-    const engine = new FakeEngine();
-    const store = new RecordingStore();
-    const adapter = new WsAdapter({ engine, store, tickIntervalMs: 0, commitIntervalMs: 50 });
-    const turn = () => new Promise((resolve) => setImmediate(resolve));
-    try {
+    await withAdapter({ commitIntervalMs: 50 }, async (adapter, store) => {
       // Idle until now: the first commit is not delayed.
       adapter.tick();
       await turn();
@@ -349,25 +360,17 @@ describe("group commit", () => {
       adapter.tick();
       adapter.flush();
       expect(store.commits).toBe(3);
-    } finally {
-      await adapter.close();
-    }
+    });
   });
 
   it("commits every turn with a commit interval of 0", async () => {
-    const engine = new FakeEngine();
-    const store = new RecordingStore();
-    const adapter = new WsAdapter({ engine, store, tickIntervalMs: 0, commitIntervalMs: 0 });
-    const turn = () => new Promise((resolve) => setImmediate(resolve));
-    try {
+    await withAdapter({ commitIntervalMs: 0 }, async (adapter, store) => {
       for (let k = 1; k <= 3; k++) {
         adapter.tick();
         await turn();
         expect(store.commits).toBe(k);
       }
-    } finally {
-      await adapter.close();
-    }
+    });
   });
 
   it("answers error 4200 instead of the ack and delivers nothing when the commit fails [ACK-FAIL-1] [ACK-DURABLE-2] [ERROR-SURVIVE-1]", async () => {
