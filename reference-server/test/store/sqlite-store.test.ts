@@ -509,6 +509,51 @@ describe("SqliteStore mirrors through a rollback", () => {
     expect(store.pendingCount(APP)).toBe(2);
     store.close();
   });
+
+  it("[ERROR-NOEFFECT-1] [ACK-REMOVE-1] forgets the messages of a failed block across new generations of recent messages, and keeps at most two", () => {
+    const store = SqliteStore.open(dbPath, { recentMessages: 2 });
+    for (const t of [1, 2]) {
+      store.insertMessage(message({ id: `m${t}`, timestamp: t }));
+      store.addPending(APP, "bob", `m${t}`, t, 10);
+    }
+    store.commit();
+    // m3 starts a generation (m1 and m2 become the older one) and m5 another (m3 and m4).
+    expect(() =>
+      store.atomically(() => {
+        for (const t of [3, 4, 5]) {
+          store.insertMessage(message({ id: `m${t}`, timestamp: t }));
+          store.addPending(APP, "bob", `m${t}`, t, 10);
+        }
+        throw new Error("half-way");
+      }),
+    ).toThrow("half-way");
+    for (const id of ["m3", "m4", "m5"]) expect(store.getMessage(APP, id)).toBeUndefined();
+    expect(store.removePending(APP, "bob", ["m3", "m4", "m5"])).toEqual([]);
+    // Older messages come from the mirror or from their rows alike.
+    for (let t = 6; t <= 12; t++) {
+      store.insertMessage(message({ id: `m${t}`, timestamp: t }));
+      store.addPending(APP, "bob", `m${t}`, t, 20);
+    }
+    for (const t of [1, 2, 6, 11, 12]) {
+      expect(store.getMessage(APP, `m${t}`)).toStrictEqual(message({ id: `m${t}`, timestamp: t }));
+    }
+    expect(store.removePending(APP, "bob", ["m1", "m6", "m12"])).toEqual(["m1", "m6", "m12"]);
+    expect(store.pendingFor(APP, "bob", 0).map((m) => m.id)).toEqual([
+      "m2",
+      "m7",
+      "m8",
+      "m9",
+      "m10",
+      "m11",
+    ]);
+    // The bound: no API shows the mirror, so read its two generations directly.
+    const mirror = store as unknown as {
+      recent: Map<string, unknown>;
+      recentOlder: Map<string, unknown>;
+    };
+    expect(mirror.recent.size + mirror.recentOlder.size).toBeLessThanOrEqual(4);
+    store.close();
+  });
 });
 
 describe("SqliteStore offline store keyed in age order", () => {

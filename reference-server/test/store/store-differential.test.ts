@@ -181,8 +181,9 @@ describe("SqliteStore and MemoryStore agree on random histories", () => {
       fc.property(fc.array(op, { minLength: 1, maxLength: 30 }), (ops) => {
         const dir = mkdtempSync(join(tmpdir(), "confab-diff-"));
         dirs.push(dir);
-        // A small history batch, so that commits write history keys too.
-        const sqlite = SqliteStore.open(join(dir, "d.db"), { historyBatch: 3 });
+        // A small history batch, so that commits write history keys too, and small
+        // generations of recent messages, so that blocks roll back across a new generation.
+        const sqlite = SqliteStore.open(join(dir, "d.db"), { historyBatch: 3, recentMessages: 2 });
         const memory = new MemoryStore();
         const a = { n: 0 };
         const b = { n: 0 };
