@@ -579,7 +579,11 @@ export function openDatabase(path: string, sync?: SyncMode): SqliteStore {
   }
   let store: SqliteStore;
   try {
-    store = SqliteStore.open(path, sync === undefined ? {} : { synchronous: sync });
+    // The server checkpoints off the event loop (issue 11; SqliteStoreOptions.checkpoints).
+    store = SqliteStore.open(path, {
+      checkpoints: "background",
+      ...(sync === undefined ? {} : { synchronous: sync }),
+    });
   } catch (err) {
     throw new StartupError(
       `cannot open the database ${path}: ${describeCause(err)}`,

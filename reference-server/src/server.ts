@@ -135,7 +135,11 @@ export interface RunningServer {
 function openStore(db: string | Store | undefined, sync: SyncMode | undefined): Store {
   if (db === undefined || db === ":memory:") return new MemoryStore();
   if (typeof db !== "string") return db;
-  return sync === undefined ? SqliteStore.open(db) : SqliteStore.open(db, { synchronous: sync });
+  // The server checkpoints off the event loop (issue 11; SqliteStoreOptions.checkpoints).
+  return SqliteStore.open(db, {
+    checkpoints: "background",
+    ...(sync === undefined ? {} : { synchronous: sync }),
+  });
 }
 
 /** The host as it goes in a URL: wildcard addresses become loopback, IPv6 gets brackets. */

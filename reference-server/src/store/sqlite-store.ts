@@ -14,6 +14,12 @@
  */
 
 import Database from "better-sqlite3";
+import {
+  CHECKPOINTER_DEFAULTS,
+  Checkpointer,
+  type CheckpointerOptions,
+  type CheckpointerStats,
+} from "./checkpointer.js";
 import type { HistoryQuery, Store, StoredMessage } from "./store.js";
 
 /** How many expired nonces one {@link SqliteStore.useNonce} call deletes at most. */
@@ -422,6 +428,14 @@ export interface SqliteStoreOptions {
    * generations; a message the mirror no longer holds is read from its row.
    */
   readonly recentMessages?: number;
+  /**
+   * Who runs the WAL checkpoints of a file database. `"inline"` (default): SQLite, inside the
+   * COMMIT that takes the log past 1000 pages. `"background"`: a worker thread, off the event
+   * loop (see {@link Checkpointer}); the server's choice. Ignored for `":memory:"`.
+   */
+  readonly checkpoints?: "inline" | "background";
+  /** The background checkpointer's tuning ({@link CHECKPOINTER_DEFAULTS} by default). */
+  readonly checkpointer?: Partial<CheckpointerOptions>;
 }
 
 /** What {@link SqliteStore.settings} reports. */
@@ -434,6 +448,8 @@ export interface SqliteStoreSettings {
   readonly busyTimeoutMs: number;
   /** `PRAGMA user_version`: {@link SCHEMA_VERSION} once open. */
   readonly schemaVersion: number;
+  /** Who runs the WAL checkpoints: `"background"` while the worker runs, else `"inline"`. */
+  readonly checkpoints: "inline" | "background";
 }
 
 /** The SQLite {@link Store}. Not safe for use by two processes writing at once. */
@@ -465,6 +481,8 @@ export class SqliteStore implements Store {
   private recent = new Map<string, StoredMessage>();
   /** The older generation of {@link SqliteStore.recent}. */
   private recentOlder = new Map<string, StoredMessage>();
+  /** The WAL checkpoints' worker thread, with `checkpoints: "background"`. */
+  private checkpointer: Checkpointer | undefined;
   /**
    * How to undo each mirror change made inside atomically, in order: flat triples (target,
    * key, old value), no closure per change (issue 11: allocation per message is GC time).
@@ -540,11 +558,18 @@ export class SqliteStore implements Store {
       // Wait for a checkpointing or backup process instead of failing at once with SQLITE_BUSY.
       db.pragma("busy_timeout = 5000");
       migrate(db);
-      return new SqliteStore(
+      const store = new SqliteStore(
         db,
         options.historyBatch ?? HISTORY_BATCH,
         Math.max(1, options.recentMessages ?? RECENT_MESSAGES),
       );
+      if (options.checkpoints === "background" && !db.memory) {
+        store.checkpointer = new Checkpointer(db, path, {
+          ...CHECKPOINTER_DEFAULTS,
+          ...options.checkpointer,
+        });
+      }
+      return store;
     } catch (error) {
       db.close();
       throw error;
@@ -584,6 +609,7 @@ export class SqliteStore implements Store {
       foreignKeys: this.db.pragma("foreign_keys", { simple: true }) === 1,
       busyTimeoutMs: this.db.pragma("busy_timeout", { simple: true }) as number,
       schemaVersion: this.db.pragma("user_version", { simple: true }) as number,
+      checkpoints: this.checkpointer?.stats().running === true ? "background" : "inline",
     };
   }
 
@@ -1001,6 +1027,12 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.written = false;
+    this.checkpointer?.afterCommit();
+  }
+
+  /** What the background checkpointer has done, when the store has one. */
+  checkpointerStats(): CheckpointerStats | undefined {
+    return this.checkpointer?.stats();
   }
 
   /** {@inheritDoc Store.close} */
@@ -1008,6 +1040,8 @@ export class SqliteStore implements Store {
     if (!this.db.open) return;
     this.indexHistory();
     this.commit();
+    // The worker's connection first: the last one to close checkpoints the log and removes it.
+    this.checkpointer?.close();
     this.db.close();
   }
 }

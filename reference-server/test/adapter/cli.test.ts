@@ -145,7 +145,8 @@ describe("confab-server", () => {
     expect(listening).toMatchObject({
       devMode: false,
       apps: ["app1"],
-      storage: { journalMode: "wal", synchronous: "full" },
+      // The server checkpoints the log on a worker thread (issue 11).
+      storage: { journalMode: "wal", synchronous: "full", checkpoints: "background" },
     });
     expect(existsSync(join(tmp, "data/x/confab.db"))).toBe(true);
     const url = String(listening.url);
@@ -153,6 +154,8 @@ describe("confab-server", () => {
     expect((await httpRequest(`${url}/v1/route?appId=other`)).status).toBe(404);
     p.child.kill("SIGTERM");
     expect(await p.exited).toBe(0);
+    // Closed cleanly, the worker's connection first: the last one removed the log.
+    expect(existsSync(join(tmp, "data/x/confab.db-wal"))).toBe(false);
   });
 
   it("reads apps, dev mode and the public URL from a --config file", async () => {

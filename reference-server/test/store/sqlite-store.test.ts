@@ -43,6 +43,7 @@ describe("SqliteStore settings", () => {
       foreignKeys: true,
       busyTimeoutMs: 5000,
       schemaVersion: SCHEMA_VERSION,
+      checkpoints: "inline",
     });
     store.close();
   });
@@ -139,41 +140,44 @@ describe("SqliteStore durability", () => {
     store.close();
   });
 
-  it("loses a write that was not committed when the process is killed, and keeps the committed one", async () => {
-    const storeUrl = compileStoreForChild(dir);
-    const child = spawn(process.execPath, ["--input-type=module", "-e", CHILD_SCRIPT], {
-      env: { ...process.env, STORE_URL: storeUrl, DB_PATH: dbPath },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-      child.on("exit", (_code, signal) => resolve(signal)),
-    );
-    try {
-      await new Promise<void>((resolve, reject) => {
-        let stdout = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          stdout += chunk.toString();
-          if (stdout.includes("ready\n")) resolve();
-        });
-        child.on("exit", () => reject(new Error(`child exited before ready: ${stderr}`)));
+  it.each(["inline", "background"])(
+    "[ACK-DURABLE-1] loses a write that was not committed when the process is killed, and keeps the committed one (%s checkpoints)",
+    async (checkpoints) => {
+      const storeUrl = compileStoreForChild(dir);
+      const child = spawn(process.execPath, ["--input-type=module", "-e", CHILD_SCRIPT], {
+        env: { ...process.env, STORE_URL: storeUrl, DB_PATH: dbPath, CHECKPOINTS: checkpoints },
+        stdio: ["ignore", "pipe", "pipe"],
       });
-    } finally {
-      // Also when the child failed or the test timed out: never leave it running.
-      child.kill("SIGKILL");
-    }
-    expect(await exited).toBe("SIGKILL");
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        child.on("exit", (_code, signal) => resolve(signal)),
+      );
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let stdout = "";
+          child.stdout.on("data", (chunk: Buffer) => {
+            stdout += chunk.toString();
+            if (stdout.includes("ready\n")) resolve();
+          });
+          child.on("exit", () => reject(new Error(`child exited before ready: ${stderr}`)));
+        });
+      } finally {
+        // Also when the child failed or the test timed out: never leave it running.
+        child.kill("SIGKILL");
+      }
+      expect(await exited).toBe("SIGKILL");
 
-    const store = SqliteStore.open(dbPath);
-    expect(store.getMessage(APP, "A")?.msg).toBe("committed");
-    expect(store.getMessage(APP, "B")).toBeUndefined();
-    expect(store.pendingFor(APP, "bob", 0).map((m) => m.id)).toEqual(["A"]);
-    expect(store.members(APP, "r1")).toEqual(["alice"]);
-    store.close();
-  });
+      const store = SqliteStore.open(dbPath);
+      expect(store.getMessage(APP, "A")?.msg).toBe("committed");
+      expect(store.getMessage(APP, "B")).toBeUndefined();
+      expect(store.pendingFor(APP, "bob", 0).map((m) => m.id)).toEqual(["A"]);
+      expect(store.members(APP, "r1")).toEqual(["alice"]);
+      store.close();
+    },
+  );
 });
 
 /**
@@ -182,7 +186,8 @@ describe("SqliteStore durability", () => {
  */
 const CHILD_SCRIPT = `
 const { SqliteStore } = await import(process.env.STORE_URL);
-const store = SqliteStore.open(process.env.DB_PATH);
+const store = SqliteStore.open(process.env.DB_PATH, { checkpoints: process.env.CHECKPOINTS });
+if (store.settings().checkpoints !== process.env.CHECKPOINTS) throw new Error("not the checkpoints asked for");
 const message = (id, msg) => ({ id, appId: "${APP}", cid: "c1", fromPeerId: "alice",
   toPeerIds: ["bob"], roomId: undefined, msg, timestamp: 1000, receipt: false });
 store.insertMessage(message("A", "committed"));
@@ -199,26 +204,29 @@ setInterval(() => {}, 60_000);
 `;
 
 /**
- * Node 20 cannot import TypeScript, so the child gets sqlite-store.ts transpiled on the fly
- * (types stripped; store.ts holds only types, so it needs no output). The output sits in a
- * temp dir whose node_modules links to the repo's, so its `import "better-sqlite3"` resolves
- * as it does in the repo. Returns the module's file URL.
+ * Node 20 cannot import TypeScript, so the child gets sqlite-store.ts and the checkpointer it
+ * imports transpiled on the fly (types stripped; store.ts holds only types, so it needs no
+ * output), as ES modules under a package.json that says so. The output sits in a temp dir
+ * whose node_modules links to the repo's, so its `import "better-sqlite3"` resolves as it
+ * does in the repo. Returns the store module's file URL.
  */
 function compileStoreForChild(into: string): string {
-  const source = fileURLToPath(new URL("../../src/store/sqlite-store.ts", import.meta.url));
-  const { outputText } = ts.transpileModule(ts.sys.readFile(source) ?? "", {
-    compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
-    fileName: source,
-  });
   const out = join(into, "child");
   mkdirSync(out);
   const nodeModules = dirname(
     dirname(createRequire(import.meta.url).resolve("better-sqlite3/package.json")),
   );
   symlinkSync(nodeModules, join(out, "node_modules"), "dir");
-  const file = join(out, "sqlite-store.mjs");
-  writeFileSync(file, outputText);
-  return pathToFileURL(file).href;
+  writeFileSync(join(out, "package.json"), '{"type": "module"}');
+  for (const name of ["sqlite-store", "checkpointer"]) {
+    const source = fileURLToPath(new URL(`../../src/store/${name}.ts`, import.meta.url));
+    const { outputText } = ts.transpileModule(ts.sys.readFile(source) ?? "", {
+      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+      fileName: source,
+    });
+    writeFileSync(join(out, `${name}.js`), outputText);
+  }
+  return pathToFileURL(join(out, "sqlite-store.js")).href;
 }
 
 describe("SqliteStore query plans", () => {

@@ -1,0 +1,196 @@
+/**
+ * WAL checkpoints on a worker thread, for {@link SqliteStore} (issue 11).
+ *
+ * SQLite's own checkpoint runs inside the COMMIT that takes the log past 1000 pages: it
+ * copies those pages into the database file and syncs both files, and under W3 that stalled
+ * the event loop for 7-8 ms about five times a second, with every frame of the flush waiting.
+ * Here the store's connection never checkpoints by itself (`wal_autocheckpoint = 0`). A
+ * worker thread with a connection of its own runs `PRAGMA wal_checkpoint(PASSIVE)`, which
+ * copies and syncs the log without blocking the writer, at most every
+ * {@link CheckpointerOptions.periodMs} while commits come.
+ *
+ * A passive checkpoint never lets the log start over while the writer keeps appending: SQLite
+ * restarts the log at a write only when every frame in it was copied. So once the log holds
+ * {@link CheckpointerOptions.resetFrames} frames, the store's own connection runs one passive
+ * checkpoint right after a commit. It only has to copy what came since the worker's, and the
+ * next write then restarts the log: the log file stays bounded.
+ *
+ * Durability is SQLite's: a checkpoint only copies committed frames, at any time, and a crash
+ * in the middle of one loses nothing. If the worker fails, the connection checkpoints by
+ * itself again (the default 1000 pages).
+ * @module
+ */
+
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
+import type Database from "better-sqlite3";
+
+/** Tuning of a {@link Checkpointer}. */
+export interface CheckpointerOptions {
+  /** The shortest time between two of the worker's checkpoints, ms. */
+  readonly periodMs: number;
+  /** How many frames the log may hold before the store's connection lets it start over. */
+  readonly resetFrames: number;
+}
+
+/** The defaults: about five checkpoints a second under load, a log of at most about 16 MB. */
+export const CHECKPOINTER_DEFAULTS: CheckpointerOptions = { periodMs: 200, resetFrames: 4096 };
+
+/** What the worker answers to a checkpoint request: `PRAGMA wal_checkpoint`'s row. */
+interface CheckpointResult {
+  readonly busy?: number;
+  readonly log?: number;
+  readonly checkpointed?: number;
+  readonly error?: string;
+}
+
+/** What a {@link Checkpointer} has done, for tests and the bench. */
+export interface CheckpointerStats {
+  /** Checkpoints the worker ran. */
+  readonly background: number;
+  /** Passive checkpoints the store's own connection ran to let the log start over. */
+  readonly resets: number;
+  /** False once the worker failed and the connection checkpoints by itself again. */
+  readonly running: boolean;
+}
+
+// The worker's code. A string (eval), not a module file: the same code then runs from the
+// compiled server and from the TypeScript sources under test. `driver` is better-sqlite3's
+// entry, resolved by the main thread; `closed` a shared flag set once the connection closed.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.driver);
+const db = new Database(workerData.path, { fileMustExist: true });
+const closed = new Int32Array(workerData.closed);
+parentPort.on("message", (request) => {
+  if (request === "close") {
+    try {
+      db.close();
+    } finally {
+      Atomics.store(closed, 0, 1);
+      Atomics.notify(closed, 0);
+      parentPort.close();
+    }
+    return;
+  }
+  let result;
+  try {
+    const row = db.pragma("wal_checkpoint(PASSIVE)")[0];
+    result = { busy: row.busy, log: row.log, checkpointed: row.checkpointed };
+  } catch (err) {
+    result = { error: String(err && err.message ? err.message : err) };
+  }
+  parentPort.postMessage(result);
+});
+`;
+
+/** How long {@link Checkpointer.close} waits for the worker's connection to close, ms. */
+const CLOSE_WAIT_MS = 10_000;
+
+/**
+ * Runs the WAL checkpoints of `db` (a file database in WAL mode, opened at `path`) on a
+ * worker thread; the store calls {@link Checkpointer.afterCommit} after each COMMIT that
+ * wrote, and {@link Checkpointer.close} before it closes `db`.
+ */
+export class Checkpointer {
+  readonly #db: Database.Database;
+  readonly #options: CheckpointerOptions;
+  readonly #closed = new Int32Array(new SharedArrayBuffer(4));
+  #worker: Worker | undefined;
+  #inFlight = false;
+  #lastRequestAt = Number.NEGATIVE_INFINITY;
+  /** Frames in the log at the worker's last checkpoint. */
+  #logFrames = 0;
+  #background = 0;
+  #resets = 0;
+
+  /** Starts the worker; `db`'s own checkpoints stop until it fails. */
+  constructor(db: Database.Database, path: string, options: CheckpointerOptions) {
+    this.#db = db;
+    this.#options = options;
+    const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { path, driver, closed: this.#closed.buffer },
+    });
+    // Never what keeps a process alive: close() ends it, and at exit a checkpoint cut short
+    // loses nothing.
+    worker.unref();
+    worker.on("message", (result: CheckpointResult) => this.#done(result));
+    worker.on("error", () => this.#fail());
+    worker.on("exit", () => this.#fail());
+    this.#worker = worker;
+    db.pragma("wal_autocheckpoint = 0");
+  }
+
+  /** What the checkpointer has done so far. */
+  stats(): CheckpointerStats {
+    return {
+      background: this.#background,
+      resets: this.#resets,
+      running: this.#worker !== undefined,
+    };
+  }
+
+  /**
+   * After a COMMIT that wrote: lets the log start over once it is long, else asks the worker
+   * for a checkpoint if none is running and the last one is a period old.
+   */
+  afterCommit(): void {
+    if (this.#worker === undefined || this.#inFlight) return;
+    if (this.#logFrames >= this.#options.resetFrames) {
+      // No transaction is open and the worker is idle: this copies the frames since the
+      // worker's checkpoint, and the next write restarts the log. The commit is done either
+      // way; a checkpoint that fails (I/O) is tried again after the worker's next one.
+      this.#logFrames = 0;
+      try {
+        this.#db.pragma("wal_checkpoint(PASSIVE)");
+        this.#resets++;
+      } catch {
+        // Nothing is lost: the frames stay in the log.
+      }
+      return;
+    }
+    const now = performance.now();
+    if (now - this.#lastRequestAt < this.#options.periodMs) return;
+    this.#lastRequestAt = now;
+    this.#inFlight = true;
+    this.#worker.postMessage("checkpoint");
+  }
+
+  /**
+   * Closes the worker's connection and waits for it (bounded), so that the store's connection,
+   * the last one, checkpoints the whole log and removes it as it closes.
+   */
+  close(): void {
+    const worker = this.#worker;
+    if (worker === undefined) return;
+    this.#worker = undefined;
+    worker.removeAllListeners();
+    worker.on("error", () => {}); // closing anyway: nothing left to fall back to
+    worker.postMessage("close");
+    Atomics.wait(this.#closed, 0, 0, CLOSE_WAIT_MS);
+  }
+
+  #done(result: CheckpointResult): void {
+    this.#inFlight = false;
+    if (result.error !== undefined) {
+      this.#fail();
+      return;
+    }
+    this.#background++;
+    this.#logFrames = result.log ?? 0;
+  }
+
+  /** The worker is gone or broken: the connection checkpoints by itself again. */
+  #fail(): void {
+    const worker = this.#worker;
+    if (worker === undefined) return;
+    this.#worker = undefined;
+    this.#inFlight = false;
+    worker.removeAllListeners();
+    worker.on("error", () => {});
+    void worker.terminate();
+    if (this.#db.open) this.#db.pragma("wal_autocheckpoint = 1000");
+  }
+}

@@ -1,0 +1,101 @@
+// The background checkpointer (issue 11): WAL checkpoints on a worker thread, the log kept
+// bounded, every committed row still there, a clean close, and SQLite's own checkpoints back
+// when the worker fails [ACK-DURABLE-1].
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Checkpointer } from "../../src/store/checkpointer.js";
+import { SqliteStore } from "../../src/store/sqlite-store.js";
+import { APP, message } from "./support-store.js";
+
+let dir: string;
+let dbPath: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "confab-ckpt-"));
+  dbPath = join(dir, "c.db");
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const walBytes = () => statSync(`${dbPath}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+
+/** Until `done()` holds or `ms` pass, yielding to the event loop (the worker's answers). */
+async function until(done: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+}
+
+describe("SqliteStore with background checkpoints", () => {
+  it("[ACK-DURABLE-1] checkpoints on the worker, lets the log start over, and loses no committed row", async () => {
+    const store = SqliteStore.open(dbPath, {
+      checkpoints: "background",
+      checkpointer: { periodMs: 0, resetFrames: 64 },
+    });
+    expect(store.settings().checkpoints).toBe("background");
+    const text = "x".repeat(2000);
+    // The worker's first answer: it has started (in about 30 ms).
+    store.insertMessage(message({ id: "warm-up", timestamp: 0 }));
+    store.commit();
+    await until(() => (store.checkpointerStats()?.background ?? 0) > 0);
+    let maxWal = 0;
+    // Bursts of commits, as under load: the worker's checkpoint, asked for at a burst's first
+    // commit, ends while the burst still writes, so the log never starts over by itself. Each
+    // burst then waits for the worker's answer, which a slow machine delays.
+    for (let n = 0; n < 600; n++) {
+      store.insertMessage(message({ id: `m${n}`, msg: text, timestamp: n }));
+      store.addPending(APP, "bob", `m${n}`, n, 1000);
+      store.commit();
+      maxWal = Math.max(maxWal, walBytes());
+      if (n % 30 === 29) {
+        const answered = store.checkpointerStats()?.background ?? 0;
+        await until(() => (store.checkpointerStats()?.background ?? 0) > answered);
+      }
+    }
+    const stats = store.checkpointerStats();
+    expect(stats?.running).toBe(true);
+    expect(stats?.background).toBeGreaterThan(0);
+    expect(stats?.resets).toBeGreaterThan(0);
+    // 600 commits wrote about 13 MB of log (what it grows to without the resets); started
+    // over every 64 frames or so, it stays far below.
+    expect(maxWal).toBeLessThan(3_000_000);
+    // Another connection reads every committed row.
+    const other = new Database(dbPath, { readonly: true });
+    expect(other.prepare("SELECT count(*) AS n FROM messages").get()).toEqual({ n: 601 });
+    expect(other.prepare("SELECT count(*) AS n FROM pending").get()).toEqual({ n: 600 });
+    other.close();
+    // The worker's connection closes first, so the store's, the last, removes the log.
+    store.close();
+    expect(existsSync(`${dbPath}-wal`)).toBe(false);
+    const again = SqliteStore.open(dbPath);
+    expect(again.getMessage(APP, "m599")?.msg).toBe(text);
+    expect(again.pendingFor(APP, "bob", 0)).toHaveLength(600);
+    again.close();
+  });
+
+  it("leaves the checkpoints to SQLite for an in-memory database", () => {
+    const store = SqliteStore.open(":memory:", { checkpoints: "background" });
+    expect(store.settings().checkpoints).toBe("inline");
+    expect(store.checkpointerStats()).toBeUndefined();
+    store.close();
+  });
+
+  it("gives the checkpoints back to SQLite when the worker cannot open the database", async () => {
+    const db = new Database(dbPath);
+    db.pragma("journal_mode = WAL");
+    const checkpointer = new Checkpointer(db, join(dir, "missing.db"), {
+      periodMs: 0,
+      resetFrames: 64,
+    });
+    expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(0);
+    await until(() => !checkpointer.stats().running);
+    expect(checkpointer.stats().running).toBe(false);
+    expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(1000);
+    // Nothing to close any more, and asking for a checkpoint is harmless.
+    checkpointer.afterCommit();
+    checkpointer.close();
+    db.close();
+  });
+});
