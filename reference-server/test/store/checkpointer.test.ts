@@ -1,7 +1,7 @@
 // The background checkpointer (issue 11): WAL checkpoints on a worker thread, the log kept
 // bounded, every committed row still there, a clean close, and SQLite's own checkpoints back
 // when the worker fails [ACK-DURABLE-1].
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -74,6 +74,27 @@ describe("SqliteStore with background checkpoints", () => {
     expect(again.pendingFor(APP, "bob", 0)).toHaveLength(600);
     again.close();
   });
+
+  it.runIf(process.platform === "linux")(
+    "runs the worker at the lowest priority, and only the worker",
+    async () => {
+      const niceOfThreads = () =>
+        readdirSync("/proc/self/task").map((tid) => {
+          // Field 19 of stat is the niceness; the command (field 2) may hold spaces, so count
+          // from the closing parenthesis.
+          const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+          return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+        });
+      const before = niceOfThreads().filter((n) => n === 19).length;
+      const store = SqliteStore.open(dbPath, { checkpoints: "background" });
+      store.insertMessage(message({ id: "m1" }));
+      store.commit();
+      await until(() => (store.checkpointerStats()?.background ?? 0) > 0);
+      expect(niceOfThreads().filter((n) => n === 19)).toHaveLength(before + 1);
+      expect(niceOfThreads()).toContain(0); // this thread, among others, unchanged
+      store.close();
+    },
+  );
 
   it("leaves the checkpoints to SQLite for an in-memory database", () => {
     const store = SqliteStore.open(":memory:", { checkpoints: "background" });
