@@ -33,6 +33,7 @@ import {
   throughputSvg,
 } from "./lib/report.mjs";
 import {
+  PINNED_NODE_FLAGS,
   REFERENCE_CLI,
   REFERENCE_CONFIG,
   REFERENCE_CONFIG_WHY,
@@ -732,6 +733,7 @@ const run = {
   durationS: (performance.now() - t0) / 1000,
   server: relative(ROOT, serverPath) || serverPath,
   pinning,
+  serverNodeFlags: pinning.available ? PINNED_NODE_FLAGS : [],
   generatorPinned: gen.pinned,
   nice,
   loadavg: { start: loadStart, end: loadavg().map((v) => Math.round(v * 100) / 100) },

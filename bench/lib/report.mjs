@@ -87,7 +87,7 @@ export function markdown(results) {
     "## Machine and run",
     "",
     `- ${machine.cpus} × ${machine.cpuModel}, ${machine.memTotalMb} MB, ${machine.platform}, kernel ${machine.kernel}, Node ${machine.node}`,
-    `- pinning: ${run.pinning.available ? run.pinning.reason : `none (${run.pinning.reason})`}; niceness of the servers and the generator: ${run.nice ?? 0}`,
+    `- pinning: ${run.pinning.available ? run.pinning.reason : `none (${run.pinning.reason})`}; niceness of the servers and the generator: ${run.nice ?? 0}; node flags of every server: ${run.serverNodeFlags?.length ? run.serverNodeFlags.join(" ") : "none"}`,
     `- load average at start ${run.loadavg.start.join(" ")}, at end ${run.loadavg.end.join(" ")}; measurements taken while other processes used more than ${run.disturbedAbove} cores were repeated (up to ${run.retries} times), and are marked when they stayed disturbed`,
     `- reference server: \`${run.server}\`, built from ${run.source.commit}${run.source.uncommittedServerFiles ? ` plus ${run.source.uncommittedServerFiles} uncommitted source files` : ""}, with \`--dev\` and \`--config\` ${JSON.stringify(run.referenceConfig)}`,
     ...run.referenceConfigWhy.map((/** @type {string} */ w) => `  - ${w}`),

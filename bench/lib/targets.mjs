@@ -42,6 +42,15 @@ export const REFERENCE_CONFIG_WHY = [
   "maxConnectionsPerAddress kept (1000): the generator spreads its connections over 127.0.0.2 and up, 900 each",
 ];
 
+/**
+ * Node flags of every server pinned to one core, the reference server and the baselines
+ * alike. On one core V8's helper threads (concurrent marking, parallel scavenges) only take
+ * turns with the event loop: measured on the reference server under W3 at 10,918 msg/s, two
+ * runs each, p99.9 15-32 ms with them and 7-8 ms without, the same CPU per message; B1, B0
+ * and BF did not change (issue 11). It is the setting for a server deployed on one core.
+ */
+export const PINNED_NODE_FLAGS = ["--single-threaded-gc"];
+
 /** Milliseconds to sleep. @param {number} ms */
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -56,7 +65,8 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * Starts a server of `kind` on a free loopback port and waits for its listening line.
  * @param {TargetKind} kind
  * @param {{ pinCore?: number | null, nodeArgs?: string[], server?: string, inspect?: boolean, nice?: number }} [options]
- *   `pinCore` the core for `taskset -c`, null for none; `nodeArgs` flags for node itself
+ *   `pinCore` the core for `taskset -c`, null for none (pinned, node also gets
+ *   {@link PINNED_NODE_FLAGS}); `nodeArgs` flags for node itself
  *   (`--cpu-prof`); `server` another CLI than the built one; `inspect` opens the inspector
  *   on a loopback port, through which W1 forces a full GC before reading the RSS (the
  *   server's code is not touched).
@@ -78,7 +88,8 @@ export async function startTarget(kind, options = {}) {
     args = [join(BASELINES, script), "--port", "0"];
     if (kind === "B1") args.push("--db", join(dir, "b1.db"));
   }
-  const nodeArgs = [...(options.nodeArgs ?? [])];
+  const pinned = options.pinCore !== null && options.pinCore !== undefined;
+  const nodeArgs = [...(pinned ? PINNED_NODE_FLAGS : []), ...(options.nodeArgs ?? [])];
   if (options.inspect) nodeArgs.push("--inspect=127.0.0.1:0");
   const node = [process.execPath, ...nodeArgs, ...args];
   const [cmd, ...rest] =
