@@ -86,11 +86,19 @@ export {
 } from "./log.js";
 /** Starts a complete server; see {@link ServerOptions} and {@link RunningServer}. */
 export { type RunningServer, type ServerOptions, type SyncMode, startServer } from "./server.js";
+/** The WAL checkpoints on a worker thread, the server's choice for a file database. */
+export {
+  CHECKPOINTER_DEFAULTS,
+  Checkpointer,
+  type CheckpointerOptions,
+  type CheckpointerStats,
+} from "./store/checkpointer.js";
 /** The in-memory store (lost on exit; tests and `--db :memory:`). */
 export { MemoryStore } from "./store/memory-store.js";
 /** The durable SQLite store. */
 export {
   HISTORY_BATCH,
+  RECENT_MESSAGES,
   SCHEMA_VERSION,
   SqliteStore,
   type SqliteStoreOptions,

@@ -35,8 +35,8 @@ export const ASYNCAPI_VERSION = "3.1.0";
  */
 export const ASYNCAPI_MAX_UTF8_KEYWORD = "x-confab-maxUtf8Bytes";
 
-/** A JSON object. */
-type Json = Record<string, unknown>;
+/** A JSON object: what {@link asyncApiDocument} returns, and each of its nodes. */
+export type Json = Record<string, unknown>;
 
 const SCHEMA_MAPS = new Set(["properties", "patternProperties", "definitions"]);
 const SCHEMA_LISTS = new Set(["anyOf", "oneOf", "allOf"]);

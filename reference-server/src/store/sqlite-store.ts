@@ -1070,7 +1070,7 @@ function clampCount(n: number): number {
  * How many messages each generation of {@link SqliteStore}'s recent-message mirror holds, by
  * default: the store keeps the latest 256 to 512 in memory for the acks that follow them.
  */
-const RECENT_MESSAGES = 256;
+export const RECENT_MESSAGES = 256;
 /** The bound of each of {@link SqliteStore}'s per-peer mirrors: past it, it starts over. */
 const MIRROR_ENTRIES = 65536;
 
