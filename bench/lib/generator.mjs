@@ -15,8 +15,9 @@ import { pin } from "./proc.mjs";
 export async function startGenerator(options) {
   const child = fork(new URL("./loadgen.mjs", import.meta.url), [], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
-    // Room for 10k connections' buffers and the histograms without GC pauses that matter.
-    execArgv: ["--max-old-space-size=2048"],
+    // Room for 10k connections' buffers and the histograms without GC pauses that matter;
+    // --expose-gc for the full collection before each job (loadgen.mjs).
+    execArgv: ["--max-old-space-size=2048", "--expose-gc"],
   });
   await new Promise((resolve, reject) => {
     child.once("message", resolve);

@@ -967,6 +967,10 @@ process.on("message", async (/** @type {any} */ m) => {
   try {
     const run = JOBS[/** @type {keyof typeof JOBS} */ (m.job.type)];
     if (!run) throw new Error(`unknown job ${m.job.type}`);
+    // The previous jobs' garbage goes before this one starts, so that the generator's own
+    // collections, which delay what it records, cost the same in every measurement: the
+    // first of a run and one after W2's steps (issue 11).
+    globalThis.gc?.();
     const result = await run(m.job);
     process.send?.({ id: m.id, result });
   } catch (err) {
