@@ -6,8 +6,11 @@
  * the event loop for 7-8 ms about five times a second, with every frame of the flush waiting.
  * Here the store's connection never checkpoints by itself (`wal_autocheckpoint = 0`). A
  * worker thread with a connection of its own runs `PRAGMA wal_checkpoint(PASSIVE)`, which
- * copies and syncs the log without blocking the writer, at most every
- * {@link CheckpointerOptions.periodMs} while commits come.
+ * copies and syncs the log without blocking the writer, while commits come. Its period
+ * adapts to the log's growth: about {@link CheckpointerOptions.targetFrames} new frames per
+ * checkpoint, as SQLite's own 1000 pages, between {@link CheckpointerOptions.periodMs} and
+ * {@link CheckpointerOptions.maxPeriodMs}. (A fixed 200 ms made W5, whose log grows slowly,
+ * pay for ten times the checkpoints SQLite ran, each with its two syncs.)
  *
  * A passive checkpoint never lets the log start over while the writer keeps appending: SQLite
  * restarts the log at a write only when every frame in it was copied. So once the log holds
@@ -33,12 +36,27 @@ import type Database from "better-sqlite3";
 export interface CheckpointerOptions {
   /** The shortest time between two of the worker's checkpoints, ms. */
   readonly periodMs: number;
+  /** The longest, ms, while commits come. */
+  readonly maxPeriodMs: number;
+  /**
+   * How many new frames a checkpoint should find: the period doubles after one that found
+   * fewer than half as many, and halves after one that found more.
+   */
+  readonly targetFrames: number;
   /** How many frames the log may hold before the store's connection lets it start over. */
   readonly resetFrames: number;
 }
 
-/** The defaults: about five checkpoints a second under load, a log of at most about 16 MB. */
-export const CHECKPOINTER_DEFAULTS: CheckpointerOptions = { periodMs: 200, resetFrames: 4096 };
+/**
+ * The defaults: checkpoints of about 1000 frames, at most five a second and at least one
+ * every 3.2 s while commits come, and a log of at most about 16 MB.
+ */
+export const CHECKPOINTER_DEFAULTS: CheckpointerOptions = {
+  periodMs: 200,
+  maxPeriodMs: 3200,
+  targetFrames: 1000,
+  resetFrames: 4096,
+};
 
 /** What the worker answers to a checkpoint request: `PRAGMA wal_checkpoint`'s row. */
 interface CheckpointResult {
@@ -56,6 +74,8 @@ export interface CheckpointerStats {
   readonly resets: number;
   /** False once the worker failed and the connection checkpoints by itself again. */
   readonly running: boolean;
+  /** The current shortest time between two of the worker's checkpoints, ms. */
+  readonly periodMs: number;
 }
 
 // The worker's code. A string (eval), not a module file: the same code then runs from the
@@ -109,6 +129,8 @@ export class Checkpointer {
   #lastRequestAt = Number.NEGATIVE_INFINITY;
   /** Frames in the log at the worker's last checkpoint. */
   #logFrames = 0;
+  /** The current shortest time between two of the worker's checkpoints, ms. */
+  #periodMs: number;
   #background = 0;
   #resets = 0;
 
@@ -116,6 +138,7 @@ export class Checkpointer {
   constructor(db: Database.Database, path: string, options: CheckpointerOptions) {
     this.#db = db;
     this.#options = options;
+    this.#periodMs = options.periodMs;
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
@@ -137,12 +160,13 @@ export class Checkpointer {
       background: this.#background,
       resets: this.#resets,
       running: this.#worker !== undefined,
+      periodMs: this.#periodMs,
     };
   }
 
   /**
    * After a COMMIT that wrote: lets the log start over once it is long, else asks the worker
-   * for a checkpoint if none is running and the last one is a period old.
+   * for a checkpoint if none is running and the last one is the current period old.
    */
   afterCommit(): void {
     if (this.#worker === undefined || this.#inFlight) return;
@@ -160,7 +184,7 @@ export class Checkpointer {
       return;
     }
     const now = performance.now();
-    if (now - this.#lastRequestAt < this.#options.periodMs) return;
+    if (now - this.#lastRequestAt < this.#periodMs) return;
     this.#lastRequestAt = now;
     this.#inFlight = true;
     this.#worker.postMessage("checkpoint");
@@ -187,7 +211,16 @@ export class Checkpointer {
       return;
     }
     this.#background++;
-    this.#logFrames = result.log ?? 0;
+    const log = result.log ?? 0;
+    // Frames since the last checkpoint; fewer in the log than then means it started over.
+    const fresh = log >= this.#logFrames ? log - this.#logFrames : log;
+    this.#logFrames = log;
+    const { periodMs, maxPeriodMs, targetFrames } = this.#options;
+    if (fresh < targetFrames / 2) {
+      this.#periodMs = Math.min(Math.max(2 * this.#periodMs, 1), maxPeriodMs);
+    } else if (fresh > targetFrames) {
+      this.#periodMs = Math.max(this.#periodMs / 2, periodMs);
+    }
   }
 
   /** The worker is gone or broken: the connection checkpoints by itself again. */

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Checkpointer } from "../../src/store/checkpointer.js";
+import { CHECKPOINTER_DEFAULTS, Checkpointer } from "../../src/store/checkpointer.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 import { APP, message } from "./support-store.js";
 
@@ -32,7 +32,8 @@ describe("SqliteStore with background checkpoints", () => {
   it("[ACK-DURABLE-1] checkpoints on the worker, lets the log start over, and loses no committed row", async () => {
     const store = SqliteStore.open(dbPath, {
       checkpoints: "background",
-      checkpointer: { periodMs: 0, resetFrames: 64 },
+      // A checkpoint per burst whatever it finds (no adaptation), a reset every 64 frames.
+      checkpointer: { periodMs: 0, maxPeriodMs: 0, targetFrames: 0, resetFrames: 64 },
     });
     expect(store.settings().checkpoints).toBe("background");
     const text = "x".repeat(2000);
@@ -96,6 +97,37 @@ describe("SqliteStore with background checkpoints", () => {
     },
   );
 
+  it("spaces the worker's checkpoints out while the log grows slowly, and closes them up when it grows fast", async () => {
+    const store = SqliteStore.open(dbPath, {
+      checkpoints: "background",
+      checkpointer: { periodMs: 1, maxPeriodMs: 64, targetFrames: 200, resetFrames: 100_000 },
+    });
+    const stats = () => store.checkpointerStats() ?? { background: 0, periodMs: -1 };
+    let n = 0;
+    /** Commits `messages` messages of `bytes` each, one commit each, then waits for an answer. */
+    const burst = async (messages: number, bytes: number) => {
+      const answered = stats().background;
+      for (let k = 0; k < messages; k++, n++) {
+        store.insertMessage(message({ id: `m${n}`, msg: "x".repeat(bytes), timestamp: n }));
+        store.commit();
+      }
+      await until(() => stats().background > answered, 2000);
+    };
+    // A few frames per checkpoint: the period doubles up to its bound.
+    for (let k = 0; k < 12 && stats().periodMs < 64; k++) {
+      await new Promise((r) => setTimeout(r, stats().periodMs + 1));
+      await burst(1, 10);
+    }
+    expect(stats().periodMs).toBe(64);
+    // Hundreds of frames per checkpoint: it halves back down to its floor.
+    for (let k = 0; k < 12 && stats().periodMs > 1; k++) {
+      await new Promise((r) => setTimeout(r, stats().periodMs + 1));
+      await burst(150, 3000);
+    }
+    expect(stats().periodMs).toBe(1);
+    store.close();
+  });
+
   it("leaves the checkpoints to SQLite for an in-memory database", () => {
     const store = SqliteStore.open(":memory:", { checkpoints: "background" });
     expect(store.settings().checkpoints).toBe("inline");
@@ -107,8 +139,8 @@ describe("SqliteStore with background checkpoints", () => {
     const db = new Database(dbPath);
     db.pragma("journal_mode = WAL");
     const checkpointer = new Checkpointer(db, join(dir, "missing.db"), {
+      ...CHECKPOINTER_DEFAULTS,
       periodMs: 0,
-      resetFrames: 64,
     });
     expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(0);
     await until(() => !checkpointer.stats().running);
