@@ -211,7 +211,9 @@ export class Checkpointer {
       return;
     }
     this.#background++;
-    const log = result.log ?? 0;
+    const log = result.log ?? -1;
+    // -1: the checkpoint could not run (another process held SQLite's checkpoint lock).
+    if (log < 0) return;
     // Frames since the last checkpoint; fewer in the log than then means it started over.
     const fresh = log >= this.#logFrames ? log - this.#logFrames : log;
     this.#logFrames = log;
