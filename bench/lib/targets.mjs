@@ -46,7 +46,7 @@ export const REFERENCE_CONFIG_WHY = [
  * Node flags of every server pinned to one core, the reference server and the baselines
  * alike. On one core V8's helper threads (concurrent marking, parallel scavenges) only take
  * turns with the event loop: measured on the reference server under W3 at 10,918 msg/s, two
- * runs each, p99.9 15-32 ms with them and 7-8 ms without, the same CPU per message; B1, B0
+ * runs each, p99.9 15-33 ms with them and 7-8 ms without, the same CPU per message; B1, B0
  * and BF did not change (issue 11). It is the setting for a server deployed on one core.
  */
 export const PINNED_NODE_FLAGS = ["--single-threaded-gc"];
