@@ -205,6 +205,22 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Whether nothing listens on `port` of 127.0.0.1 now. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * How many ports a server command gets: {@link freePort}'s port is free when it answers, not
+ * when the server binds it, and another process (tests starting servers in parallel) may
+ * take it in between.
+ */
+const PORT_ATTEMPTS = 3;
+
 /** Bytes of a started process's output kept for messages. */
 const MAX_OUTPUT = 20_000;
 
@@ -213,6 +229,7 @@ class ServerProcess implements ProcessControl {
   private child: ChildProcess | undefined;
   private out = "";
   private exited: Promise<number | string> | undefined;
+  private exitedEarly = false;
 
   constructor(
     private readonly line: string,
@@ -247,6 +264,7 @@ class ServerProcess implements ProcessControl {
     });
     while (Date.now() < deadline) {
       if (exited !== undefined) {
+        this.exitedEarly = true;
         throw new HarnessError(
           `the server command exited with ${exited} before it served:\n${this.output()}`,
         );
@@ -291,6 +309,11 @@ class ServerProcess implements ProcessControl {
   output(): string {
     return this.out;
   }
+
+  /** Whether the last start failed because the process exited before it served. */
+  exitedBeforeServing(): boolean {
+    return this.exitedEarly;
+  }
 }
 
 /**
@@ -304,25 +327,41 @@ export async function startCommandTarget(options: CommandTargetOptions): Promise
   const started: ServerProcess[] = [];
   const push = apps.push === undefined ? undefined : await PushReceiver.start();
   const launch = async (name: Instance) => {
-    const port = await freePort();
     const config = join(dir, `${name}.config.json`);
     const pushUrl = push?.urlFor(`/${name}`);
     writeFileSync(config, JSON.stringify(configFor(apps, name, pushUrl), null, 2));
-    const line = options.command
-      .replaceAll("{port}", String(port))
-      .replaceAll("{db}", join(dir, `${name}.db`))
-      .replaceAll("{config}", config);
-    const env = {
-      ...process.env,
-      ...(options.portEnv !== undefined && { [options.portEnv]: String(port) }),
-    };
-    const httpUrl = `http://127.0.0.1:${port}`;
-    const proc = new ServerProcess(line, env, httpUrl, startTimeoutMs);
-    started.push(proc);
-    await proc.start();
-    const endpoint: Endpoint = { wsUrl: `ws://127.0.0.1:${port}/`, httpUrl, serverInfo: undefined };
-    endpoint.serverInfo = await announcement(endpoint, apps.open);
-    return { endpoint, proc };
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const line = options.command
+        .replaceAll("{port}", String(port))
+        .replaceAll("{db}", join(dir, `${name}.db`))
+        .replaceAll("{config}", config);
+      const env = {
+        ...process.env,
+        ...(options.portEnv !== undefined && { [options.portEnv]: String(port) }),
+      };
+      const httpUrl = `http://127.0.0.1:${port}`;
+      const proc = new ServerProcess(line, env, httpUrl, startTimeoutMs);
+      started.push(proc);
+      try {
+        await proc.start();
+      } catch (err) {
+        // The server exited and something else holds its port now: it lost the port to
+        // another process, so it gets another (PORT_ATTEMPTS). Any other failure is the
+        // server's own and is reported.
+        const lost = proc.exitedBeforeServing() && !(await portIsFree(port));
+        if (!lost || attempt >= PORT_ATTEMPTS) throw err;
+        started.splice(started.indexOf(proc), 1);
+        continue;
+      }
+      const endpoint: Endpoint = {
+        wsUrl: `ws://127.0.0.1:${port}/`,
+        httpUrl,
+        serverInfo: undefined,
+      };
+      endpoint.serverInfo = await announcement(endpoint, apps.open);
+      return { endpoint, proc };
+    }
   };
   try {
     const main = await launch("main");

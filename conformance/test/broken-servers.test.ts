@@ -10,7 +10,7 @@
  * (`npm run conformance:selftest`), which proves the other cases do not mistake the break
  * for something else, at several minutes' cost.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -85,6 +85,12 @@ describe.concurrent("the kit against each broken server", () => {
         ];
         const res = await kit(args, full ? 400_000 : 150_000);
         expect(res.stderr, res.stderr).not.toMatch(/internal error/);
+        // A kit that could not run (its server did not start: status 2) writes no report;
+        // say what it said rather than only that the file is missing.
+        expect(
+          existsSync(out),
+          `no report; status ${res.status}\n${res.stderr}\n${res.stdout.slice(-3000)}`,
+        ).toBe(true);
         const report = JSON.parse(readFileSync(out, "utf8")) as Report;
         failures.push(
           ...report.cases.filter((c) => c.grade === "fail").map((c) => c.failure?.requirement),
