@@ -9,8 +9,9 @@
  * copies and syncs the log without blocking the writer, while commits come. Its period
  * adapts to the log's growth: about {@link CheckpointerOptions.targetFrames} new frames per
  * checkpoint, as SQLite's own 1000 pages, between {@link CheckpointerOptions.periodMs} and
- * {@link CheckpointerOptions.maxPeriodMs}. (A fixed 200 ms made W5, whose log grows slowly,
- * pay for ten times the checkpoints SQLite ran, each with its two syncs.)
+ * {@link CheckpointerOptions.maxPeriodMs}. (With a fixed 200 ms, W5, whose log grows slowly,
+ * paid for a checkpoint and its two syncs every 200 ms however few frames it found: the
+ * worker used 45 ms of CPU over a run, against 28 ms with the adaptive period.)
  *
  * A passive checkpoint never lets the log start over while the writer keeps appending: SQLite
  * restarts the log at a write only when every frame in it was copied. So once the log holds
