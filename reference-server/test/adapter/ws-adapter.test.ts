@@ -84,6 +84,25 @@ async function serverWrites(
   return writes;
 }
 
+/**
+ * Has a fake engine answer one frame from a client with `frames`, all in one flush, and
+ * returns what the client received and the server socket's writes (see serverWrites).
+ */
+async function writesOfOneFlush(frames: Readonly<Record<string, unknown>>[]): Promise<{
+  received: unknown[];
+  writes: { chunks: number; bytes: number }[];
+}> {
+  const { s, engine } = await startFake();
+  engine.onText = (conn) => frames.map((frame) => ({ type: "send", conn, frame }));
+  const c = await open(s.wsUrl);
+  // The writes of the server's side of the connection (its local port is the server's).
+  const writes = await serverWrites(new URL(s.wsUrl).port, async () => {
+    c.ws.send("go");
+    await waitFor(() => c.received.length === frames.length);
+  });
+  return { received: c.received, writes };
+}
+
 /** The end of the current event-loop turn (after its setImmediate callbacks). */
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -420,22 +439,14 @@ describe("group commit", () => {
   });
 
   it("[SERIAL-ORDER-1] writes the frames a flush sends to one socket in one write, in order", async () => {
-    const { s, engine } = await startFake();
     const frames = [1, 2, 3, 4, 5].map((n) => ({ cmd: "direct", id: `m${n}`, peerId: "pa" }));
-    engine.onText = (conn) => frames.map((frame) => ({ type: "send", conn, frame }));
-    const c = await open(s.wsUrl);
-    // The writes of the server's side of the connection (its local port is the server's).
-    const writes = await serverWrites(new URL(s.wsUrl).port, async () => {
-      c.ws.send("go");
-      await waitFor(() => c.received.length === frames.length);
-    });
-    expect(c.received).toEqual(frames);
+    const { received, writes } = await writesOfOneFlush(frames);
+    expect(received).toEqual(frames);
     // One write of every frame's header and payload, not one per frame.
     expect(writes.map((w) => w.chunks)).toEqual([2 * frames.length]);
   });
 
   it("[SERIAL-ORDER-1] writes a large flush to a socket as it goes, in writes of about 16 KiB, in order", async () => {
-    const { s, engine } = await startFake();
     // 100 frames of about 2 KiB: 200 KiB for one socket in one flush.
     const pad = "x".repeat(2000);
     const frames = Array.from({ length: 100 }, (_, n) => ({
@@ -443,13 +454,8 @@ describe("group commit", () => {
       id: `m${n}`,
       msg: pad,
     }));
-    engine.onText = (conn) => frames.map((frame) => ({ type: "send", conn, frame }));
-    const c = await open(s.wsUrl);
-    const writes = await serverWrites(new URL(s.wsUrl).port, async () => {
-      c.ws.send("go");
-      await waitFor(() => c.received.length === frames.length);
-    });
-    expect(c.received).toEqual(frames);
+    const { received, writes } = await writesOfOneFlush(frames);
+    expect(received).toEqual(frames);
     expect(writes.length).toBeGreaterThanOrEqual(10);
     for (const w of writes) expect(w.bytes).toBeLessThan(16 * 1024 + 4096);
   });
