@@ -495,6 +495,14 @@ export class SqliteStore implements Store {
   /** Whether this store wrote since its last commit (the group transaction is its own). */
   private written = false;
   /**
+   * Set when SQLite ended the group transaction by itself (disk full, I/O, out of memory)
+   * after this store had written in it: the writes of every command since the last commit
+   * are gone, and the adapter still holds the acks of those that succeeded. The next
+   * {@link SqliteStore.commit} throws it, rolling back what was written since, so that none
+   * of those acks is sent [ACK-DURABLE-1, ERROR-NOEFFECT-1].
+   */
+  private lost: Error | undefined;
+  /**
    * The messages whose keys are not in history_by_cid and history_by_from yet: the rows
    * above `mark`, `count` of them, the last at rowid `last` (at most the history batch plus
    * one turn's; see indexHistory).
@@ -636,8 +644,7 @@ export class SqliteStore implements Store {
       } else if (!this.db.inTransaction && this.written) {
         // SQLite ended the whole transaction by itself (disk full, I/O): every write since
         // the last commit is gone, not only this call's.
-        this.resetMirrors();
-        this.written = false;
+        this.transactionLost(err);
       }
       throw err;
     } finally {
@@ -656,7 +663,7 @@ export class SqliteStore implements Store {
     // errors (disk full, I/O), and then a new one must be opened, without the mirrors of the
     // writes it took with it.
     if (!this.db.inTransaction) {
-      if (this.written) this.resetMirrors();
+      if (this.written) this.transactionLost(undefined);
       this.stmts.begin.run();
       this.written = true;
     }
@@ -699,6 +706,19 @@ export class SqliteStore implements Store {
   /** A message of the recent-message mirror, by its {@link pairKey}. */
   private recentMessage(key: string): StoredMessage | undefined {
     return this.recent.get(key) ?? this.recentOlder.get(key);
+  }
+
+  /**
+   * SQLite rolled back the group transaction by itself, with writes of ours in it: forgets
+   * the mirrors of those writes and records the loss for the next commit to report.
+   */
+  private transactionLost(cause: unknown): void {
+    this.lost ??= new Error(
+      "SQLite rolled back the transaction by itself: the writes since the last commit are lost",
+      { cause },
+    );
+    this.resetMirrors();
+    this.written = false;
   }
 
   /** Forgets every mirror: the next use of each reads the rows again. */
@@ -918,7 +938,9 @@ export class SqliteStore implements Store {
       // (a REST read), that write commits at once rather than hold the write lock.
       const open = this.db.inTransaction;
       this.indexHistory();
-      if (!open && this.scopes.length === 0) this.commit();
+      // Not when writes were lost: their failure is for the adapter's commit to report, with
+      // the acks it holds [ACK-DURABLE-1].
+      if (!open && this.scopes.length === 0 && this.lost === undefined) this.commit();
     }
     const name: StatementName =
       cid !== undefined
@@ -1009,12 +1031,19 @@ export class SqliteStore implements Store {
 
   /** {@inheritDoc Store.commit} */
   commit(): void {
-    if (!this.db.inTransaction) {
-      // Nothing open; if SQLite ended a transaction of ours by itself, its mirrors go too.
-      if (this.written) this.resetMirrors();
+    // If SQLite ended a transaction of ours by itself, its mirrors go too.
+    if (!this.db.inTransaction && this.written) this.transactionLost(undefined);
+    const lost = this.lost;
+    if (lost !== undefined) {
+      // What was written since the loss belongs to the same batch, whose frames the adapter
+      // now drops: none of it may be stored without its ack either.
+      this.lost = undefined;
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      this.resetMirrors();
       this.written = false;
-      return;
+      throw lost;
     }
+    if (!this.db.inTransaction) return;
     try {
       if (this.unindexed.count >= this.historyBatch) this.indexHistory();
       this.stmts.commit.run();
@@ -1038,11 +1067,15 @@ export class SqliteStore implements Store {
   /** {@inheritDoc Store.close} */
   close(): void {
     if (!this.db.open) return;
-    this.indexHistory();
-    this.commit();
-    // The worker's connection first: the last one to close checkpoints the log and removes it.
-    this.checkpointer?.close();
-    this.db.close();
+    try {
+      this.indexHistory();
+      this.commit();
+    } finally {
+      // Closed even when the last commit fails (its error still reaches the caller). The
+      // worker's connection first: the last one to close checkpoints the log and removes it.
+      this.checkpointer?.close();
+      this.db.close();
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // What only the SQLite store promises: durability (decision D5), group commit, schema
 // versioning, index use on every hot path, and behaving exactly like MemoryStore.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -604,6 +604,100 @@ describe("SqliteStore offline store keyed in age order", () => {
     expect(indexes).not.toContain("pending_by_age");
     expect(check.prepare("SELECT count(*) AS n FROM pending").get()).toEqual({ n: 2 });
     check.close();
+  });
+});
+
+// SQLite ends the whole transaction by itself on some errors (SQLITE_FULL, I/O, out of
+// memory): the writes of every command since the last commit are gone, not only those of the
+// command that failed, and the adapter still holds the acks of the others until the commit.
+describe("SqliteStore when SQLite rolls the transaction back by itself", () => {
+  /** Makes the database full (max_page_count) for the store's own connection, runs `fn`, and lifts the bound again. */
+  function whileFull(store: SqliteStore, fn: () => void): void {
+    const db = (store as unknown as { db: Database.Database }).db;
+    const pages = db.pragma("page_count", { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`);
+    try {
+      fn();
+    } finally {
+      db.pragma("max_page_count = 4294967294");
+    }
+  }
+
+  /** Stores messages of 4 KiB until the disk is full; the error SQLite gave. */
+  function fillUp(store: SqliteStore): unknown {
+    for (let i = 0; i < 10_000; i++) {
+      try {
+        store.atomically(() =>
+          store.insertMessage(message({ id: `fill${i}`, msg: "x".repeat(4096) })),
+        );
+      } catch (err) {
+        return err;
+      }
+    }
+    return undefined;
+  }
+
+  it("[ACK-DURABLE-1] [ERROR-NOEFFECT-1] fails the next commit, which rolls back every write since the last one, and then works again", () => {
+    const store = SqliteStore.open(dbPath);
+    store.atomically(() => store.insertMessage(message({ id: "before" })));
+    store.commit();
+    // Command 1 succeeds: the adapter holds its ack until the next commit.
+    store.atomically(() => {
+      store.insertMessage(message({ id: "acked" }));
+      store.addPending(APP, "bob", "acked", 1000, 50);
+    });
+    let full: unknown;
+    whileFull(store, () => {
+      full = fillUp(store);
+    });
+    expect((full as { code?: string } | undefined)?.code).toBe("SQLITE_FULL");
+    // A command after the failure, in the same batch: its ack would be released by the same
+    // commit as command 1's.
+    store.atomically(() => store.insertMessage(message({ id: "after" })));
+    expect(() => store.commit()).toThrow(/rolled back/);
+    // Nothing of the batch is stored, and the store says so: the mirrors were dropped too.
+    for (const id of ["acked", "after"]) expect(store.getMessage(APP, id)).toBeUndefined();
+    expect(store.pendingFor(APP, "bob", 0)).toEqual([]);
+    expect(store.pendingCount(APP)).toBe(0);
+    // The failure is reported once; the next batch commits as usual.
+    store.atomically(() => store.insertMessage(message({ id: "later" })));
+    expect(() => store.commit()).not.toThrow();
+    store.close();
+    const reopened = SqliteStore.open(dbPath);
+    expect(reopened.getMessage(APP, "before")?.id).toBe("before");
+    expect(reopened.getMessage(APP, "later")?.id).toBe("later");
+    for (const id of ["acked", "after"]) expect(reopened.getMessage(APP, id)).toBeUndefined();
+    reopened.close();
+  });
+
+  it("[ACK-DURABLE-1] leaves the failure to the batch's commit when a history read comes first", () => {
+    const store = SqliteStore.open(dbPath);
+    // Committed, but its history keys are not written yet (they are, in batches).
+    store.atomically(() => store.insertMessage(message({ id: "before" })));
+    store.commit();
+    store.atomically(() => store.insertMessage(message({ id: "acked" })));
+    whileFull(store, () => {
+      fillUp(store);
+    });
+    // A REST history read between two commits writes the history keys and commits them at
+    // once when no transaction is open: it must not be the commit that swallows the failure.
+    expect(store.history({ appId: APP, limit: 10 }).map((m) => m.id)).toEqual(["before"]);
+    expect(() => store.commit()).toThrow(/rolled back/);
+    store.close();
+  });
+
+  it("[ACK-DURABLE-1] reports the loss from close, and closes all the same", () => {
+    const store = SqliteStore.open(dbPath);
+    store.atomically(() => store.insertMessage(message({ id: "acked" })));
+    whileFull(store, () => {
+      fillUp(store);
+    });
+    expect(() => store.close()).toThrow(/rolled back/);
+    // Closed: the last connection removed the log.
+    expect(existsSync(`${dbPath}-wal`)).toBe(false);
+    const reopened = SqliteStore.open(dbPath);
+    expect(reopened.getMessage(APP, "acked")).toBeUndefined();
+    reopened.close();
   });
 });
 
