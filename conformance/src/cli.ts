@@ -22,6 +22,7 @@ import {
 } from "./reporters/index.js";
 import { Requirements } from "./requirements.js";
 import { KIT, type Profile, type RunOptions, runServerConformance, selectCases } from "./runner.js";
+import { closeStartedTargets } from "./target.js";
 
 /** The usage text of `confab-conformance --help`. */
 export const USAGE = `Usage:
@@ -299,6 +300,26 @@ function list(options: RunOptions, json: boolean, out: NodeJS.WritableStream): v
   out.write(`${cases.length} cases\n`);
 }
 
+/**
+ * Runs `run` with SIGINT and SIGTERM handled: a kit told to stop (Ctrl-C, a cancelled CI
+ * job) first stops the servers it started and removes their files, then exits with 130 or
+ * 143 as the signal's default would. A second signal while it stops ends it at once.
+ */
+async function whileStoppable<T>(run: () => Promise<T>): Promise<T> {
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`confab-conformance: ${signal}: stopping the servers it started\n`);
+    void closeStartedTargets().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return await run();
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
 /** Runs the command; resolves with the exit status. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
   const [first, ...restArgs] = argv;
@@ -345,16 +366,18 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     }
     const specs = reporterSpecs(values.reporter);
     const tty = specs.some((s) => s.kind === "tty") ? createTtyReporter(process.stdout) : undefined;
-    const report = await runServerConformance({
-      ...options,
-      ...(tty !== undefined && {
-        events: {
-          start: (total) => tty.start(total),
-          caseStarted: (name) => tty.caseStarted(name),
-          caseFinished: (result, done, total) => tty.caseFinished(result, done, total),
-        },
+    const report = await whileStoppable(() =>
+      runServerConformance({
+        ...options,
+        ...(tty !== undefined && {
+          events: {
+            start: (total) => tty.start(total),
+            caseStarted: (name) => tty.caseStarted(name),
+            caseFinished: (result, done, total) => tty.caseFinished(result, done, total),
+          },
+        }),
       }),
-    });
+    );
     tty?.finish(report);
     for (const line of writeReports(report, specs)) process.stdout.write(`${line}\n`);
     const baseline = values["write-baseline"];

@@ -317,6 +317,24 @@ class ServerProcess implements ProcessControl {
 }
 
 /**
+ * How to close each target that {@link startCommandTarget} started and that is not closed
+ * yet: what {@link closeStartedTargets} runs when the kit itself is told to stop.
+ */
+const LIVE_TARGETS = new Set<() => Promise<void>>();
+
+/**
+ * Closes every target this process started from a command and has not closed yet: stops
+ * their servers (SIGTERM, then SIGKILL after 10 s) and removes their temporary files. The
+ * command line calls it when it gets SIGINT or SIGTERM, so that a CI job that cancels the
+ * kit does not leave the servers it started running, holding their ports and files.
+ */
+export async function closeStartedTargets(): Promise<void> {
+  const closing = [...LIVE_TARGETS];
+  LIVE_TARGETS.clear();
+  await Promise.allSettled(closing.map((close) => close()));
+}
+
+/**
  * Starts a server by its command line (and, unless told not to, a second one with the
  * shortened limits), waits until each serves, and reads what it announces.
  */
@@ -326,6 +344,19 @@ export async function startCommandTarget(options: CommandTargetOptions): Promise
   const startTimeoutMs = options.startTimeoutMs ?? 20_000;
   const started: ServerProcess[] = [];
   const push = apps.push === undefined ? undefined : await PushReceiver.start();
+  let closed: Promise<void> | undefined;
+  // Once only, whoever comes first: the target's own close, a failed start, or the kit's
+  // signal handler (closeStartedTargets).
+  const closeAll = (): Promise<void> => {
+    closed ??= (async () => {
+      LIVE_TARGETS.delete(closeAll);
+      await Promise.all(started.map((p) => p.stop()));
+      await push?.close();
+      rmSync(dir, { recursive: true, force: true });
+    })();
+    return closed;
+  };
+  LIVE_TARGETS.add(closeAll);
   const launch = async (name: Instance) => {
     const config = join(dir, `${name}.config.json`);
     const pushUrl = push?.urlFor(`/${name}`);
@@ -385,16 +416,10 @@ export async function startCommandTarget(options: CommandTargetOptions): Promise
       ...(bounds && { bounds: bounds.endpoint }),
       control: main.proc,
       ...(push && { push }),
-      async close() {
-        await Promise.all(started.map((p) => p.stop()));
-        await push?.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
+      close: closeAll,
     };
   } catch (err) {
-    await Promise.all(started.map((p) => p.stop()));
-    await push?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await closeAll();
     throw err;
   }
 }

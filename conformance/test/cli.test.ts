@@ -8,9 +8,9 @@
  * builds it.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { validateXML } from "xmllint-wasm";
 import { CASE_NAME } from "../src/case.js";
@@ -18,7 +18,7 @@ import { ALL_CASES } from "../src/cases/index.js";
 import type { Report } from "../src/report.js";
 import { Requirements } from "../src/requirements.js";
 import { freePort } from "../src/target.js";
-import { type KitRun, kit, root } from "./support.js";
+import { CLI, type KitRun, kit, root } from "./support.js";
 
 const SERVER = join(root, "reference-server/dist/src/cli.js");
 
@@ -140,6 +140,55 @@ describe("confab-conformance by URL", () => {
       expect(res.stderr).toMatch(/confab-conformance: /);
     }
   });
+});
+
+describe("confab-conformance told to stop", () => {
+  it("stops the servers it started and removes their files when it gets SIGTERM, then exits 143", async () => {
+    const pids = join(dir, "server-pids");
+    writeFileSync(pids, "");
+    // Each server records its pid, then becomes the reference server (exec keeps the pid).
+    const command = `sh -c 'echo $$ {db} >> "${pids}" && exec "${process.execPath}" "${SERVER}" --port {port} --db {db} --config {config}'`;
+    const child = spawn(process.execPath, [CLI, "server", "--server-command", command], {
+      cwd: root,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const lines = () =>
+      readFileSync(pids, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split(" ") as [string, string]);
+    const started = () => lines().map(([pid]) => Number(pid));
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      // The main server and the two with shortened limits and bounds, then a moment of cases.
+      for (let k = 0; k < 300 && started().length < 3; k++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(started()).toHaveLength(3);
+      await new Promise((r) => setTimeout(r, 500));
+      child.kill("SIGTERM");
+      expect(await exited, stderr).toBe(143);
+      expect(stderr).toMatch(/SIGTERM: stopping the servers it started/);
+      expect(started().filter(alive)).toEqual([]);
+      // And the temporary directory of their databases and configs.
+      for (const [, db] of lines()) expect(existsSync(dirname(db)), db).toBe(false);
+    } finally {
+      child.kill("SIGKILL");
+      // Only the processes this test started, by their id.
+      for (const pid of started().filter(alive)) process.kill(pid, "SIGKILL");
+    }
+  }, 60_000);
 });
 
 describe("the long profiles, as smoke runs", () => {
