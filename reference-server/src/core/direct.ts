@@ -135,7 +135,7 @@ export function handleDirect(ctx: CommandContext, frame: DirectSend): void {
     const limit = ctx.services.config.limits.maxOfflinePerPeer;
     ctx.storeWork("store the message", () => {
       ctx.store.insertMessage(message);
-      for (const p of recipients) ctx.store.addPending(appId, p, id, timestamp, limit);
+      ctx.store.addPendingMany(appId, recipients, id, timestamp, limit);
       // [LIMIT-STORE-2] Counted after the writes, so that evictions count; the failure rolls
       // them back: no ack, no history, no delivery [ERROR-NOEFFECT-1].
       const maxPending = ctx.services.config.limits.maxPendingPerApp;

@@ -126,6 +126,17 @@ export class MemoryStore implements Store {
     }
   }
 
+  /** {@inheritDoc Store.addPendingMany} */
+  addPendingMany(
+    appId: string,
+    peerIds: readonly string[],
+    messageId: string,
+    timestamp: number,
+    limit: number,
+  ): void {
+    for (const peer of peerIds) this.addPending(appId, peer, messageId, timestamp, limit);
+  }
+
   /** {@inheritDoc Store.pendingFor} */
   pendingFor(appId: string, peerId: string, notBefore: number): StoredMessage[] {
     const data = this.apps.get(appId);

@@ -58,6 +58,17 @@ export interface Store {
     timestamp: number,
     limit: number,
   ): void;
+  /**
+   * {@link Store.addPending} for each of `peerIds` in turn, with the same result (the
+   * recipients of one message: a group's members, say). A store may write them in one go.
+   */
+  addPendingMany(
+    appId: string,
+    peerIds: readonly string[],
+    messageId: string,
+    timestamp: number,
+    limit: number,
+  ): void;
   /** Pending messages of a peer, oldest first, dropping (and deleting) those older than `notBefore`. */
   pendingFor(appId: string, peerId: string, notBefore: number): StoredMessage[];
   /** Removes acked messages from a peer's offline store; returns the ids that were pending. */

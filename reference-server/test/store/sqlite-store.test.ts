@@ -236,8 +236,9 @@ describe("SqliteStore query plans", () => {
   // [COVERING] INDEX i" every entry of index i, which is cheaper per row but still grows with
   // the table; so any line starting with "SCAN" fails here, with or without an index. (SQLite
   // also prints "SCAN" for loops over things that are not tables: a subquery's materialised
-  // result, "SCAN (subquery-N)", or a constant row. None of these statements has one; if one
-  // ever does, allow that exact form here, not SCAN in general.) "USE TEMP B-TREE" means every
+  // result, "SCAN (subquery-N)", or a constant row. One statement has one: insertPendingMany
+  // loops over the JSON array of peers it is given, "SCAN json_each VIRTUAL TABLE", which
+  // is its argument, not a table; that exact form is allowed, not SCAN in general.) "USE TEMP B-TREE" means every
   // matching row is sorted before LIMIT applies, so it fails too: an ORDER BY must come from
   // the index order. Subquery headers ("LIST SUBQUERY n") are not loops and pass.
   const params = {
@@ -297,6 +298,9 @@ describe("SqliteStore query plans", () => {
     }
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) {
+      if (_name === "insertPendingMany" && /^SCAN json_each VIRTUAL TABLE INDEX \d+:$/.test(line)) {
+        continue;
+      }
       expect(line).not.toMatch(/^SCAN /);
       expect(line).not.toMatch(/TEMP B-TREE/);
     }
@@ -731,6 +735,7 @@ describe("SqliteStore against MemoryStore", () => {
         t: number;
       }
     | { op: "addPending"; peer: string; id: string; t: number; limit: number }
+    | { op: "addPendingMany"; peers: string[]; id: string; t: number; limit: number }
     | { op: "pendingFor"; peer: string; notBefore: number }
     | { op: "removePending"; peer: string; ids: string[] }
     | { op: "history"; cid?: string; from?: string; maxTs?: number; msgId?: string; limit: number }
@@ -762,6 +767,14 @@ describe("SqliteStore against MemoryStore", () => {
     fc.record({
       op: fc.constant("addPending" as const),
       peer,
+      id,
+      t,
+      limit: fc.integer({ min: 0, max: 3 }),
+    }),
+    fc.record({
+      op: fc.constant("addPendingMany" as const),
+      // A peer may come twice, and the JSON array SQLite reads must give back any id.
+      peers: fc.array(fc.oneof(peer, fc.constant('p"\u00e9\u{1F600}')), { maxLength: 4 }),
       id,
       t,
       limit: fc.integer({ min: 0, max: 3 }),
@@ -836,6 +849,8 @@ describe("SqliteStore against MemoryStore", () => {
         );
       case "addPending":
         return store.addPending(APP, o.peer, o.id, o.t, o.limit);
+      case "addPendingMany":
+        return store.addPendingMany(APP, o.peers, o.id, o.t, o.limit);
       case "pendingFor":
         return store.pendingFor(APP, o.peer, o.notBefore);
       case "removePending":

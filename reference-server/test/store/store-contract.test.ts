@@ -340,6 +340,29 @@ function storeContract(name: string, open: () => Store): void {
         expect(ids(store.pendingFor(APP, "bob", 0))).toEqual(["m1"]);
       }));
 
+    it("[OFFLINE-PENDING-1] adds a message for many peers as for each in turn: once per peer, the limit kept per peer", () =>
+      withStore((store) => {
+        for (let i = 1; i <= 3; i++) {
+          store.insertMessage(message({ id: `m${i}`, timestamp: i, toPeerIds: ["bob", "carol"] }));
+        }
+        store.addPending(APP, "bob", "m1", 1, 3);
+        // m1 is pending for bob already, and carol is named twice: two rows in all.
+        store.addPendingMany(APP, ["bob", "carol", "carol"], "m1", 1, 3);
+        expect(store.pendingCount(APP)).toBe(2);
+        store.addPendingMany(APP, ["bob", "carol"], "m2", 2, 3);
+        store.addPendingMany(APP, ["bob", "carol"], "m3", 3, 3);
+        // Three each, at the limit: nothing evicted (a count off by one would evict m1).
+        expect(ids(store.pendingFor(APP, "bob", 0))).toEqual(["m1", "m2", "m3"]);
+        expect(ids(store.pendingFor(APP, "carol", 0))).toEqual(["m1", "m2", "m3"]);
+        expect(store.pendingCount(APP)).toBe(6);
+        store.insertMessage(message({ id: "m4", timestamp: 4, toPeerIds: ["bob", "carol"] }));
+        store.addPendingMany(APP, ["carol", "bob"], "m4", 4, 3);
+        expect(ids(store.pendingFor(APP, "bob", 0))).toEqual(["m2", "m3", "m4"]);
+        expect(ids(store.pendingFor(APP, "carol", 0))).toEqual(["m2", "m3", "m4"]);
+        expect(store.pendingCount(APP)).toBe(6);
+        expect(() => store.addPendingMany(APP, ["bob", "carol"], "ghost", 5, 3)).toThrow();
+      }));
+
     it("refuses to make a message pending that is not stored", () =>
       withStore((store) => {
         expect(() => store.addPending(APP, "bob", "ghost", 1000, 50)).toThrow();

@@ -3,7 +3,7 @@
 // mirrors of its rows (pending counts per app and per peer, known participants, recent
 // messages; issue 11) that must never drift from the rows: after every step both stores must
 // answer every observable question alike [LIMIT-STORE-2, OFFLINE-LIMIT-1, ERROR-NOEFFECT-1,
-// LOGS-AUTH-1, ACK-REMOVE-1].
+// LOGS-AUTH-1, ACK-REMOVE-1, OFFLINE-PENDING-1].
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,7 +19,7 @@ const APPS = [APP, "app2"];
 const SENDERS = ["alice", "erin"];
 
 type Op =
-  | { kind: "send"; app: number; from: number; to: number[]; limit: number }
+  | { kind: "send"; app: number; from: number; to: number[]; limit: number; many: boolean }
   | { kind: "read"; app: number; peer: number; limit: number }
   | { kind: "ack"; app: number; peer: number; picks: number[] }
   | { kind: "open"; app: number; peer: number; age: number }
@@ -37,6 +37,8 @@ const work: fc.Arbitrary<Op> = fc.oneof(
       from: fc.nat(1),
       to: fc.uniqueArray(fc.nat(PEERS.length - 1), { minLength: 1, maxLength: 3 }),
       limit: fc.integer({ min: 0, max: 4 }),
+      // Every recipient at once (SqliteStore's one INSERT for the peers it knows), or one at a time.
+      many: fc.boolean(),
     }),
   },
   {
@@ -107,7 +109,8 @@ function apply(store: Store, o: Op, state: { n: number }): void {
       store.insertMessage(
         message({ id, appId, cid: `c-${to[0]}`, fromPeerId, toPeerIds: to, timestamp: n }),
       );
-      for (const p of to) store.addPending(appId, p, id, n, o.limit);
+      if (o.many) store.addPendingMany(appId, to, id, n, o.limit);
+      else for (const p of to) store.addPending(appId, p, id, n, o.limit);
       return;
     }
     case "ack": {
