@@ -287,7 +287,7 @@ describe("SqliteStore query plans", () => {
     ([name]) => !control.includes(name) && name !== "pendingCounts",
   );
 
-  it.each(queries)("runs %s through an index, without a table scan or a sort", (_name, sql) => {
+  it.each(queries)("runs %s through an index, without a table scan or a sort", (name, sql) => {
     const lines = plan(db, sql);
     if (sql.startsWith("INSERT") && !sql.includes("SELECT")) {
       // INSERT ... VALUES reads no table, so its plan is empty. Its uniqueness checks (the
@@ -298,7 +298,7 @@ describe("SqliteStore query plans", () => {
     }
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) {
-      if (_name === "insertPendingMany" && /^SCAN json_each VIRTUAL TABLE INDEX \d+:$/.test(line)) {
+      if (name === "insertPendingMany" && /^SCAN json_each VIRTUAL TABLE INDEX \d+:$/.test(line)) {
         continue;
       }
       expect(line).not.toMatch(/^SCAN /);
