@@ -12,8 +12,8 @@
  *   node bench/profile.mjs --read FILE.cpuprofile          # only the report of a profile
  * @module
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, join, relative } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { startGenerator } from "./lib/generator.mjs";
 import { cpuSeconds, tasksetSupport } from "./lib/proc.mjs";
@@ -226,10 +226,15 @@ const outDir = flags.out ?? join(ROOT, "bench/results/profiles");
 mkdirSync(outDir, { recursive: true });
 const name = `${workload}-${rate}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
 const pinning = tasksetSupport();
+// Node's own file names, in a directory of this run's: every thread writes a profile (the
+// store's checkpointer is a worker), and under one fixed --cpu-prof-name the thread that
+// exited last overwrote the others, so the report was of the worker now and then.
+const rawDir = join(outDir, `${name}.threads`);
+mkdirSync(rawDir, { recursive: true });
 const target = await startTarget("reference", {
   pinCore: pinning.available ? 0 : null,
   nice: Number(flags.nice),
-  nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${outDir}`, `--cpu-prof-name=${name}.cpuprofile`],
+  nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${rawDir}`],
 });
 const gen = await startGenerator({
   pinCore: pinning.available ? 1 : null,
@@ -269,11 +274,15 @@ try {
   await target.stop();
 }
 const file = join(outDir, `${name}.cpuprofile`);
-const found = readdirSync(outDir).includes(basename(file));
-if (!found) {
-  process.stderr.write(`profile: no profile was written to ${file}\n`);
+// Node names a profile CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; the main
+// thread's id is 0.
+const main = readdirSync(rawDir).find((f) => f.endsWith(".cpuprofile") && f.split(".")[4] === "0");
+if (main === undefined) {
+  process.stderr.write(`profile: the server's main thread wrote no profile to ${rawDir}\n`);
   process.exit(1);
 }
+renameSync(join(rawDir, main), file);
+rmSync(rawDir, { recursive: true, force: true });
 const a = analyse(file);
 const load =
   workload === "W2"
