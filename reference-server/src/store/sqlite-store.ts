@@ -208,6 +208,28 @@ export const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
       DROP TABLE pending_counts;
     `);
   },
+  // 5 → 6: a fresh message's pending entries as one set (issue 11).
+  (db) => {
+    db.exec(`
+      -- A group message was a pending row per member, written when it was stored and deleted
+      -- at each member's ack: under W5 the two were a third of the engine's and the store's
+      -- time in-process. A message stored with its pending entries in one call now keeps
+      -- them as one row here: the peers still pending, a JSON array, written at the commits
+      -- after which it changed and deleted once it is empty. The entries of peers that stay
+      -- pending (offline, or past the bounds of SqliteStore's sets) move to pending, so this
+      -- table holds only recent messages. Every entry is in exactly one of the two tables.
+      -- Keyed by rowid alone, which the store keeps with each set: one b-tree per write (the
+      -- store never looks a set up by message here, only in memory).
+      CREATE TABLE pending_sets (
+        id        INTEGER PRIMARY KEY,
+        app       TEXT    NOT NULL,
+        msg_id    TEXT    NOT NULL,
+        timestamp INTEGER NOT NULL,   -- the message's timestamp
+        peers     TEXT    NOT NULL,   -- JSON array of peer ids, never empty
+        FOREIGN KEY (app, msg_id) REFERENCES messages (app, id)
+      );
+    `);
+  },
 ];
 
 /** The schema version this code writes (`PRAGMA user_version`). */
@@ -319,6 +341,15 @@ export const STATEMENTS = {
   // The same for many peers in one statement, SQLite looping over a JSON array of them.
   insertPendingMany: `INSERT OR IGNORE INTO pending (app, peer, timestamp, msg_id)
     SELECT ?, value, ?, ? FROM json_each(?)`,
+  // A fresh message's pending set (schema 6), by position: app, msg_id, timestamp, peers.
+  insertSet: `INSERT INTO pending_sets (app, msg_id, timestamp, peers) VALUES (?, ?, ?, ?)`,
+  // By position: peers, id.
+  updateSet: "UPDATE pending_sets SET peers = ? WHERE id = ?",
+  // By position: id.
+  deleteSet: "DELETE FROM pending_sets WHERE id = ?",
+  // Every set, read at open and after a rollback the store cannot undo entry by entry: the
+  // table holds only the sets of recent messages (SqliteStore's bounds), so it stays small.
+  pendingSets: "SELECT id, app, msg_id AS msgId, timestamp, peers FROM pending_sets",
   // Eviction in two steps, both ranges of the primary key: the newest of the rows to evict
   // (the store knows how many rows the peer holds, so it skips exactly the rows it evicts
   // before it: usually none), then it and everything older. Work bounded by the number of
@@ -484,6 +515,27 @@ export class SqliteStore implements Store {
   private recent = new Map<string, StoredMessage>();
   /** The older generation of {@link SqliteStore.recent}. */
   private recentOlder = new Map<string, StoredMessage>();
+  /**
+   * The pending entries of fresh messages, one {@link PendingSet} per message by (app, id)
+   * (schema 6). Not a mirror: the truth of those entries, which pending_sets holds as of the
+   * last commit and each commit writes again where they changed (flushSets), in the same
+   * transaction as everything else since, so an entry is as durable as a pending row
+   * [ACK-DURABLE-1]. Every entry is either here or a row of pending, never both; an ack of
+   * one costs a Set delete, no statement. Bounded by {@link SET_AGE_MS}, {@link MAX_SETS}
+   * and {@link MAX_SET_ENTRIES}: past them a set's entries move to pending.
+   */
+  private sets = new Map<string, PendingSet>();
+  /** Whether a set changed since the last commit (flushSets has something to write). */
+  private setsChanged = false;
+  /**
+   * Messages stored since the last commit with no pending entry yet, by (app, id): only such
+   * a message gets a set, since no entry of it can be a row of pending.
+   */
+  private readonly fresh = new Set<string>();
+  /** The newest timestamp of a message this store stored: the clock of the sets' age bound. */
+  private latest = 0;
+  /** {@link SqliteStore.latest} at the last flushSets that looked at the bounds. */
+  private flushedLatest = 0;
   /** The WAL checkpoints' worker thread, with `checkpoints: "background"`. */
   private checkpointer: Checkpointer | undefined;
   /**
@@ -525,6 +577,7 @@ export class SqliteStore implements Store {
     this.stmts = stmts as Record<StatementName, Database.Statement>;
     this.unindexed = this.loadUnindexed();
     this.loadPendingCounts();
+    this.loadSets();
   }
 
   /** The messages above history_mark: what a crash or a rollback left out of the key tables. */
@@ -648,6 +701,10 @@ export class SqliteStore implements Store {
         // SQLite ended the whole transaction by itself (disk full, I/O): every write since
         // the last commit is gone, not only this call's.
         this.transactionLost(err);
+      } else {
+        // No statement of this call wrote, but its changes to the pending sets (an ack of a
+        // fresh message) live in memory only: they are undone all the same.
+        this.unwind(mark);
       }
       throw err;
     } finally {
@@ -707,7 +764,8 @@ export class SqliteStore implements Store {
         if (old === ABSENT) target.delete(key);
         else target.set(key, old);
       } else if (target instanceof Set) {
-        target.delete(key);
+        if (old === PRESENT) target.add(key);
+        else target.delete(key);
       } else {
         this.unindexed = old as { mark: number; count: number; last: number };
       }
@@ -740,6 +798,9 @@ export class SqliteStore implements Store {
     this.recent = new Map();
     this.recentOlder = new Map();
     this.undo.length = 0;
+    // The sets as of the last commit, which is what the rows now are.
+    this.fresh.clear();
+    this.loadSets();
     // Not a cache: the keys still to write. The rows say which (the mark rolled back too).
     this.unindexed = this.loadUnindexed();
   }
@@ -783,6 +844,10 @@ export class SqliteStore implements Store {
       this.recent = new Map();
     }
     this.mirror(this.recent, pairKey(m.appId, m.id), m);
+    if (m.timestamp > this.latest) this.latest = m.timestamp;
+    // A new message has no pending entry anywhere yet: its first addPendingMany may make a set.
+    this.fresh.add(pairKey(m.appId, m.id));
+    if (this.scopes.length > 0) this.undo.push(this.fresh, pairKey(m.appId, m.id), undefined);
     const before = this.unindexed;
     this.unindexed = { mark: before.mark, count: before.count + 1, last: Number(lastInsertRowid) };
     if (this.scopes.length > 0) this.undo.push(this, undefined, before);
@@ -806,13 +871,19 @@ export class SqliteStore implements Store {
     limit: number,
   ): void {
     this.write();
+    this.unfresh(pairKey(appId, messageId));
     const key = pairKey(appId, peerId);
     const before = this.peerCount(appId, peerId, key);
-    const inserted = this.stmts.insertPending.run(appId, peerId, timestamp, messageId).changes;
+    // An entry of a pending set is there already, as a row would be (OR IGNORE).
+    const inserted = this.sets.get(pairKey(appId, messageId))?.peers.has(peerId)
+      ? 0
+      : this.stmts.insertPending.run(appId, peerId, timestamp, messageId).changes;
     let count = before + inserted;
     let delta = inserted;
     const keep = clampCount(limit);
     if (count > keep) {
+      // The oldest entries may be in sets: as rows, the two statements below see them all.
+      this.spillPeer(appId, peerId);
       // Evict the count - keep oldest rows [OFFLINE-LIMIT-1]; the boundary is the newest of
       // them, found by skipping the others (usually none).
       const boundary = this.stmts.evictionBoundary.get({
@@ -833,11 +904,13 @@ export class SqliteStore implements Store {
   /**
    * {@inheritDoc Store.addPendingMany}
    *
-   * The peers whose count the store holds and that stay within `limit` (so none evicts)
-   * get their rows from one INSERT over a JSON array: under W5 a statement per member was a
-   * tenth of the engine's and the store's time in-process, and one per group message
-   * measured 55-65% of that per row (issue 11). The others, and a peer named twice, go
-   * through {@link SqliteStore.addPending} one at a time, after them.
+   * For a fresh message (stored since the last commit, no entry yet), the peers whose count
+   * the store holds and that stay within `limit` (so none evicts) get one {@link PendingSet}
+   * in memory, written at the commit: under W5 a row per member, inserted here and deleted at
+   * its ack, was a third of the engine's and the store's time in-process (issue 11). For any
+   * other message those peers get their rows from one INSERT over a JSON array. The others,
+   * and a peer named twice, go through {@link SqliteStore.addPending} one at a time, after
+   * them.
    */
   addPendingMany(
     appId: string,
@@ -849,6 +922,9 @@ export class SqliteStore implements Store {
     if (peerIds.length === 0) return;
     // First: a transaction that SQLite ended by itself takes the mirrors read below with it.
     this.write();
+    const msgKey = pairKey(appId, messageId);
+    const fresh = this.unfresh(msgKey);
+    const existing = this.sets.get(msgKey);
     const keep = clampCount(limit);
     const bulk: string[] = [];
     const keys: string[] = [];
@@ -857,7 +933,7 @@ export class SqliteStore implements Store {
     for (const peer of peerIds) {
       const key = pairKey(appId, peer);
       const known = this.peerCounts.get(key);
-      if (known !== undefined && known < keep && !taken.has(peer)) {
+      if (known !== undefined && known < keep && !taken.has(peer) && !existing?.peers.has(peer)) {
         taken.add(peer);
         bulk.push(peer);
         keys.push(key);
@@ -865,7 +941,22 @@ export class SqliteStore implements Store {
         rest.push(peer);
       }
     }
-    if (bulk.length > 0) {
+    if (bulk.length > 0 && fresh) {
+      const set: PendingSet = {
+        app: appId,
+        msgId: messageId,
+        timestamp,
+        peers: taken,
+        rowId: 0,
+        dirty: true,
+      };
+      this.mirror(this.sets, msgKey, set);
+      this.setsChanged = true;
+      for (const key of keys) {
+        this.mirror(this.peerCounts, key, (this.peerCounts.get(key) as number) + 1);
+      }
+      this.adjustPendingCount(appId, bulk.length);
+    } else if (bulk.length > 0) {
       const inserted = this.stmts.insertPendingMany.run(
         appId,
         timestamp,
@@ -886,11 +977,142 @@ export class SqliteStore implements Store {
     for (const peer of rest) this.addPending(appId, peer, messageId, timestamp, limit);
   }
 
+  /**
+   * Whether the message was fresh (see {@link SqliteStore.fresh}); it is not any more, since
+   * the caller is about to add its first entries.
+   */
+  private unfresh(msgKey: string): boolean {
+    if (!this.fresh.delete(msgKey)) return false;
+    if (this.scopes.length > 0) this.undo.push(this.fresh, msgKey, PRESENT);
+    return true;
+  }
+
+  /** Removes `peer` from a pending set, as a row's DELETE would. */
+  private dropFromSet(set: PendingSet, peer: string): void {
+    set.peers.delete(peer);
+    if (this.scopes.length > 0) this.undo.push(set.peers, peer, PRESENT);
+    set.dirty = true;
+    this.setsChanged = true;
+  }
+
+  /** Moves the entries of `peerId` that are in pending sets to rows of pending. */
+  private spillPeer(appId: string, peerId: string): void {
+    if (this.sets.size === 0) return;
+    for (const set of this.sets.values()) {
+      if (set.app !== appId || !set.peers.has(peerId)) continue;
+      this.write();
+      this.stmts.insertPending.run(appId, peerId, set.timestamp, set.msgId);
+      this.dropFromSet(set, peerId);
+    }
+  }
+
+  /** Moves every entry of a pending set to rows of pending. */
+  private spillSet(set: PendingSet): void {
+    if (set.peers.size === 0) return;
+    this.write();
+    this.stmts.insertPendingMany.run(
+      set.app,
+      set.timestamp,
+      set.msgId,
+      JSON.stringify([...set.peers]),
+    );
+    for (const peer of [...set.peers]) this.dropFromSet(set, peer);
+  }
+
+  /** How many entries of `peerId` the pending sets hold. */
+  private setEntriesOf(appId: string, peerId: string): number {
+    let n = 0;
+    if (this.sets.size === 0) return n;
+    for (const set of this.sets.values()) if (set.app === appId && set.peers.has(peerId)) n++;
+    return n;
+  }
+
+  /** Reads every pending set from pending_sets and adds its entries to the app counts. */
+  private loadSets(): void {
+    this.sets = new Map();
+    this.setsChanged = false;
+    const rows = this.stmts.pendingSets.all() as {
+      id: number;
+      app: string;
+      msgId: string;
+      timestamp: number;
+      peers: string;
+    }[];
+    for (const row of rows) {
+      const peers = new Set<string>(JSON.parse(row.peers) as string[]);
+      this.sets.set(pairKey(row.app, row.msgId), {
+        app: row.app,
+        msgId: row.msgId,
+        timestamp: row.timestamp,
+        peers,
+        rowId: row.id,
+        dirty: false,
+      });
+      this.appCounts.set(row.app, this.pendingCount(row.app) + peers.size);
+    }
+  }
+
+  /**
+   * At a commit, before COMMIT: moves to pending the entries of the sets past the bounds
+   * (the oldest first), then writes each set that changed since the last commit, deleting
+   * the rows of the empty ones.
+   */
+  private flushSets(): void {
+    if (this.sets.size === 0) return;
+    let entries = 0;
+    let live = 0;
+    for (const set of this.sets.values()) {
+      entries += set.peers.size;
+      if (set.peers.size > 0) live++;
+    }
+    const overflow = () => entries > MAX_SET_ENTRIES || live > MAX_SETS;
+    if (!this.setsChanged && !overflow() && this.latest === this.flushedLatest) return;
+    this.flushedLatest = this.latest;
+    // Map order is insertion order: oldest first, near enough for a bound.
+    for (const set of this.sets.values()) {
+      if (set.peers.size === 0) continue;
+      if (set.timestamp < this.latest - SET_AGE_MS || overflow()) {
+        entries -= set.peers.size;
+        live--;
+        this.spillSet(set);
+      }
+    }
+    for (const [key, set] of this.sets) {
+      if (!set.dirty && set.peers.size > 0) continue;
+      if (set.peers.size === 0) {
+        if (set.rowId !== 0) {
+          this.write();
+          this.stmts.deleteSet.run(set.rowId);
+        }
+        this.sets.delete(key);
+      } else {
+        this.write();
+        const peers = JSON.stringify([...set.peers]);
+        if (set.rowId !== 0) {
+          this.stmts.updateSet.run(peers, set.rowId);
+        } else {
+          const { lastInsertRowid } = this.stmts.insertSet.run(
+            set.app,
+            set.msgId,
+            set.timestamp,
+            peers,
+          );
+          set.rowId = Number(lastInsertRowid);
+        }
+        set.dirty = false;
+      }
+    }
+    this.setsChanged = false;
+  }
+
   /** The pending rows of a peer, from the mirror or counted once. */
   private peerCount(appId: string, peerId: string, key: string): number {
     const known = this.peerCounts.get(key);
     if (known !== undefined) return known;
-    const row = this.stmts.countPendingOfPeer.get({ app: appId, peer: peerId }) as { n: number };
+    const counted = this.stmts.countPendingOfPeer.get({ app: appId, peer: peerId }) as {
+      n: number;
+    };
+    const row = { n: counted.n + this.setEntriesOf(appId, peerId) };
     // A cache, not a record: past its bound it starts over (the rows stay the truth). Inside
     // atomically the loaded value may already count this block's writes to rows the mirror
     // did not hold (a removal while the peer was not mirrored), which a rollback takes back:
@@ -918,20 +1140,61 @@ export class SqliteStore implements Store {
   /** {@inheritDoc Store.pendingFor} */
   pendingFor(appId: string, peerId: string, notBefore: number): StoredMessage[] {
     this.write();
-    const expired = this.stmts.expirePending.run({ app: appId, peer: peerId, notBefore }).changes;
+    let expired = this.stmts.expirePending.run({ app: appId, peer: peerId, notBefore }).changes;
+    // The peer's entries in pending sets, read where they are (moving them to rows would
+    // cost a row per entry, and this runs at every session open).
+    const inSets: PendingSet[] = [];
+    if (this.sets.size > 0) {
+      for (const set of this.sets.values()) {
+        if (set.app !== appId || !set.peers.has(peerId)) continue;
+        if (set.timestamp < notBefore) {
+          this.dropFromSet(set, peerId);
+          expired++;
+        } else {
+          inSets.push(set);
+        }
+      }
+    }
     this.adjustPendingCount(appId, -expired);
     const rows = this.stmts.pendingFor.all({ app: appId, peer: peerId }) as MessageRow[];
-    // Every row of the peer was just read: that is its count.
-    this.mirror(this.peerCounts, pairKey(appId, peerId), rows.length);
-    return rows.map(toMessage);
+    const out = rows.map(toMessage);
+    if (inSets.length > 0) {
+      // Oldest first by (timestamp, id), as the rows come [OFFLINE-ORDER-1]; ids are ASCII
+      // (StoredMessage.id), so JavaScript's order is SQLite's BINARY order.
+      const older = (a: { timestamp: number; id: string }, b: { timestamp: number; id: string }) =>
+        a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+      for (const set of inSets) {
+        const m = this.getMessage(appId, set.msgId);
+        if (m === undefined) throw new Error(`pending set of a missing message ${set.msgId}`);
+        out.push(m);
+      }
+      out.sort(older);
+    }
+    // Every entry of the peer was just read: that is its count.
+    this.mirror(this.peerCounts, pairKey(appId, peerId), out.length);
+    return out;
   }
 
   /** {@inheritDoc Store.removePending} */
   removePending(appId: string, peerId: string, messageIds: readonly string[]): string[] {
-    this.write();
+    // Usually the entry is in a pending set: a Set delete, no statement, so no transaction
+    // or savepoint either, unless a row has to go. But a transaction that SQLite ended by
+    // itself takes the mirrors with it first.
+    if (!this.db.inTransaction && this.written) this.transactionLost(undefined);
     const removed: string[] = [];
-    // A duplicate id finds its row already deleted (0 changes), so each id is reported once.
+    let wrote = false;
+    // A duplicate id finds its entry already gone (0 changes), so each id is reported once.
     for (const msgId of messageIds) {
+      const set = this.sets.size > 0 ? this.sets.get(pairKey(appId, msgId)) : undefined;
+      if (set?.peers.has(peerId)) {
+        this.dropFromSet(set, peerId);
+        removed.push(msgId);
+        continue;
+      }
+      if (!wrote) {
+        this.write();
+        wrote = true;
+      }
       const known = this.recentMessage(pairKey(appId, msgId));
       const result =
         known === undefined
@@ -948,6 +1211,10 @@ export class SqliteStore implements Store {
   sweepExpired(notBefore: number, maxRows: number): number {
     const limit = clampCount(maxRows);
     if (limit === 0) return 0;
+    // Expired entries in pending sets become rows first, to be swept in the rows' order.
+    if (this.sets.size > 0) {
+      for (const set of this.sets.values()) if (set.timestamp < notBefore) this.spillSet(set);
+    }
     // The keys of the whole batch are read first (better-sqlite3 runs no other statement
     // while one iterates), so maxRows also bounds the memory one call takes.
     const keys = this.stmts.expiredPending.all({ notBefore, limit }) as {
@@ -1110,8 +1377,10 @@ export class SqliteStore implements Store {
       this.written = false;
       throw lost;
     }
-    if (!this.db.inTransaction) return;
+    if (!this.db.inTransaction && !this.setsChanged && this.sets.size === 0) return;
     try {
+      this.flushSets();
+      if (!this.db.inTransaction) return;
       if (this.unindexed.count >= this.historyBatch) this.indexHistory();
       this.stmts.commit.run();
     } catch (err) {
@@ -1123,6 +1392,8 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.written = false;
+    // Committed messages are not fresh: their entries may be anywhere from now on.
+    this.fresh.clear();
     this.checkpointer?.afterCommit();
   }
 
@@ -1189,3 +1460,31 @@ export const HISTORY_BATCH = 1024;
 
 /** An undo log's "no entry before": the key is deleted on undo. */
 const ABSENT: unique symbol = Symbol("absent");
+/** An undo log's "was in the Set": the key is added back on undo. */
+const PRESENT: unique symbol = Symbol("present");
+
+/**
+ * The pending entries of one fresh message (a row of pending_sets, schema 6): the peers for
+ * which it is still pending. Its timestamp is the message's.
+ */
+interface PendingSet {
+  readonly app: string;
+  readonly msgId: string;
+  readonly timestamp: number;
+  readonly peers: Set<string>;
+  /** The id of its row in pending_sets, once a commit wrote it; 0 before. */
+  rowId: number;
+  /** Whether `peers` changed since its row was written. */
+  dirty: boolean;
+}
+
+/**
+ * How old (by message timestamps, ms) a pending set may get before a commit moves its entries
+ * to pending: an online peer acks within milliseconds, so what is left after this is the
+ * entries of peers that are not coming soon.
+ */
+export const SET_AGE_MS = 2000;
+/** How many pending sets a store holds at most; past it, a commit moves the oldest to pending. */
+export const MAX_SETS = 1024;
+/** How many entries all the pending sets hold at most, for the same. */
+export const MAX_SET_ENTRIES = 65536;

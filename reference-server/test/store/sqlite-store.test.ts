@@ -12,10 +12,12 @@ import ts from "typescript";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MemoryStore } from "../../src/store/memory-store.js";
 import {
+  MAX_SETS,
   MIGRATIONS,
   migrate,
   NONCE_PURGE_BATCH,
   SCHEMA_VERSION,
+  SET_AGE_MS,
   SqliteStore,
   STATEMENTS,
 } from "../../src/store/sqlite-store.js";
@@ -282,9 +284,11 @@ describe("SqliteStore query plans", () => {
 
   // Transaction control reads no table.
   const control = ["begin", "commit", "savepoint", "release", "rollbackTo"];
-  // pendingCounts reads the whole of pending on purpose, once at open (its own test below).
+  // pendingCounts reads the whole of pending, and pendingSets the whole of pending_sets, on
+  // purpose, at open and after a rollback (their own tests below).
+  const whole = ["pendingCounts", "pendingSets"];
   const queries = Object.entries(STATEMENTS).filter(
-    ([name]) => !control.includes(name) && name !== "pendingCounts",
+    ([name]) => !control.includes(name) && !whole.includes(name),
   );
 
   it.each(queries)("runs %s through an index, without a table scan or a sort", (name, sql) => {
@@ -361,6 +365,16 @@ describe("SqliteStore query plans", () => {
 
   it("[LIMIT-STORE-2] counts the pending rows of every app at open in one pass of the primary key, with no sort", () => {
     expect(plan(db, STATEMENTS.pendingCounts)).toEqual(["SCAN pending"]);
+  });
+
+  it("[ACK-DURABLE-1] reads the pending sets at open in one pass, and writes each by its primary key", () => {
+    // The table holds the sets of recent messages only (SET_AGE_MS, MAX_SETS): one pass.
+    expect(plan(db, STATEMENTS.pendingSets)).toEqual(["SCAN pending_sets"]);
+    for (const name of ["updateSet", "deleteSet"] as const) {
+      expect(plan(db, STATEMENTS[name])).toEqual([
+        "SEARCH pending_sets USING INTEGER PRIMARY KEY (rowid=?)",
+      ]);
+    }
   });
 });
 
@@ -611,6 +625,200 @@ describe("SqliteStore offline store keyed in age order", () => {
   });
 });
 
+describe("SqliteStore pending sets (schema 6)", () => {
+  /** What another connection reads: the committed state, as after a crash. */
+  function committed(): { sets: { msg_id: string; peers: string }[]; rows: number } {
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      const rows = db.prepare("SELECT msg_id, peers FROM pending_sets ORDER BY msg_id").all() as {
+        msg_id: string;
+        peers: string;
+      }[];
+      // A set's order is not part of it (an undone ack puts the peer back at the end).
+      const sets = rows.map((r) => ({
+        msg_id: r.msg_id,
+        peers: JSON.stringify((JSON.parse(r.peers) as string[]).sort()),
+      }));
+      const { n } = db.prepare("SELECT count(*) AS n FROM pending").get() as { n: number };
+      return { sets, rows: n };
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Stores group message `id` at `timestamp` with pending entries for `peers`, in one command. */
+  function groupSend(store: SqliteStore, id: string, peers: string[], timestamp: number): void {
+    store.atomically(() => {
+      store.insertMessage(message({ id, cid: "r1", roomId: "r1", toPeerIds: [], timestamp }));
+      store.addPendingMany(APP, peers, id, timestamp, 5000);
+    });
+  }
+
+  const PEERS = ["bob", "carol", "dan"];
+
+  it("[ACK-DURABLE-1] [ACK-REMOVE-1] keeps a fresh message's entries as one row, rewritten by the commits after acks, deleted once empty", () => {
+    const store = SqliteStore.open(dbPath);
+    // A set is made for the peers whose count the store holds (here: read at their open).
+    for (const p of PEERS) store.pendingFor(APP, p, 0);
+    groupSend(store, "g1", PEERS, 10);
+    expect(committed()).toEqual({ sets: [], rows: 0 });
+    store.commit();
+    expect(committed()).toEqual({
+      sets: [{ msg_id: "g1", peers: '["bob","carol","dan"]' }],
+      rows: 0,
+    });
+    expect(store.atomically(() => store.removePending(APP, "carol", ["g1"]))).toEqual(["g1"]);
+    // An ack of an entry that is gone, or a duplicate, removes nothing [ACK-IGNORE-1].
+    expect(store.atomically(() => store.removePending(APP, "carol", ["g1", "g1"]))).toEqual([]);
+    expect(store.pendingCount(APP)).toBe(2);
+    // In memory until the commit, as a DELETE would be in the transaction.
+    expect(committed().sets[0]?.peers).toBe('["bob","carol","dan"]');
+    store.commit();
+    expect(committed()).toEqual({ sets: [{ msg_id: "g1", peers: '["bob","dan"]' }], rows: 0 });
+
+    // What the rows say is what a new open reads, with the first store never closed.
+    const again = SqliteStore.open(dbPath);
+    try {
+      expect(again.pendingCount(APP)).toBe(2);
+      expect(PEERS.map((p) => again.pendingFor(APP, p, 0).map((m) => m.id))).toEqual([
+        ["g1"],
+        [],
+        ["g1"],
+      ]);
+    } finally {
+      again.close();
+    }
+
+    store.atomically(() => store.removePending(APP, "bob", ["g1"]));
+    store.atomically(() => store.removePending(APP, "dan", ["g1"]));
+    store.commit();
+    expect(committed()).toEqual({ sets: [], rows: 0 });
+    expect(store.pendingCount(APP)).toBe(0);
+    store.close();
+  });
+
+  it("[OFFLINE-LIMIT-1] counts a peer's entries in sets when it first counts the peer, and evicts them like rows", () => {
+    const first = SqliteStore.open(dbPath);
+    for (const p of PEERS) first.pendingFor(APP, p, 0);
+    groupSend(first, "g1", PEERS, 10);
+    first.close();
+    // Reopened: the sets are read back, and no peer count is held yet.
+    const store = SqliteStore.open(dbPath);
+    // g1 is pending for bob already, in its set: nothing is added (as OR IGNORE on a row).
+    store.addPending(APP, "bob", "g1", 10, 50);
+    expect(store.pendingCount(APP)).toBe(3);
+    // dan at a limit of 1: his entry of g1 counts, so the new message evicts it.
+    store.insertMessage(message({ id: "m9", toPeerIds: ["dan"], timestamp: 20 }));
+    store.addPending(APP, "dan", "m9", 20, 1);
+    expect(store.pendingCount(APP)).toBe(3);
+    expect(PEERS.map((p) => store.pendingFor(APP, p, 0).map((m) => m.id))).toEqual([
+      ["g1"],
+      ["g1"],
+      ["m9"],
+    ]);
+    store.close();
+  });
+
+  it("[OFFLINE-ORDER-1] gives a peer its entries of sets and of rows together, oldest first", () => {
+    const store = SqliteStore.open(dbPath);
+    store.insertMessage(message({ id: "m2", toPeerIds: ["bob"], timestamp: 20 }));
+    store.addPending(APP, "bob", "m2", 20, 50);
+    store.commit();
+    groupSend(store, "g3", ["bob"], 30);
+    groupSend(store, "g1", ["bob"], 10);
+    store.commit();
+    expect(committed().rows).toBe(1);
+    expect(store.pendingFor(APP, "bob", 0).map((m) => m.id)).toEqual(["g1", "m2", "g3"]);
+    // Past the offline age, a set's entry is dropped like a row [OFFLINE-AGE-1].
+    expect(store.pendingFor(APP, "bob", 15).map((m) => m.id)).toEqual(["m2", "g3"]);
+    expect(store.pendingCount(APP)).toBe(2);
+    store.close();
+  });
+
+  it("[OFFLINE-LIMIT-1] moves a set's entries to rows once the set is SET_AGE_MS old, and when the sets pass MAX_SETS", () => {
+    const store = SqliteStore.open(dbPath);
+    for (const p of PEERS) store.pendingFor(APP, p, 0);
+    groupSend(store, "g1", PEERS, 0);
+    store.commit();
+    groupSend(store, "g2", ["bob"], SET_AGE_MS);
+    store.commit();
+    expect(committed()).toEqual({
+      sets: [
+        { msg_id: "g1", peers: '["bob","carol","dan"]' },
+        { msg_id: "g2", peers: '["bob"]' },
+      ],
+      rows: 0,
+    });
+    // One millisecond later g1 is past the age: its entries become rows at the next commit.
+    store.insertMessage(message({ id: "m3", timestamp: SET_AGE_MS + 1 }));
+    store.commit();
+    expect(committed()).toEqual({ sets: [{ msg_id: "g2", peers: '["bob"]' }], rows: 3 });
+    expect(store.pendingFor(APP, "carol", 0).map((m) => m.id)).toEqual(["g1"]);
+    // An ack finds the entry where it now is.
+    expect(store.atomically(() => store.removePending(APP, "carol", ["g1"]))).toEqual(["g1"]);
+    store.commit();
+    expect(committed().rows).toBe(2);
+
+    // MAX_SETS more sets at the same time: the oldest live one (g2) goes to the rows.
+    for (let i = 0; i < MAX_SETS; i++)
+      groupSend(store, `h${String(i).padStart(4, "0")}`, ["dan"], SET_AGE_MS + 1);
+    store.commit();
+    const after = committed();
+    expect(after.sets.length).toBe(MAX_SETS);
+    expect(after.sets.some((s) => s.msg_id === "g2")).toBe(false);
+    expect(after.rows).toBe(3);
+    expect(store.pendingCount(APP)).toBe(3 + MAX_SETS);
+    store.close();
+  });
+
+  it("[ERROR-NOEFFECT-1] undoes the ack of a set's entry in a failed block, which wrote no statement", () => {
+    const store = SqliteStore.open(dbPath);
+    for (const p of PEERS) store.pendingFor(APP, p, 0);
+    groupSend(store, "g1", PEERS, 10);
+    store.commit();
+    expect(() =>
+      store.atomically(() => {
+        store.removePending(APP, "carol", ["g1"]);
+        throw new Error("half-way");
+      }),
+    ).toThrow("half-way");
+    expect(store.pendingCount(APP)).toBe(3);
+    expect(store.pendingFor(APP, "carol", 0).map((m) => m.id)).toEqual(["g1"]);
+    // And a failed block that made a set leaves neither the set nor the message.
+    expect(() =>
+      store.atomically(() => {
+        groupSend(store, "g2", PEERS, 11);
+        throw new Error("half-way");
+      }),
+    ).toThrow("half-way");
+    expect(store.pendingCount(APP)).toBe(3);
+    store.commit();
+    expect(committed()).toEqual({
+      sets: [{ msg_id: "g1", peers: '["bob","carol","dan"]' }],
+      rows: 0,
+    });
+    store.close();
+  });
+
+  it("[OFFLINE-SWEEP-1] sweeps expired entries of sets as rows, in the rows' order", () => {
+    const store = SqliteStore.open(dbPath);
+    for (const p of PEERS) store.pendingFor(APP, p, 0);
+    groupSend(store, "g1", PEERS, 10);
+    groupSend(store, "g2", PEERS, 20);
+    store.commit();
+    expect(store.sweepExpired(15, 2)).toBe(2);
+    store.commit();
+    // g1's third entry is left for the next batch; g2 is not expired and stays a set.
+    expect(committed()).toEqual({
+      sets: [{ msg_id: "g2", peers: '["bob","carol","dan"]' }],
+      rows: 1,
+    });
+    expect(store.sweepExpired(15, 2)).toBe(1);
+    expect(store.pendingCount(APP)).toBe(3);
+    store.close();
+  });
+});
+
 // SQLite ends the whole transaction by itself on some errors (SQLITE_FULL, I/O, out of
 // memory): the writes of every command since the last commit are gone, not only those of the
 // command that failed, and the adapter still holds the acks of the others until the commit.
@@ -672,6 +880,30 @@ describe("SqliteStore when SQLite rolls the transaction back by itself", () => {
     expect(reopened.getMessage(APP, "later")?.id).toBe("later");
     for (const id of ["acked", "after"]) expect(reopened.getMessage(APP, id)).toBeUndefined();
     reopened.close();
+  });
+
+  it("[ACK-DURABLE-1] [ERROR-NOEFFECT-1] takes back the changes of pending sets with the rest, keeping what was committed", () => {
+    const store = SqliteStore.open(dbPath);
+    for (const p of ["bob", "carol"]) store.pendingFor(APP, p, 0);
+    const group = (id: string, timestamp: number) =>
+      store.atomically(() => {
+        store.insertMessage(message({ id, cid: "r1", roomId: "r1", toPeerIds: [], timestamp }));
+        store.addPendingMany(APP, ["bob", "carol"], id, timestamp, 50);
+      });
+    group("g1", 10);
+    store.commit();
+    // In the batch that is lost: carol's ack of g1 (in memory only) and a new set, g2.
+    store.atomically(() => store.removePending(APP, "carol", ["g1"]));
+    group("g2", 11);
+    whileFull(store, () => {
+      fillUp(store);
+    });
+    expect(() => store.commit()).toThrow(/rolled back/);
+    expect(store.pendingCount(APP)).toBe(2);
+    for (const p of ["bob", "carol"]) {
+      expect(store.pendingFor(APP, p, 0).map((m) => m.id)).toEqual(["g1"]);
+    }
+    store.close();
   });
 
   it("[ACK-DURABLE-1] leaves the failure to the batch's commit when a history read comes first", () => {
