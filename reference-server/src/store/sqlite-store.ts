@@ -502,6 +502,8 @@ export class SqliteStore implements Store {
   private readonly appCounts = new Map<string, number>();
   /** Pending rows per (app, peer) touched lately, so that an insert knows whether to evict. */
   private readonly peerCounts = new Map<string, number>();
+  /** The members of groups read lately, by (app, room id), in join order; forgotten at any change. */
+  private readonly roomMembers = new Map<string, readonly string[]>();
   /** (app, cid, peer) rows known to be in participants: their INSERT OR IGNORE is skipped. */
   private readonly participants = new Set<string>();
   /**
@@ -795,6 +797,7 @@ export class SqliteStore implements Store {
     this.loadPendingCounts();
     this.peerCounts.clear();
     this.participants.clear();
+    this.roomMembers.clear();
     this.recent = new Map();
     this.recentOlder = new Map();
     this.undo.length = 0;
@@ -1325,20 +1328,30 @@ export class SqliteStore implements Store {
 
   /** {@inheritDoc Store.members} */
   members(appId: string, roomId: string): string[] {
+    // Every group message reads its room's members: 500 rows per message under W5, 7% of the
+    // engine's and the store's time in-process (issue 11). A copy, so the caller may keep it.
+    const key = pairKey(appId, roomId);
+    const known = this.roomMembers.get(key);
+    if (known !== undefined) return [...known];
     const rows = this.stmts.members.all({ app: appId, roomId }) as { peer: string }[];
-    return rows.map((r) => r.peer);
+    const peers = rows.map((r) => r.peer);
+    if (this.roomMembers.size >= MIRRORED_ROOMS) this.roomMembers.clear();
+    this.mirror(this.roomMembers, key, Object.freeze([...peers]));
+    return peers;
   }
 
   /** {@inheritDoc Store.addMembers} */
   addMembers(appId: string, roomId: string, peerIds: readonly string[]): void {
     this.write();
     for (const peer of peerIds) this.stmts.addMember.run({ app: appId, roomId, peer });
+    this.unmirror(this.roomMembers, pairKey(appId, roomId));
   }
 
   /** {@inheritDoc Store.removeMembers} */
   removeMembers(appId: string, roomId: string, peerIds: readonly string[]): void {
     this.write();
     for (const peer of peerIds) this.stmts.removeMember.run({ app: appId, roomId, peer });
+    this.unmirror(this.roomMembers, pairKey(appId, roomId));
   }
 
   /** {@inheritDoc Store.roomsOf} */
@@ -1444,6 +1457,8 @@ function clampCount(n: number): number {
 export const RECENT_MESSAGES = 256;
 /** The bound of each of {@link SqliteStore}'s per-peer mirrors: past it, it starts over. */
 const MIRROR_ENTRIES = 65536;
+/** How many groups' member lists {@link SqliteStore} holds; past it, it starts over. */
+const MIRRORED_ROOMS = 1024;
 
 /** A key of two ids (app and message, or app and peer), unambiguous whatever they contain (the first is length-prefixed). */
 function pairKey(app: string, id: string): string {

@@ -906,6 +906,23 @@ describe("SqliteStore when SQLite rolls the transaction back by itself", () => {
     store.close();
   });
 
+  it("[ERROR-NOEFFECT-1] forgets the members it read of a batch that is lost", () => {
+    const store = SqliteStore.open(dbPath);
+    store.atomically(() => {
+      store.createRoom(APP, "r1", 1);
+      store.addMembers(APP, "r1", ["alice"]);
+    });
+    store.commit();
+    store.atomically(() => store.addMembers(APP, "r1", ["bob"]));
+    expect(store.members(APP, "r1")).toEqual(["alice", "bob"]);
+    whileFull(store, () => {
+      fillUp(store);
+    });
+    expect(() => store.commit()).toThrow(/rolled back/);
+    expect(store.members(APP, "r1")).toEqual(["alice"]);
+    store.close();
+  });
+
   it("[ACK-DURABLE-1] leaves the failure to the batch's commit when a history read comes first", () => {
     const store = SqliteStore.open(dbPath);
     // Committed, but its history keys are not written yet (they are, in batches).

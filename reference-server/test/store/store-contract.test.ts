@@ -598,6 +598,40 @@ function storeContract(name: string, open: () => Store): void {
         expect(store.members(APP, "r1")).toEqual(["bob", "carol", "dave"]);
       }));
 
+    it("reads the members as they are after each change, and hands out a list the caller may change", () =>
+      withStore((store) => {
+        store.createRoom(APP, "r1", 1000);
+        store.addMembers(APP, "r1", ["alice", "bob", "carol"]);
+        // Read twice: a store may hold what it read the first time.
+        expect(store.members(APP, "r1")).toEqual(["alice", "bob", "carol"]);
+        const read = store.members(APP, "r1");
+        expect(read).toEqual(["alice", "bob", "carol"]);
+        read.push("mallory");
+        read.reverse();
+        expect(store.members(APP, "r1")).toEqual(["alice", "bob", "carol"]);
+        store.removeMembers(APP, "r1", ["bob"]);
+        expect(store.members(APP, "r1")).toEqual(["alice", "carol"]);
+        store.addMembers(APP, "r1", ["bob"]);
+        expect(store.members(APP, "r1")).toEqual(["alice", "carol", "bob"]);
+      }));
+
+    it("[ERROR-NOEFFECT-1] takes back the membership changes of a block that fails", () =>
+      withStore((store) => {
+        store.createRoom(APP, "r1", 1000);
+        store.addMembers(APP, "r1", ["alice", "bob"]);
+        expect(store.members(APP, "r1")).toEqual(["alice", "bob"]);
+        expect(() =>
+          store.atomically(() => {
+            store.addMembers(APP, "r1", ["carol"]);
+            expect(store.members(APP, "r1")).toEqual(["alice", "bob", "carol"]);
+            store.removeMembers(APP, "r1", ["alice"]);
+            expect(store.members(APP, "r1")).toEqual(["bob", "carol"]);
+            throw new Error("half-way");
+          }),
+        ).toThrow("half-way");
+        expect(store.members(APP, "r1")).toEqual(["alice", "bob"]);
+      }));
+
     it("keeps a group whose members all left", () =>
       withStore((store) => {
         store.createRoom(APP, "r1", 1000);
