@@ -60,7 +60,9 @@ export interface Store {
   ): void;
   /**
    * {@link Store.addPending} for each of `peerIds` in turn, with the same result (the
-   * recipients of one message: a group's members, say). A store may write them in one go.
+   * recipients of one message: a group's members, say). A store may write them in one go,
+   * and may keep the entries of a message's first call together until they are acked
+   * (SqliteStore), so the engine names the recipients likely to ack soon in that call.
    */
   addPendingMany(
     appId: string,

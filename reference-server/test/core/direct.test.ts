@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../../src/core/config.js";
 import { AppState } from "../../src/core/state.js";
+import { MemoryStore } from "../../src/store/memory-store.js";
 import { type FakeConn, nameOf } from "../support/harness.js";
 import {
   APP,
@@ -275,6 +276,27 @@ describe("acceptance and the server ack (3.2)", () => {
     a2.open("alice");
     for (let n = 0; n < 50; n++)
       expect(ids.has(String(sendOk(a2, "alice", ["bob"]).uid))).toBe(false);
+  });
+
+  it("[OFFLINE-PENDING-1] makes a message pending for its online recipients first, then for the others", () => {
+    // SqliteStore keeps the entries of a message's first addPendingMany together until they
+    // are acked (issue 11): an offline peer's entry there would only hold the set up.
+    class CallsStore extends MemoryStore {
+      readonly calls: string[][] = [];
+      override addPendingMany(...args: Parameters<MemoryStore["addPendingMany"]>): void {
+        this.calls.push([...args[1]]);
+        super.addPendingMany(...args);
+      }
+    }
+    const store = new CallsStore();
+    const h = harness({}, store);
+    const a = h.connect();
+    const b = h.connect();
+    a.open("alice");
+    b.open("bob");
+    sendOk(a, "alice", ["carol", "bob", "dave"]);
+    expect(store.calls.filter((c) => c.length > 0)).toEqual([["bob"], ["carol", "dave"]]);
+    for (const p of ["bob", "carol", "dave"]) expect(store.pendingFor(APP, p, 0)).toHaveLength(1);
   });
 
   it("[ACK-DURABLE-1] [ACK-DURABLE-2] emits the ack and the deliveries in the batch of the message's writes, released after the commit", () => {
