@@ -922,10 +922,15 @@ export class SqliteStore implements Store {
     timestamp: number,
     limit: number,
   ): void {
-    if (peerIds.length === 0) return;
+    const msgKey = pairKey(appId, messageId);
+    // Even an empty call is the message's first: the engine names its online recipients
+    // first, and when none is, the offline ones must not make a set.
+    if (peerIds.length === 0) {
+      this.unfresh(msgKey);
+      return;
+    }
     // First: a transaction that SQLite ended by itself takes the mirrors read below with it.
     this.write();
-    const msgKey = pairKey(appId, messageId);
     const fresh = this.unfresh(msgKey);
     const existing = this.sets.get(msgKey);
     const keep = clampCount(limit);

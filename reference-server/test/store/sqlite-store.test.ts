@@ -719,6 +719,24 @@ describe("SqliteStore pending sets (schema 6)", () => {
     store.close();
   });
 
+  it("[OFFLINE-PENDING-1] makes rows, not a set, for the entries of a message's second call, also after an empty first one", () => {
+    const store = SqliteStore.open(dbPath);
+    for (const p of PEERS) store.pendingFor(APP, p, 0);
+    store.atomically(() => {
+      store.insertMessage(message({ id: "m1", toPeerIds: PEERS, timestamp: 10 }));
+      // No recipient online (handleDirect's first call), then the offline ones.
+      store.addPendingMany(APP, [], "m1", 10, 50);
+      store.addPendingMany(APP, PEERS, "m1", 10, 50);
+      store.insertMessage(message({ id: "m2", toPeerIds: PEERS, timestamp: 11 }));
+      store.addPendingMany(APP, ["bob"], "m2", 11, 50);
+      store.addPendingMany(APP, ["carol", "dan"], "m2", 11, 50);
+    });
+    store.commit();
+    expect(committed()).toEqual({ sets: [{ msg_id: "m2", peers: '["bob"]' }], rows: 5 });
+    expect(store.pendingCount(APP)).toBe(6);
+    store.close();
+  });
+
   it("[OFFLINE-ORDER-1] gives a peer its entries of sets and of rows together, oldest first", () => {
     const store = SqliteStore.open(dbPath);
     store.insertMessage(message({ id: "m2", toPeerIds: ["bob"], timestamp: 20 }));
