@@ -905,10 +905,11 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * {@inheritDoc Store.addPendingMany}
+   * Adds a message to the offline store of each of `peerIds`, as
+   * {@link Store.addPendingMany} says.
    *
    * For a fresh message (stored since the last commit, no entry yet), the peers whose count
-   * the store holds and that stay within `limit` (so none evicts) get one {@link PendingSet}
+   * the store holds and that stay within `limit` (so none evicts) get one pending set
    * in memory, written at the commit: under W5 a row per member, inserted here and deleted at
    * its ack, was a third of the engine's and the store's time in-process (issue 11). For any
    * other message those peers get their rows from one INSERT over a JSON array. The others,
