@@ -1282,8 +1282,9 @@ export class SqliteStore implements Store {
       const open = this.db.inTransaction;
       this.indexHistory();
       // Not when writes were lost: their failure is for the adapter's commit to report, with
-      // the acks it holds [ACK-DURABLE-1].
-      if (!open && this.scopes.length === 0 && this.lost === undefined) this.commit();
+      // the acks it holds [ACK-DURABLE-1]. Only the keys: the pending sets' changes since the
+      // last commit (acks, which write no statement) are the adapter's to commit with its batch.
+      if (!open && this.scopes.length === 0 && this.lost === undefined) this.commitTransaction();
     }
     const name: StatementName =
       cid !== undefined
@@ -1399,21 +1400,41 @@ export class SqliteStore implements Store {
     if (!this.db.inTransaction && !this.setsChanged && this.sets.size === 0) return;
     try {
       this.flushSets();
-      if (!this.db.inTransaction) return;
+    } catch (err) {
+      this.rollBackAll();
+      throw err;
+    }
+    this.commitTransaction();
+    // Committed messages are not fresh: their entries may be anywhere from now on.
+    this.fresh.clear();
+  }
+
+  /**
+   * COMMITs the open transaction, if any (the history keys first once a batch is due), but
+   * not the pending sets' changes in memory: {@link SqliteStore.commit} writes those first.
+   */
+  private commitTransaction(): void {
+    if (!this.db.inTransaction) return;
+    try {
       if (this.unindexed.count >= this.historyBatch) this.indexHistory();
       this.stmts.commit.run();
     } catch (err) {
-      // A failed COMMIT (SQLITE_BUSY, I/O) can leave the transaction open; its writes were
-      // never acknowledged, so drop them rather than let a later commit store them.
-      if (this.db.inTransaction) this.db.exec("ROLLBACK");
-      this.resetMirrors();
-      this.written = false;
+      this.rollBackAll();
       throw err;
     }
     this.written = false;
-    // Committed messages are not fresh: their entries may be anywhere from now on.
-    this.fresh.clear();
     this.checkpointer?.afterCommit();
+  }
+
+  /**
+   * After a failed write or COMMIT (SQLITE_BUSY, I/O), which can leave the transaction open:
+   * its writes were never acknowledged, so they are dropped rather than left for a later
+   * commit to store, and the mirrors and sets go back to what the rows say.
+   */
+  private rollBackAll(): void {
+    if (this.db.inTransaction) this.db.exec("ROLLBACK");
+    this.resetMirrors();
+    this.written = false;
   }
 
   /** What the background checkpointer has done, when the store has one. */

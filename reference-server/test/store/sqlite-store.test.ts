@@ -737,6 +737,29 @@ describe("SqliteStore pending sets (schema 6)", () => {
     store.close();
   });
 
+  it("[ACK-DURABLE-1] commits only its history keys at a history read between commits, not the acks of sets", () => {
+    // Found by a review: an ack of a set's entry opens no transaction, so a REST history
+    // read then took it for a store with nothing to commit and committed the ack with its
+    // keys, before the adapter's commit of the ack's batch.
+    const store = SqliteStore.open(dbPath);
+    store.pendingFor(APP, "bob", 0);
+    store.atomically(() => {
+      store.insertMessage(message({ id: "m1", toPeerIds: ["bob"], timestamp: 10 }));
+      store.addPendingMany(APP, ["bob"], "m1", 10, 50);
+    });
+    store.commit();
+    store.atomically(() => store.removePending(APP, "bob", ["m1"]));
+    // The keys of m1 are not written yet (history batches), so this read writes and commits.
+    expect(store.history({ appId: APP, limit: 10 }).map((m) => m.id)).toEqual(["m1"]);
+    expect(committed()).toEqual({ sets: [{ msg_id: "m1", peers: '["bob"]' }], rows: 0 });
+    // A crash now: the ack was never committed, so m1 is still pending for bob.
+    (store as unknown as { db: Database.Database }).db.close();
+    const again = SqliteStore.open(dbPath);
+    expect(again.pendingFor(APP, "bob", 0).map((m) => m.id)).toEqual(["m1"]);
+    expect(again.history({ appId: APP, limit: 10 }).map((m) => m.id)).toEqual(["m1"]);
+    again.close();
+  });
+
   it("[OFFLINE-ORDER-1] gives a peer its entries of sets and of rows together, oldest first", () => {
     const store = SqliteStore.open(dbPath);
     store.insertMessage(message({ id: "m2", toPeerIds: ["bob"], timestamp: 20 }));
