@@ -306,16 +306,15 @@ export class MemoryStore implements Store {
   /**
    * Runs `fn` all or nothing (see Store.atomically): snapshots the whole state
    * (structuredClone keeps Maps and Sets) and restores it if `fn` throws. O(state) per
-   * call, fine for the tests this store is for.
+   * call, fine for the tests this store is for. A nested call snapshots too, so an inner
+   * block that fails and is caught leaves the outer one's writes (as a savepoint does).
    */
   atomically<T>(fn: () => T): T {
-    if (this.depth > 0) return fn();
     const snapshot = structuredClone({
       apps: this.apps,
       heap: this.nonceHeap,
       pendingHeap: this.pendingHeap,
     });
-    this.depth++;
     try {
       return fn();
     } catch (err) {
@@ -324,12 +323,8 @@ export class MemoryStore implements Store {
       this.nonceHeap.splice(0, this.nonceHeap.length, ...snapshot.heap);
       this.pendingHeap.splice(0, this.pendingHeap.length, ...snapshot.pendingHeap);
       throw err;
-    } finally {
-      this.depth--;
     }
   }
-
-  private depth = 0;
 
   /** Nothing to do: memory is never durable. */
   commit(): void {}

@@ -60,6 +60,27 @@ function storeContract(name: string, open: () => Store): void {
         expect(store.getMessage(APP, "m0")?.id).toBe("m0");
       }));
 
+    it("[ERROR-NOEFFECT-1] undoes a nested block that throws and is caught, and keeps the outer block's writes", () =>
+      withStore((store) => {
+        store.pendingFor(APP, "bob", 0);
+        store.atomically(() => {
+          store.insertMessage(message({ id: "m1" }));
+          store.addPendingMany(APP, ["bob"], "m1", 1000, 50);
+          expect(() =>
+            store.atomically(() => {
+              store.insertMessage(message({ id: "m2", timestamp: 1001 }));
+              store.addPending(APP, "bob", "m2", 1001, 50);
+              store.removePending(APP, "bob", ["m1"]);
+              throw new Error("inner");
+            }),
+          ).toThrow("inner");
+        });
+        store.commit();
+        expect(store.getMessage(APP, "m2")).toBeUndefined();
+        expect(store.pendingFor(APP, "bob", 0).map((m) => m.id)).toEqual(["m1"]);
+        expect(store.pendingCount(APP)).toBe(1);
+      }));
+
     it("keeps the writes of a block that returns, and returns its value", () =>
       withStore((store) => {
         const value = store.atomically(() => {
