@@ -143,7 +143,8 @@ export function handleDirect(ctx: CommandContext, frame: DirectSend): void {
       ctx.store.insertMessage(message);
       // Online recipients first: a store may keep a fresh message's first entries together
       // until their acks come (SqliteStore's pending sets), which an offline peer's would
-      // only hold up (issue 11: W4's fill rate fell by a quarter with them in the set).
+      // only hold up until a bound moved it to a row: three writes where one row does
+      // (issue 11).
       ctx.store.addPendingMany(appId, online, id, timestamp, limit);
       ctx.store.addPendingMany(appId, offline, id, timestamp, limit);
       // [LIMIT-STORE-2] Counted after the writes, so that evictions count; the failure rolls

@@ -656,6 +656,39 @@ describe("SqliteStore pending sets (schema 6)", () => {
 
   const PEERS = ["bob", "carol", "dan"];
 
+  it("[OFFLINE-PENDING-1] [LIMIT-STORE-2] migrates a version 5 database: keeps its pending rows, with no set", () => {
+    const db = new Database(dbPath);
+    db.pragma("foreign_keys = ON");
+    for (const step of MIGRATIONS.slice(0, 5)) step(db);
+    db.pragma("user_version = 5");
+    db.prepare(
+      `INSERT INTO messages (app, id, cid, from_peer, to_peers, room_id, msg, timestamp, receipt)
+       VALUES (?, 'g1', 'r1', 'alice', '[]', 'r1', 'hi', 10, 0)`,
+    ).run(APP);
+    const insertPending = db.prepare(
+      "INSERT INTO pending (app, peer, timestamp, msg_id) VALUES (?, ?, 10, 'g1')",
+    );
+    for (const p of PEERS) insertPending.run(APP, p);
+    db.close();
+
+    const store = SqliteStore.open(dbPath);
+    expect(store.settings().schemaVersion).toBe(SCHEMA_VERSION);
+    expect(store.pendingCount(APP)).toBe(3);
+    expect(PEERS.map((p) => store.pendingFor(APP, p, 0).map((m) => m.id))).toEqual([
+      ["g1"],
+      ["g1"],
+      ["g1"],
+    ]);
+    // The old rows are acked as rows; a new message after the migration makes a set.
+    expect(store.atomically(() => store.removePending(APP, "bob", ["g1"]))).toEqual(["g1"]);
+    groupSend(store, "g2", PEERS, 20);
+    store.close();
+    expect(committed()).toEqual({
+      sets: [{ msg_id: "g2", peers: '["bob","carol","dan"]' }],
+      rows: 2,
+    });
+  });
+
   it("[ACK-DURABLE-1] [ACK-REMOVE-1] keeps a fresh message's entries as one row, rewritten by the commits after acks, deleted once empty", () => {
     const store = SqliteStore.open(dbPath);
     // A set is made for the peers whose count the store holds (here: read at their open).
