@@ -50,5 +50,8 @@ export const APP_ID_RULE = "1..64 characters of [A-Za-z0-9_.-]";
  * uniqueIds(["b", "a", "b"]) // ["b", "a"]
  */
 export function uniqueIds(ids: readonly string[] | undefined): string[] {
-  return [...new Set(ids ?? [])];
+  // Most acks carry one id (a receiver acks each delivery): no Set for those (issue 11).
+  if (ids === undefined) return [];
+  if (ids.length < 2) return [...ids];
+  return [...new Set(ids)];
 }

@@ -476,7 +476,12 @@ export function commandErrors(
   result: ValidationResult = validate("c2s", frame),
   name?: string,
 ): FieldError[] {
-  const found = name === undefined ? classify("c2s", frame) : { entry: findEntry("c2s", name) };
+  // A valid frame's result names its entry: no second lookup (issue 11).
+  const found = result.ok
+    ? result
+    : name === undefined
+      ? classify("c2s", frame)
+      : { entry: findEntry("c2s", name) };
   const entry = "entry" in found ? found.entry : undefined;
   const surrogates = entry ? wellFormedErrors(entry.schema, frame) : [];
   // No copy for the usual case, a valid frame (issue 11: every command passes here).
