@@ -9,6 +9,7 @@
  *
  *   node bench/profile.mjs W2 [--rate 3000] [--seconds 10]
  *   node bench/profile.mjs W5 [--rate 10] [--seconds 10]
+ *   node bench/profile.mjs W5 --target BF                  # a baseline under the same load
  *   node bench/profile.mjs --read FILE.cpuprofile          # only the report of a profile
  * @module
  */
@@ -27,6 +28,8 @@ const USAGE = `Usage: node bench/profile.mjs W2|W5 [options]
   --seconds S     measured seconds after a 1 s warm-up (default 10)
   --top N         functions listed (default 25)
   --out DIR       where the profile and its report go (default bench/results/profiles)
+  --target T      reference (default), or a baseline: B0, B1 or BF, to see under the same load
+                  what the reference server does that the bare relay does not
   --read FILE     report on an existing .cpuprofile instead of running
   --nice N        niceness of the server and the generator (negative: root only; default 0)
   -h, --help      this text`;
@@ -46,6 +49,7 @@ const { values: flags, positionals } = parseArgs({
     out: { type: "string", default: join(ROOT, "bench/results/profiles") },
     read: { type: "string" },
     nice: { type: "string", default: "0" },
+    target: { type: "string", default: "reference" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -79,6 +83,7 @@ function areaOf(url) {
   if (url.includes("/reference-server/")) return "server (other)";
   if (url.includes("/schemas/dist/") || url.includes("/schemas/src/"))
     return "protocol package (validation)";
+  if (url.includes("/bench/baselines/")) return "baseline relay (bench/baselines)";
   if (url.includes("/node_modules/ajv")) return "ajv (validation)";
   if (url.includes("/node_modules/ws/")) return "ws";
   if (url.includes("/node_modules/")) return "other packages";
@@ -209,6 +214,16 @@ if (workload !== "W2" && workload !== "W5") {
   process.stderr.write(`profile: name W2 or W5\n${USAGE}\n`);
   process.exit(2);
 }
+const kind = flags.target === "reference" ? "reference" : String(flags.target).toUpperCase();
+if (!["reference", "B0", "B1", "BF"].includes(kind)) {
+  process.stderr.write(`profile: --target is reference, B0, B1 or BF\n${USAGE}\n`);
+  process.exit(2);
+}
+// Group messages need rooms, which only BF among the baselines has.
+if (workload === "W5" && kind !== "reference" && kind !== "BF") {
+  process.stderr.write("profile: W5 needs rooms: --target reference or BF\n");
+  process.exit(2);
+}
 const seconds = Number(flags.seconds);
 let rate = flags.rate ? Number(flags.rate) : workload === "W5" ? 10 : 0;
 if (!rate) {
@@ -224,14 +239,15 @@ if (!rate) {
 }
 const outDir = flags.out ?? join(ROOT, "bench/results/profiles");
 mkdirSync(outDir, { recursive: true });
-const name = `${workload}-${rate}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+const prefix = kind === "reference" ? workload : `${workload}-${kind}`;
+const name = `${prefix}-${rate}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
 const pinning = tasksetSupport();
 // Node's own file names, in a directory of this run's: every thread writes a profile (the
 // store's checkpointer is a worker), and under one fixed --cpu-prof-name the thread that
 // exited last overwrote the others, so the report was of the worker now and then.
 const rawDir = join(outDir, `${name}.threads`);
 mkdirSync(rawDir, { recursive: true });
-const target = await startTarget("reference", {
+const target = await startTarget(kind, {
   pinCore: pinning.available ? 0 : null,
   nice: Number(flags.nice),
   nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${rawDir}`],
@@ -241,7 +257,7 @@ const gen = await startGenerator({
   nice: Number(flags.nice),
 });
 process.stderr.write(
-  `profiling the reference server (pid ${target.pid}) under ${workload} at ${rate}/s for ${seconds} s\n`,
+  `profiling ${kind === "reference" ? "the reference server" : kind} (pid ${target.pid}) under ${workload} at ${rate}/s for ${seconds} s\n`,
 );
 /** @type {any} */
 let result;
@@ -294,9 +310,10 @@ const cpuNote =
     : `\nserver CPU time over its whole life (start-up and setup included), from /proc: ${serverCpuS.toFixed(2)} s, against ${a.busyS.toFixed(2)} s of busy samples. The profiler samples wall time: time the server waits while not idle (blocked in a system call such as SQLite's fsyncs at WAL checkpoints, or preempted by another process) counts for the function it waits in, so the percentages are shares of its busy time, close to its CPU time only on an idle machine.`;
 const text = report(a, `${workload} at ${rate}/s: ${load}${cpuNote}`);
 writeFileSync(
-  join(outDir, `${workload}-latest.json`),
+  join(outDir, `${prefix}-latest.json`),
   formatJson({
     workload,
+    target: kind,
     rate,
     seconds,
     load,
@@ -306,5 +323,5 @@ writeFileSync(
     file: undefined,
   }),
 );
-writeFileSync(join(outDir, `${workload}-latest.txt`), text);
+writeFileSync(join(outDir, `${prefix}-latest.txt`), text);
 process.stdout.write(text);

@@ -139,4 +139,21 @@ describe("benchmarks (bench/run.mjs --smoke)", () => {
       expect(wellFormed(text), `${svg} is well-formed`).toBe(true);
     }
   }, 120_000);
+
+  it("profiles a baseline under the same load (profile.mjs --target BF)", async () => {
+    const out = join(dir, "profiles");
+    await promisify(execFile)(
+      process.execPath,
+      ["bench/profile.mjs", "W5", "--target", "BF", "--rate", "2", "--seconds", "1", "--out", out],
+      { cwd: ROOT, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+    );
+    const report = JSON.parse(readFileSync(join(out, "W5-BF-latest.json"), "utf8"));
+    expect(report).toMatchObject({ workload: "W5", target: "BF", rate: 2 });
+    expect(report.busyS).toBeGreaterThan(0);
+    const areas = report.areasInclusive.map((a: { area: string }) => a.area);
+    // The relay's own code was sampled, and none of the reference server's.
+    expect(areas).toContain("baseline relay (bench/baselines)");
+    expect(areas.some((a: string) => a.includes("core (engine"))).toBe(false);
+    expect(existsSync(join(out, "W5-BF-latest.txt"))).toBe(true);
+  }, 90_000);
 });
