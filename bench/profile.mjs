@@ -10,12 +10,14 @@
  *   node bench/profile.mjs W2 [--rate 3000] [--seconds 10]
  *   node bench/profile.mjs W5 [--rate 10] [--seconds 10]
  *   node bench/profile.mjs W5 --target BF                  # a baseline under the same load
+ *   node bench/profile.mjs W2 --rate 3578 --gc             # its collections, not a profile
  *   node bench/profile.mjs --read FILE.cpuprofile          # only the report of a profile
  * @module
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
+import { formatGc, parseGcTrace, summarizeGc } from "./lib/gc.mjs";
 import { startGenerator } from "./lib/generator.mjs";
 import { cpuSeconds, tasksetSupport } from "./lib/proc.mjs";
 import { formatJson } from "./lib/report.mjs";
@@ -30,6 +32,8 @@ const USAGE = `Usage: node bench/profile.mjs W2|W5 [options]
   --out DIR       where the profile and its report go (default bench/results/profiles)
   --target T      reference (default), or a baseline: B0, B1 or BF, to see under the same load
                   what the reference server does that the bare relay does not
+  --gc            instead of a CPU profile, the server's collections under the load
+                  (V8's --trace-gc-nvp): count, pauses, what survived each scavenge
   --read FILE     report on an existing .cpuprofile instead of running
   --nice N        niceness of the server and the generator (negative: root only; default 0)
   -h, --help      this text`;
@@ -50,6 +54,7 @@ const { values: flags, positionals } = parseArgs({
     read: { type: "string" },
     nice: { type: "string", default: "0" },
     target: { type: "string", default: "reference" },
+    gc: { type: "boolean", default: false },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -246,24 +251,32 @@ const pinning = tasksetSupport();
 // store's checkpointer is a worker), and under one fixed --cpu-prof-name the thread that
 // exited last overwrote the others, so the report was of the worker now and then.
 const rawDir = join(outDir, `${name}.threads`);
-mkdirSync(rawDir, { recursive: true });
+if (!flags.gc) mkdirSync(rawDir, { recursive: true });
 const target = await startTarget(kind, {
   pinCore: pinning.available ? 0 : null,
   nice: Number(flags.nice),
-  nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${rawDir}`],
+  // V8 prints a line per collection on stdout, which goes to the server's log.
+  nodeArgs: flags.gc ? ["--trace-gc-nvp"] : ["--cpu-prof", `--cpu-prof-dir=${rawDir}`],
 });
+const serverLog = join(target.dir, "server.log");
 const gen = await startGenerator({
   pinCore: pinning.available ? 1 : null,
   nice: Number(flags.nice),
 });
 process.stderr.write(
-  `profiling ${kind === "reference" ? "the reference server" : kind} (pid ${target.pid}) under ${workload} at ${rate}/s for ${seconds} s\n`,
+  `${flags.gc ? "tracing the collections of" : "profiling"} ${kind === "reference" ? "the reference server" : kind} (pid ${target.pid}) under ${workload} at ${rate}/s for ${seconds} s\n`,
 );
 /** @type {any} */
 let result;
 /** @type {number | null} the server's CPU time over its whole life, from /proc */
 let serverCpuS = null;
+/** The server's log: its length when the load starts, then all of it once the load ended. */
+let logStart = 0;
+let log = Buffer.alloc(0);
+let loadS = 0;
+const loadStart = performance.now();
 try {
+  logStart = readFileSync(serverLog).length;
   const common = { url: target.url, serverPid: target.pid, msgBytes: 100, drainMs: 3000 };
   result =
     workload === "W2"
@@ -286,8 +299,40 @@ try {
         });
 } finally {
   serverCpuS = cpuSeconds(target.pid);
+  // Before the stop, which removes the log with the server's directory.
+  if (flags.gc) log = readFileSync(serverLog);
+  loadS = (performance.now() - loadStart) / 1000;
   await gen.stop();
   await target.stop();
+}
+if (flags.gc) {
+  // The collections from the start of the load (set-up excluded: 500 sessions opening) to
+  // its end, warm-up and drain included; and those of the whole life, for comparison.
+  const during = parseGcTrace(log.subarray(logStart).toString("utf8"));
+  const all = parseGcTrace(log.toString("utf8"));
+  const summary = summarizeGc(during);
+  const text = [
+    `${workload} at ${rate}/s on ${kind === "reference" ? "the reference server" : kind}: collections from the start of the load to its end (warm-up and drain included)`,
+    `over ${loadS.toFixed(1)} s:`,
+    formatGc(summary, loadS),
+    `whole life (start-up and set-up included): ${all.length} collections`,
+    "",
+  ].join("\n");
+  writeFileSync(
+    join(outDir, `${prefix}-gc-latest.json`),
+    formatJson({
+      workload,
+      target: kind,
+      rate,
+      seconds,
+      loadS,
+      during: summary,
+      wholeLife: all.length,
+    }),
+  );
+  writeFileSync(join(outDir, `${prefix}-gc-latest.txt`), text);
+  process.stdout.write(text);
+  process.exit(0);
 }
 const file = join(outDir, `${name}.cpuprofile`);
 // Node names a profile CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; the main

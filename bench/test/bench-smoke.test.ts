@@ -156,4 +156,24 @@ describe("benchmarks (bench/run.mjs --smoke)", () => {
     expect(areas.some((a: string) => a.includes("core (engine"))).toBe(false);
     expect(existsSync(join(out, "W5-BF-latest.txt"))).toBe(true);
   }, 90_000);
+
+  it("traces the server's collections under a load (profile.mjs --gc)", async () => {
+    const out = join(dir, "gc");
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["bench/profile.mjs", "W5", "--gc", "--rate", "2", "--seconds", "1", "--out", out],
+      { cwd: ROOT, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+    );
+    expect(stdout).toContain("collections from the start of the load");
+    const report = JSON.parse(readFileSync(join(out, "W5-gc-latest.json"), "utf8"));
+    expect(report).toMatchObject({ workload: "W5", target: "reference", rate: 2 });
+    // Opening 500 sessions collects at least once: a server run without the flag has none.
+    expect(report.wholeLife).toBeGreaterThan(0);
+    expect(report.loadS).toBeGreaterThan(1);
+    for (const s of Object.values(report.during) as { count: number; maxPauseMs: number }[]) {
+      expect(s.count).toBeGreaterThan(0);
+      expect(Number.isFinite(s.maxPauseMs)).toBe(true);
+    }
+    expect(existsSync(join(out, "W5-gc-latest.txt"))).toBe(true);
+  }, 90_000);
 });
