@@ -59,6 +59,17 @@ describe("CommandContext.sendToPeers [FRAME-PEERID-1]", () => {
     expect(outputs[1]?.type === "send" && peerOf(outputs[1].frame)).toBe("bob");
   });
 
+  it("keeps a body's own __proto__ key as a key, as a spread does", () => {
+    // Object.assign would make it the prototype: the frame would lose the key its text has.
+    const body = JSON.parse('{"cmd":"x","__proto__":[1]}');
+    const { ctx, outputs } = contextWith({ bob: [session(2, "bob")] });
+    ctx.sendToPeers(["bob"], body as never);
+    expectTextsMatch(outputs);
+    const frame = outputs[0]?.type === "send" ? outputs[0].frame : undefined;
+    expect(Object.hasOwn(frame ?? {}, "__proto__")).toBe(true);
+    expect(Object.getPrototypeOf(frame)).toBe(Object.prototype);
+  });
+
   it("matches JSON.stringify for any JSON body and peer ids", () => {
     fc.assert(
       fc.property(
