@@ -306,13 +306,14 @@ try {
   await target.stop();
 }
 if (flags.gc) {
-  // The collections from the start of the load (set-up excluded: 500 sessions opening) to
-  // its end, warm-up and drain included; and those of the whole life, for comparison.
+  // The collections of the generator's job: the sessions it opens (and W5's group) come
+  // first, then the warm-up, the measured seconds and the drain; and those of the whole
+  // life, start-up included, for comparison.
   const during = parseGcTrace(log.subarray(logStart).toString("utf8"));
   const all = parseGcTrace(log.toString("utf8"));
   const summary = summarizeGc(during);
   const text = [
-    `${workload} at ${rate}/s on ${kind === "reference" ? "the reference server" : kind}: collections from the start of the load to its end (warm-up and drain included)`,
+    `${workload} at ${rate}/s on ${kind === "reference" ? "the reference server" : kind}: collections over the job (its set-up of sessions, warm-up and drain included)`,
     `over ${loadS.toFixed(1)} s:`,
     formatGc(summary, loadS),
     `whole life (start-up and set-up included): ${all.length} collections`,
