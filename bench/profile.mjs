@@ -11,14 +11,17 @@
  *   node bench/profile.mjs W5 [--rate 10] [--seconds 10]
  *   node bench/profile.mjs W5 --target BF                  # a baseline under the same load
  *   node bench/profile.mjs W2 --rate 3578 --gc             # its collections, not a profile
+ *   node bench/profile.mjs W5 --perf [--target BF]         # Linux perf: kernel and V8 too
  *   node bench/profile.mjs --read FILE.cpuprofile          # only the report of a profile
  * @module
  */
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { formatGc, parseGcTrace, summarizeGc } from "./lib/gc.mjs";
 import { startGenerator } from "./lib/generator.mjs";
+import { formatPerf, parsePerfScript, summarizePerf } from "./lib/perf.mjs";
 import { cpuSeconds, tasksetSupport } from "./lib/proc.mjs";
 import { formatJson } from "./lib/report.mjs";
 import { ROOT, startTarget } from "./lib/targets.mjs";
@@ -34,6 +37,9 @@ const USAGE = `Usage: node bench/profile.mjs W2|W5 [options]
                   what the reference server does that the bare relay does not
   --gc            instead of a CPU profile, the server's collections under the load
                   (V8's --trace-gc-nvp): count, pauses, what survived each scavenge
+  --perf          instead of a CPU profile, Linux perf's samples of the measured window
+                  (the kernel, V8's builtins and GC, SQLite included), in µs per delivery
+                  (W5) or message (W2); needs perf (Debian package linux-perf)
   --read FILE     report on an existing .cpuprofile instead of running
   --nice N        niceness of the server and the generator (negative: root only; default 0)
   -h, --help      this text`;
@@ -55,6 +61,7 @@ const { values: flags, positionals } = parseArgs({
     nice: { type: "string", default: "0" },
     target: { type: "string", default: "reference" },
     gc: { type: "boolean", default: false },
+    perf: { type: "boolean", default: false },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -229,6 +236,16 @@ if (workload === "W5" && kind !== "reference" && kind !== "BF") {
   process.stderr.write("profile: W5 needs rooms: --target reference or BF\n");
   process.exit(2);
 }
+if (flags.gc && flags.perf) {
+  process.stderr.write("profile: --gc or --perf, not both\n");
+  process.exit(2);
+}
+if (flags.perf && spawnSync("perf", ["--version"]).status !== 0) {
+  process.stderr.write(
+    "profile: --perf needs Linux perf on the PATH (Debian package linux-perf)\n",
+  );
+  process.exit(2);
+}
 const seconds = Number(flags.seconds);
 let rate = flags.rate ? Number(flags.rate) : workload === "W5" ? 10 : 0;
 if (!rate) {
@@ -251,20 +268,54 @@ const pinning = tasksetSupport();
 // store's checkpointer is a worker), and under one fixed --cpu-prof-name the thread that
 // exited last overwrote the others, so the report was of the worker now and then.
 const rawDir = join(outDir, `${name}.threads`);
-if (!flags.gc) mkdirSync(rawDir, { recursive: true });
+const cpuProfile = !flags.gc && !flags.perf;
+if (cpuProfile) mkdirSync(rawDir, { recursive: true });
 const target = await startTarget(kind, {
   pinCore: pinning.available ? 0 : null,
   nice: Number(flags.nice),
-  // V8 prints a line per collection on stdout, which goes to the server's log.
-  nodeArgs: flags.gc ? ["--trace-gc-nvp"] : ["--cpu-prof", `--cpu-prof-dir=${rawDir}`],
+  // --trace-gc-nvp: V8 prints a line per collection on stdout, which goes to the server's
+  // log. --perf-basic-prof: V8 names its JIT code in /tmp/perf-<pid>.map for perf, and
+  // --interpreted-frames-native-stack gives interpreted functions frames of their own.
+  nodeArgs: flags.gc
+    ? ["--trace-gc-nvp"]
+    : flags.perf
+      ? ["--perf-basic-prof", "--interpreted-frames-native-stack"]
+      : ["--cpu-prof", `--cpu-prof-dir=${rawDir}`],
 });
+const perfData = join(outDir, `${name}.perf.data`);
+/** perf record, attached to the server for the measured window only. */
+const recorder = {
+  /** @type {import("node:child_process").ChildProcess | undefined} */
+  child: undefined,
+  /** @type {Promise<number | null> | undefined} */
+  exited: undefined,
+  stderr: "",
+  start() {
+    if (this.child) return;
+    const child = spawn(
+      "perf",
+      ["record", "-F", "1999", "-g", "-p", String(target.pid), "-o", perfData, "--quiet"],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    child.stderr?.on("data", (d) => {
+      this.stderr += String(d);
+    });
+    this.exited = new Promise((res) => child.once("exit", (code) => res(code)));
+    this.child = child;
+  },
+  async stop() {
+    if (!this.child) return null;
+    if (this.child.exitCode === null) this.child.kill("SIGINT");
+    return this.exited;
+  },
+};
 const serverLog = join(target.dir, "server.log");
 const gen = await startGenerator({
   pinCore: pinning.available ? 1 : null,
   nice: Number(flags.nice),
 });
 process.stderr.write(
-  `${flags.gc ? "tracing the collections of" : "profiling"} ${kind === "reference" ? "the reference server" : kind} (pid ${target.pid}) under ${workload} at ${rate}/s for ${seconds} s\n`,
+  `${flags.gc ? "tracing the collections of" : flags.perf ? "sampling (perf)" : "profiling"} ${kind === "reference" ? "the reference server" : kind} (pid ${target.pid}) under ${workload} at ${rate}/s for ${seconds} s\n`,
 );
 /** @type {any} */
 let result;
@@ -278,32 +329,96 @@ const loadStart = performance.now();
 try {
   logStart = readFileSync(serverLog).length;
   const common = { url: target.url, serverPid: target.pid, msgBytes: 100, drainMs: 3000 };
+  /** With --perf: perf samples the measured window only, not the set-up or the drain. */
+  const onWindow = flags.perf
+    ? (/** @type {"start" | "end"} */ edge) => {
+        if (edge === "start") recorder.start();
+        else recorder.stop();
+      }
+    : undefined;
   result =
     workload === "W2"
       ? (
-          await gen.run({
-            ...common,
-            type: "direct",
-            pairs: 20,
-            steps: [{ rate, warmupMs: 1000, measureMs: seconds * 1000 }],
-            stopWhenSaturated: false,
-          })
+          await gen.run(
+            {
+              ...common,
+              type: "direct",
+              pairs: 20,
+              steps: [{ rate, warmupMs: 1000, measureMs: seconds * 1000 }],
+              stopWhenSaturated: false,
+            },
+            onWindow,
+          )
         ).steps[0]
-      : await gen.run({
-          ...common,
-          type: "fanout",
-          members: 500,
-          rate,
-          warmupMs: 1000,
-          measureMs: seconds * 1000,
-        });
+      : await gen.run(
+          {
+            ...common,
+            type: "fanout",
+            members: 500,
+            rate,
+            warmupMs: 1000,
+            measureMs: seconds * 1000,
+          },
+          onWindow,
+        );
 } finally {
+  await recorder.stop();
   serverCpuS = cpuSeconds(target.pid);
   // Before the stop, which removes the log with the server's directory.
   if (flags.gc) log = readFileSync(serverLog);
   loadS = (performance.now() - loadStart) / 1000;
   await gen.stop();
   await target.stop();
+}
+if (flags.perf) {
+  // The map of the server's JIT code stays in /tmp after it exits: read it, then remove it.
+  const perfMap = `/tmp/perf-${target.pid}.map`;
+  const script = spawnSync("perf", ["script", "-i", perfData, "-F", "period,ip,sym,dso"], {
+    encoding: "utf8",
+    maxBuffer: 1 << 30,
+  });
+  rmSync(perfMap, { force: true });
+  if (script.status !== 0 || recorder.child === undefined) {
+    process.stderr.write(
+      `profile: perf recorded nothing${recorder.child ? "" : " (the window never started)"}\n${recorder.stderr}${script.stderr ?? ""}\n`,
+    );
+    process.exit(1);
+  }
+  const units = result.deliveredPerS * result.wallS;
+  const unit = workload === "W5" ? "delivery" : "message";
+  const summary = summarizePerf(parsePerfScript(script.stdout), {
+    units,
+    cpuS: result.serverCpuS,
+    areaOf,
+    top,
+  });
+  const load =
+    workload === "W2"
+      ? `${Math.round(result.deliveredPerS)} msg/s delivered, ${Math.round(result.msgsPerCpuS)} msg per server CPU-second`
+      : `${Math.round(result.deliveredPerS)} deliveries/s, ${Math.round(result.deliveriesPerCpuS)} per server CPU-second`;
+  const text = [
+    `${workload} at ${rate}/s on ${kind === "reference" ? "the reference server" : kind}: ${load}, over the measured window (${result.wallS.toFixed(1)} s, ${result.serverCpuS.toFixed(2)} s of server CPU from /proc)`,
+    `perf data: ${perfData.startsWith(ROOT) ? relative(ROOT, perfData) : perfData}`,
+    formatPerf(summary, unit),
+  ].join("\n");
+  writeFileSync(
+    join(outDir, `${prefix}-perf-latest.json`),
+    formatJson({
+      workload,
+      target: kind,
+      rate,
+      seconds,
+      load,
+      unit,
+      units,
+      windowS: result.wallS,
+      windowCpuS: result.serverCpuS,
+      ...summary,
+    }),
+  );
+  writeFileSync(join(outDir, `${prefix}-perf-latest.txt`), text);
+  process.stdout.write(text);
+  process.exit(0);
 }
 if (flags.gc) {
   // The collections of the generator's job: the sessions it opens (and W5's group) come

@@ -10,7 +10,9 @@ import { pin } from "./proc.mjs";
 /**
  * Forks the generator.
  * @param {{ pinCore: number | null, nice?: number }} options
- * @returns {Promise<{ pid: number, pinned: boolean, run: (job: Record<string, unknown>) => Promise<any>, stop: () => Promise<void> }>}
+ * @returns {Promise<{ pid: number, pinned: boolean, run: (job: Record<string, unknown>, onWindow?: (edge: "start" | "end") => void) => Promise<any>, stop: () => Promise<void> }>}
+ *   `run`'s `onWindow` is told when the job's measured window starts and ends (after the
+ *   warm-up; once per step of W2), for a tool that samples the server only then.
  */
 export async function startGenerator(options) {
   const child = fork(new URL("./loadgen.mjs", import.meta.url), [], {
@@ -28,11 +30,15 @@ export async function startGenerator(options) {
     options.pinCore === null ? false : pin(/** @type {number} */ (child.pid), options.pinCore);
   if (options.nice) setPriority(/** @type {number} */ (child.pid), options.nice);
   let serial = 0;
-  /** @type {Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>} */
+  /** @type {Map<number, { resolve: (v: any) => void, reject: (e: Error) => void, onWindow?: ((edge: "start" | "end") => void) | undefined }>} */
   const waiting = new Map();
   child.on("message", (/** @type {any} */ m) => {
     const w = waiting.get(m.id);
     if (!w) return;
+    if (m.window !== undefined) {
+      w.onWindow?.(m.window);
+      return;
+    }
     waiting.delete(m.id);
     if (m.error) w.reject(new Error(`generator: ${m.error}`));
     else w.resolve(m.result);
@@ -44,10 +50,10 @@ export async function startGenerator(options) {
   return {
     pid: /** @type {number} */ (child.pid),
     pinned,
-    run(job) {
+    run(job, onWindow) {
       const id = ++serial;
       return new Promise((resolve, reject) => {
-        waiting.set(id, { resolve, reject });
+        waiting.set(id, { resolve, reject, onWindow });
         child.send({ id, job });
       });
     },

@@ -275,6 +275,7 @@ async function openLoop(plan) {
       if (!clock.a && t >= tW) {
         clock.a = sample(plan.serverPid);
         clock.inWindow = true;
+        process.send?.({ id: runningJob, window: "start" });
       }
       while (k < total && T0 + k * interval <= t) {
         if (k >= kFirst) record(lag, t - (T0 + k * interval));
@@ -283,6 +284,7 @@ async function openLoop(plan) {
       if (!clock.b && t >= tE) {
         clock.inWindow = false;
         clock.b = sample(plan.serverPid);
+        process.send?.({ id: runningJob, window: "end" });
       }
       if (k < total || !clock.b) setImmediate(spin);
       else resolve();
@@ -963,6 +965,9 @@ async function history(job) {
 
 const JOBS = { idle, direct, offline, fanout, presence, history };
 
+/** The id of the job being run: openLoop tells the parent its window's edges under it. */
+let runningJob = 0;
+
 process.on("message", async (/** @type {any} */ m) => {
   try {
     const run = JOBS[/** @type {keyof typeof JOBS} */ (m.job.type)];
@@ -971,6 +976,7 @@ process.on("message", async (/** @type {any} */ m) => {
     // collections, which delay what it records, cost the same in every measurement: the
     // first of a run and one after W2's steps (issue 11).
     globalThis.gc?.();
+    runningJob = m.id;
     const result = await run(m.job);
     process.send?.({ id: m.id, result });
   } catch (err) {

@@ -6,7 +6,7 @@
  * the Markdown and SVG files exist, the SVGs well-formed XML. No figure is asserted:
  * performance is measured by `npm run bench`, never by `npm test`.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,8 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+/** Whether Linux perf is here, for profile.mjs --perf (.ci/run installs it). */
+const HAS_PERF = spawnSync("perf", ["--version"]).status === 0;
 const dir = mkdtempSync(join(tmpdir(), "confab-bench-smoke-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -176,4 +178,36 @@ describe("benchmarks (bench/run.mjs --smoke)", () => {
     }
     expect(existsSync(join(out, "W5-gc-latest.txt"))).toBe(true);
   }, 90_000);
+
+  // Skipped only where Linux perf is not installed (the Debian package linux-perf); .ci/run
+  // installs it, so CI always runs this.
+  it.skipIf(!HAS_PERF)(
+    "samples the server with Linux perf over the measured window (profile.mjs --perf)",
+    async () => {
+      const out = join(dir, "perf");
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ["bench/profile.mjs", "W5", "--perf", "--rate", "2", "--seconds", "2", "--out", out],
+        { cwd: ROOT, timeout: 90_000, maxBuffer: 64 * 1024 * 1024 },
+      );
+      expect(stdout).toContain("µs of server CPU per delivery");
+      const report = JSON.parse(readFileSync(join(out, "W5-perf-latest.json"), "utf8"));
+      expect(report).toMatchObject({ workload: "W5", target: "reference", rate: 2 });
+      expect(report.samples).toBeGreaterThan(0);
+      expect(report.usPerUnit).toBeGreaterThan(0);
+      // perf, unlike --cpu-prof, sees the kernel and names V8's JIT code: without
+      // --perf-basic-prof there would be no JavaScript kind and no server area.
+      const kinds = report.byKind.map((r: { name: string }) => r.name);
+      expect(kinds).toContain("kernel");
+      expect(kinds.some((k: string) => k.startsWith("JavaScript"))).toBe(true);
+      const areas = report.byArea.map((r: { name: string }) => r.name);
+      expect(areas.some((a: string) => a.includes("core (engine"))).toBe(true);
+      // Only the window was sampled: about the server's CPU time over it (from /proc), not
+      // the set-up of 500 sessions and the group before it.
+      expect(report.sampledS).toBeLessThan(report.windowCpuS * 1.5 + 0.02);
+      expect(report.sampledS).toBeGreaterThan(report.windowCpuS * 0.5);
+      expect(existsSync(join(out, "W5-perf-latest.txt"))).toBe(true);
+    },
+    120_000,
+  );
 });
