@@ -107,8 +107,17 @@ interface Inbound {
   readonly serial: number | undefined;
   /** The `peerId` when it is a valid peer id, echoed in errors [ERROR-FRAME-3]. */
   readonly peerId: string | undefined;
-  /** A command without `i` that awaits no reply gets no frame at all [SERIAL-LEGACY-2]. */
-  readonly silent: boolean;
+  /** The frame as parsed, for {@link silentOf}. */
+  readonly frame: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Whether a command gets no frame at all when it fails: one without `i` that awaits no
+ * reply [SERIAL-LEGACY-2]. Asked only when it failed: a registry lookup per frame for a
+ * question only an error asks was part of every ack's cost (issue 11).
+ */
+function silentOf(cmd: Inbound): boolean {
+  return !cmd.hasSerial && !answeredWithoutSerial(cmd.frame);
 }
 
 /** What {@link Engine.inspect} returns: the in-memory state as plain, ordered data. */
@@ -489,7 +498,7 @@ export class Engine implements ProtocolEngine {
       hasSerial,
       serial: validSerial(frame.i),
       peerId: isValidId(frame.peerId) ? frame.peerId : undefined,
-      silent: !hasSerial && !answeredWithoutSerial(frame),
+      frame,
     };
     try {
       this.handleCommand(c, frame, cmd, now);
@@ -514,20 +523,20 @@ export class Engine implements ProtocolEngine {
     if (c.appId === undefined) {
       if (!app) {
         const why = `appId ${JSON.stringify(frame.appId) ?? "(none)"} names no app served here`;
-        this.closeConnection(c, ERRORS.APP_NOT_AVAILABLE, why, now, cmd.silent ? null : cmd);
+        this.closeConnection(c, ERRORS.APP_NOT_AVAILABLE, why, now, silentOf(cmd) ? null : cmd);
         return;
       }
       if (!originAllowed(app, c.origin)) {
         // [FRAME-ORIGIN-2]
         const why = `origin ${String(c.origin)} is not allowed for app ${app.appId}`;
-        this.closeConnection(c, ERRORS.INVALID_ORIGIN, why, now, cmd.silent ? null : cmd);
+        this.closeConnection(c, ERRORS.INVALID_ORIGIN, why, now, silentOf(cmd) ? null : cmd);
         return;
       }
       // The last check of the binding, after the origin [LIMIT-CONN-APP-1].
       const maxPerApp = this.config.limits.maxConnectionsPerApp;
       if (!this.presence.bind(c, app.appId, maxPerApp)) {
         const why = `app ${app.appId} has ${maxPerApp} connections already`;
-        this.closeConnection(c, ERRORS.APP_QUOTA_EXCEEDED, why, now, cmd.silent ? null : cmd);
+        this.closeConnection(c, ERRORS.APP_QUOTA_EXCEEDED, why, now, silentOf(cmd) ? null : cmd);
         return;
       }
       this.record("bind", { conn: c.id, appId: app.appId });
@@ -650,7 +659,7 @@ export class Engine implements ProtocolEngine {
     detail: string,
     now: number,
   ): void {
-    if (!cmd.silent) {
+    if (!silentOf(cmd)) {
       this.push({
         type: "send",
         conn: c.id,

@@ -747,6 +747,16 @@ export class SqliteStore implements Store {
     map.set(key, value);
   }
 
+  /**
+   * {@link SqliteStore.mirror} when the caller has just read the entry's value (`old`,
+   * undefined for none): one lookup fewer, on paths that run per ack and per member
+   * (issue 11).
+   */
+  private mirrorFrom<K, V>(map: Map<K, V>, key: K, old: V | undefined, value: V): void {
+    if (this.scopes.length > 0) this.undo.push(map, key, old === undefined ? ABSENT : old);
+    map.set(key, value);
+  }
+
   /** Deletes a mirror entry, and inside atomically records how to undo it. */
   private unmirror<K, V>(map: Map<K, V>, key: K): void {
     const old = map.get(key);
@@ -937,6 +947,8 @@ export class SqliteStore implements Store {
     const keep = clampCount(limit);
     const bulk: string[] = [];
     const keys: string[] = [];
+    /** The count of each of `keys`, as read: the mirror's update needs no second lookup. */
+    const counts: number[] = [];
     const rest: string[] = [];
     const taken = new Set<string>();
     for (const peer of peerIds) {
@@ -946,6 +958,7 @@ export class SqliteStore implements Store {
         taken.add(peer);
         bulk.push(peer);
         keys.push(key);
+        counts.push(known);
       } else {
         rest.push(peer);
       }
@@ -961,8 +974,9 @@ export class SqliteStore implements Store {
       };
       this.mirror(this.sets, msgKey, set);
       this.setsChanged = true;
-      for (const key of keys) {
-        this.mirror(this.peerCounts, key, (this.peerCounts.get(key) as number) + 1);
+      for (let k = 0; k < keys.length; k++) {
+        const known = counts[k] as number;
+        this.mirrorFrom(this.peerCounts, keys[k] as string, known, known + 1);
       }
       this.adjustPendingCount(appId, bulk.length);
     } else if (bulk.length > 0) {
@@ -976,7 +990,8 @@ export class SqliteStore implements Store {
         // Some rows were there already (OR IGNORE), and only the rows say whose: those
         // counts are counted again at their next use.
         if (inserted === bulk.length) {
-          this.mirror(this.peerCounts, key, (this.peerCounts.get(key) as number) + 1);
+          const known = this.peerCounts.get(key) as number;
+          this.mirrorFrom(this.peerCounts, key, known, known + 1);
         } else {
           this.unmirror(this.peerCounts, key);
         }
@@ -1133,8 +1148,9 @@ export class SqliteStore implements Store {
 
   /** Subtracts `removed` from a peer's mirrored count, if it is mirrored. */
   private peerRemoved(key: string, removed: number): void {
+    if (removed === 0) return;
     const known = this.peerCounts.get(key);
-    if (known !== undefined && removed !== 0) this.mirror(this.peerCounts, key, known - removed);
+    if (known !== undefined) this.mirrorFrom(this.peerCounts, key, known, known - removed);
   }
 
   /**
@@ -1143,7 +1159,8 @@ export class SqliteStore implements Store {
    */
   private adjustPendingCount(app: string, delta: number): void {
     if (delta === 0) return;
-    this.mirror(this.appCounts, app, this.pendingCount(app) + delta);
+    const old = this.appCounts.get(app);
+    this.mirrorFrom(this.appCounts, app, old, (old ?? 0) + delta);
   }
 
   /** {@inheritDoc Store.pendingFor} */
@@ -1189,7 +1206,9 @@ export class SqliteStore implements Store {
     // Usually the entry is in a pending set: a Set delete, no statement, so no transaction
     // or savepoint either, unless a row has to go. But a transaction that SQLite ended by
     // itself takes the mirrors with it first.
-    if (!this.db.inTransaction && this.written) this.transactionLost(undefined);
+    // `written` first: `inTransaction` is a call into the addon, and after a commit (when
+    // most acks come) nothing is written yet.
+    if (this.written && !this.db.inTransaction) this.transactionLost(undefined);
     const removed: string[] = [];
     let wrote = false;
     // A duplicate id finds its entry already gone (0 changes), so each id is reported once.
