@@ -20,6 +20,7 @@ import {
   type CheckpointerOptions,
   type CheckpointerStats,
 } from "./checkpointer.js";
+import { PairMap } from "./pair-map.js";
 import type { HistoryQuery, Store, StoredMessage } from "./store.js";
 
 /** How many expired nonces one {@link SqliteStore.useNonce} call deletes at most. */
@@ -501,7 +502,7 @@ export class SqliteStore implements Store {
   /** Pending rows per app [LIMIT-STORE-2]: every app's, counted from the rows at open. */
   private readonly appCounts = new Map<string, number>();
   /** Pending rows per (app, peer) touched lately, so that an insert knows whether to evict. */
-  private readonly peerCounts = new Map<string, number>();
+  private readonly peerCounts = new PairMap<number>();
   /** The members of groups read lately, by (app, room id), in join order; forgotten at any change. */
   private readonly roomMembers = new Map<string, readonly string[]>();
   /** (app, cid, peer) rows known to be in participants: their INSERT OR IGNORE is skipped. */
@@ -514,9 +515,9 @@ export class SqliteStore implements Store {
    * and under W3 the survivors of each young-generation GC fell from about 580 to 375 KB
    * without it, its p99.9 from 17-25 to 12-15 ms (issue 11, bench/README.md).
    */
-  private recent = new Map<string, StoredMessage>();
+  private recent = new PairMap<StoredMessage>();
   /** The older generation of {@link SqliteStore.recent}. */
-  private recentOlder = new Map<string, StoredMessage>();
+  private recentOlder = new PairMap<StoredMessage>();
   /**
    * The pending entries of fresh messages, one {@link PendingSet} per message by (app, id)
    * (schema 6). Not a mirror: the truth of those entries, which pending_sets holds as of the
@@ -526,7 +527,7 @@ export class SqliteStore implements Store {
    * one costs a Set delete, no statement. Bounded by {@link SET_AGE_MS}, {@link MAX_SETS}
    * and {@link MAX_SET_ENTRIES}: past them a set's entries move to pending.
    */
-  private sets = new Map<string, PendingSet>();
+  private sets = new PairMap<PendingSet>();
   /** Whether a set changed since the last commit (flushSets has something to write). */
   private setsChanged = false;
   /**
@@ -784,9 +785,9 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** A message of the recent-message mirror, by its {@link pairKey}. */
-  private recentMessage(key: string): StoredMessage | undefined {
-    return this.recent.get(key) ?? this.recentOlder.get(key);
+  /** A message of the recent-message mirror. */
+  private recentMessage(appId: string, id: string): StoredMessage | undefined {
+    return this.recent.get(appId, id) ?? this.recentOlder.get(appId, id);
   }
 
   /**
@@ -808,8 +809,8 @@ export class SqliteStore implements Store {
     this.peerCounts.clear();
     this.participants.clear();
     this.roomMembers.clear();
-    this.recent = new Map();
-    this.recentOlder = new Map();
+    this.recent = new PairMap();
+    this.recentOlder = new PairMap();
     this.undo.length = 0;
     // The sets as of the last commit, which is what the rows now are.
     this.fresh.clear();
@@ -854,9 +855,9 @@ export class SqliteStore implements Store {
       // A new generation. An undo entry of an open block names the Map it changed, so a
       // rollback still removes its message from the generation that holds it.
       this.recentOlder = this.recent;
-      this.recent = new Map();
+      this.recent = new PairMap();
     }
-    this.mirror(this.recent, pairKey(m.appId, m.id), m);
+    this.mirror(this.recent.inner(m.appId), m.id, m);
     if (m.timestamp > this.latest) this.latest = m.timestamp;
     // A new message has no pending entry anywhere yet: its first addPendingMany may make a set.
     this.fresh.add(pairKey(m.appId, m.id));
@@ -885,10 +886,9 @@ export class SqliteStore implements Store {
   ): void {
     this.write();
     this.unfresh(pairKey(appId, messageId));
-    const key = pairKey(appId, peerId);
-    const before = this.peerCount(appId, peerId, key);
+    const before = this.peerCount(appId, peerId);
     // An entry of a pending set is there already, as a row would be (OR IGNORE).
-    const inserted = this.sets.get(pairKey(appId, messageId))?.peers.has(peerId)
+    const inserted = this.sets.get(appId, messageId)?.peers.has(peerId)
       ? 0
       : this.stmts.insertPending.run(appId, peerId, timestamp, messageId).changes;
     let count = before + inserted;
@@ -910,7 +910,7 @@ export class SqliteStore implements Store {
         delta -= evicted;
       }
     }
-    this.mirror(this.peerCounts, key, count);
+    this.mirror(this.peerCounts.inner(appId), peerId, count);
     this.adjustPendingCount(appId, delta);
   }
 
@@ -943,21 +943,20 @@ export class SqliteStore implements Store {
     // First: a transaction that SQLite ended by itself takes the mirrors read below with it.
     this.write();
     const fresh = this.unfresh(msgKey);
-    const existing = this.sets.get(msgKey);
+    const existing = this.sets.get(appId, messageId);
     const keep = clampCount(limit);
     const bulk: string[] = [];
-    const keys: string[] = [];
-    /** The count of each of `keys`, as read: the mirror's update needs no second lookup. */
+    /** The count of each of `bulk`, as read: the mirror's update needs no second lookup. */
     const counts: number[] = [];
     const rest: string[] = [];
     const taken = new Set<string>();
+    // The app's counts, looked up once for every member.
+    const peerCounts = this.peerCounts.innerIfAny(appId);
     for (const peer of peerIds) {
-      const key = pairKey(appId, peer);
-      const known = this.peerCounts.get(key);
+      const known = peerCounts?.get(peer);
       if (known !== undefined && known < keep && !taken.has(peer) && !existing?.peers.has(peer)) {
         taken.add(peer);
         bulk.push(peer);
-        keys.push(key);
         counts.push(known);
       } else {
         rest.push(peer);
@@ -972,11 +971,13 @@ export class SqliteStore implements Store {
         rowId: 0,
         dirty: true,
       };
-      this.mirror(this.sets, msgKey, set);
+      this.mirror(this.sets.inner(appId), messageId, set);
       this.setsChanged = true;
-      for (let k = 0; k < keys.length; k++) {
+      // bulk is not empty, so the app has counts.
+      const inner = peerCounts as Map<string, number>;
+      for (let k = 0; k < bulk.length; k++) {
         const known = counts[k] as number;
-        this.mirrorFrom(this.peerCounts, keys[k] as string, known, known + 1);
+        this.mirrorFrom(inner, bulk[k] as string, known, known + 1);
       }
       this.adjustPendingCount(appId, bulk.length);
     } else if (bulk.length > 0) {
@@ -986,14 +987,16 @@ export class SqliteStore implements Store {
         messageId,
         JSON.stringify(bulk),
       ).changes;
-      for (const key of keys) {
+      const inner = peerCounts as Map<string, number>;
+      for (let k = 0; k < bulk.length; k++) {
+        const peer = bulk[k] as string;
         // Some rows were there already (OR IGNORE), and only the rows say whose: those
         // counts are counted again at their next use.
         if (inserted === bulk.length) {
-          const known = this.peerCounts.get(key) as number;
-          this.mirrorFrom(this.peerCounts, key, known, known + 1);
+          const known = counts[k] as number;
+          this.mirrorFrom(inner, peer, known, known + 1);
         } else {
-          this.unmirror(this.peerCounts, key);
+          this.unmirror(inner, peer);
         }
       }
       this.adjustPendingCount(appId, inserted);
@@ -1021,7 +1024,7 @@ export class SqliteStore implements Store {
 
   /** Moves the entries of `peerId` that are in pending sets to rows of pending. */
   private spillPeer(appId: string, peerId: string): void {
-    if (this.sets.size === 0) return;
+    if (this.sets.empty) return;
     for (const set of this.sets.values()) {
       if (set.app !== appId || !set.peers.has(peerId)) continue;
       this.write();
@@ -1046,14 +1049,14 @@ export class SqliteStore implements Store {
   /** How many entries of `peerId` the pending sets hold. */
   private setEntriesOf(appId: string, peerId: string): number {
     let n = 0;
-    if (this.sets.size === 0) return n;
+    if (this.sets.empty) return n;
     for (const set of this.sets.values()) if (set.app === appId && set.peers.has(peerId)) n++;
     return n;
   }
 
   /** Reads every pending set from pending_sets and adds its entries to the app counts. */
   private loadSets(): void {
-    this.sets = new Map();
+    this.sets = new PairMap();
     this.setsChanged = false;
     const rows = this.stmts.pendingSets.all() as {
       id: number;
@@ -1064,7 +1067,7 @@ export class SqliteStore implements Store {
     }[];
     for (const row of rows) {
       const peers = new Set<string>(JSON.parse(row.peers) as string[]);
-      this.sets.set(pairKey(row.app, row.msgId), {
+      this.sets.set(row.app, row.msgId, {
         app: row.app,
         msgId: row.msgId,
         timestamp: row.timestamp,
@@ -1082,7 +1085,7 @@ export class SqliteStore implements Store {
    * the rows of the empty ones.
    */
   private flushSets(): void {
-    if (this.sets.size === 0) return;
+    if (this.sets.empty) return;
     let entries = 0;
     let live = 0;
     for (const set of this.sets.values()) {
@@ -1092,7 +1095,7 @@ export class SqliteStore implements Store {
     const overflow = () => entries > MAX_SET_ENTRIES || live > MAX_SETS;
     if (!this.setsChanged && !overflow() && this.latest === this.flushedLatest) return;
     this.flushedLatest = this.latest;
-    // Map order is insertion order: oldest first, near enough for a bound.
+    // App by app, each app's in insertion order, oldest first: near enough for a bound.
     for (const set of this.sets.values()) {
       if (set.peers.size === 0) continue;
       if (set.timestamp < this.latest - SET_AGE_MS || overflow()) {
@@ -1101,14 +1104,14 @@ export class SqliteStore implements Store {
         this.spillSet(set);
       }
     }
-    for (const [key, set] of this.sets) {
+    for (const [app, msgId, set] of this.sets.entries()) {
       if (!set.dirty && set.peers.size > 0) continue;
       if (set.peers.size === 0) {
         if (set.rowId !== 0) {
           this.write();
           this.stmts.deleteSet.run(set.rowId);
         }
-        this.sets.delete(key);
+        this.sets.delete(app, msgId);
       } else {
         this.write();
         const peers = JSON.stringify([...set.peers]);
@@ -1127,11 +1130,13 @@ export class SqliteStore implements Store {
       }
     }
     this.setsChanged = false;
+    // An undo can leave an app's map empty.
+    this.sets.prune();
   }
 
   /** The pending rows of a peer, from the mirror or counted once. */
-  private peerCount(appId: string, peerId: string, key: string): number {
-    const known = this.peerCounts.get(key);
+  private peerCount(appId: string, peerId: string): number {
+    const known = this.peerCounts.get(appId, peerId);
     if (known !== undefined) return known;
     const counted = this.stmts.countPendingOfPeer.get({ app: appId, peer: peerId }) as {
       n: number;
@@ -1142,15 +1147,17 @@ export class SqliteStore implements Store {
     // did not hold (a removal while the peer was not mirrored), which a rollback takes back:
     // so the load's undo forgets the entry, and the next use counts again.
     if (this.peerCounts.size >= MIRROR_ENTRIES) this.peerCounts.clear();
-    this.mirror(this.peerCounts, key, row.n);
+    this.mirror(this.peerCounts.inner(appId), peerId, row.n);
     return row.n;
   }
 
   /** Subtracts `removed` from a peer's mirrored count, if it is mirrored. */
-  private peerRemoved(key: string, removed: number): void {
+  private peerRemoved(appId: string, peerId: string, removed: number): void {
     if (removed === 0) return;
-    const known = this.peerCounts.get(key);
-    if (known !== undefined) this.mirrorFrom(this.peerCounts, key, known, known - removed);
+    const inner = this.peerCounts.innerIfAny(appId);
+    const known = inner?.get(peerId);
+    if (known !== undefined)
+      this.mirrorFrom(inner as Map<string, number>, peerId, known, known - removed);
   }
 
   /**
@@ -1170,7 +1177,7 @@ export class SqliteStore implements Store {
     // The peer's entries in pending sets, read where they are (moving them to rows would
     // cost a row per entry, and this runs at every session open).
     const inSets: PendingSet[] = [];
-    if (this.sets.size > 0) {
+    if (!this.sets.empty) {
       for (const set of this.sets.values()) {
         if (set.app !== appId || !set.peers.has(peerId)) continue;
         if (set.timestamp < notBefore) {
@@ -1197,7 +1204,7 @@ export class SqliteStore implements Store {
       out.sort(older);
     }
     // Every entry of the peer was just read: that is its count.
-    this.mirror(this.peerCounts, pairKey(appId, peerId), out.length);
+    this.mirror(this.peerCounts.inner(appId), peerId, out.length);
     return out;
   }
 
@@ -1213,7 +1220,7 @@ export class SqliteStore implements Store {
     let wrote = false;
     // A duplicate id finds its entry already gone (0 changes), so each id is reported once.
     for (const msgId of messageIds) {
-      const set = this.sets.size > 0 ? this.sets.get(pairKey(appId, msgId)) : undefined;
+      const set = this.sets.get(appId, msgId);
       if (set?.peers.has(peerId)) {
         this.dropFromSet(set, peerId);
         removed.push(msgId);
@@ -1223,14 +1230,14 @@ export class SqliteStore implements Store {
         this.write();
         wrote = true;
       }
-      const known = this.recentMessage(pairKey(appId, msgId));
+      const known = this.recentMessage(appId, msgId);
       const result =
         known === undefined
           ? this.stmts.removePending.run(appId, peerId, msgId, appId, msgId)
           : this.stmts.removePendingAt.run(appId, peerId, known.timestamp, msgId);
       if (result.changes > 0) removed.push(msgId);
     }
-    this.peerRemoved(pairKey(appId, peerId), removed.length);
+    this.peerRemoved(appId, peerId, removed.length);
     this.adjustPendingCount(appId, -removed.length);
     return removed;
   }
@@ -1240,7 +1247,7 @@ export class SqliteStore implements Store {
     const limit = clampCount(maxRows);
     if (limit === 0) return 0;
     // Expired entries in pending sets become rows first, to be swept in the rows' order.
-    if (this.sets.size > 0) {
+    if (!this.sets.empty) {
       for (const set of this.sets.values()) if (set.timestamp < notBefore) this.spillSet(set);
     }
     // The keys of the whole batch are read first (better-sqlite3 runs no other statement
@@ -1256,7 +1263,7 @@ export class SqliteStore implements Store {
     const perApp = new Map<string, number>();
     for (const key of keys) {
       this.stmts.removePendingAt.run(key.app, key.peer, key.timestamp, key.msgId);
-      this.peerRemoved(pairKey(key.app, key.peer), 1);
+      this.peerRemoved(key.app, key.peer, 1);
       perApp.set(key.app, (perApp.get(key.app) ?? 0) + 1);
     }
     for (const [app, n] of perApp) this.adjustPendingCount(app, -n);
@@ -1280,7 +1287,7 @@ export class SqliteStore implements Store {
   getMessage(appId: string, messageId: string): StoredMessage | undefined {
     // Messages never change once stored, so a recent one is read from memory.
     // Frozen, so that a caller cannot change the stored message through it.
-    const known = this.recentMessage(pairKey(appId, messageId));
+    const known = this.recentMessage(appId, messageId);
     if (known !== undefined) return known;
     const row = this.stmts.getMessage.get({ app: appId, id: messageId }) as MessageRow | undefined;
     return row === undefined ? undefined : toMessage(row);
@@ -1416,7 +1423,7 @@ export class SqliteStore implements Store {
       this.written = false;
       throw lost;
     }
-    if (!this.db.inTransaction && !this.setsChanged && this.sets.size === 0) return;
+    if (!this.db.inTransaction && !this.setsChanged && this.sets.empty) return;
     try {
       this.flushSets();
     } catch (err) {

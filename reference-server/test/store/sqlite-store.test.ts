@@ -206,11 +206,12 @@ setInterval(() => {}, 60_000);
 `;
 
 /**
- * Node 20 cannot import TypeScript, so the child gets sqlite-store.ts and the checkpointer it
- * imports transpiled on the fly (types stripped; store.ts holds only types, so it needs no
- * output), as ES modules under a package.json that says so. The output sits in a temp dir
- * whose node_modules links to the repo's, so its `import "better-sqlite3"` resolves as it
- * does in the repo. Returns the store module's file URL.
+ * Node 20 cannot import TypeScript, so the child gets sqlite-store.ts and the modules it
+ * imports (the checkpointer, the pair map) transpiled on the fly (types stripped; store.ts
+ * holds only types, so it needs no output), as ES modules under a package.json that says
+ * so. The output sits in a temp dir whose node_modules links to the repo's, so its
+ * `import "better-sqlite3"` resolves as it does in the repo. Returns the store module's
+ * file URL.
  */
 function compileStoreForChild(into: string): string {
   const out = join(into, "child");
@@ -220,7 +221,7 @@ function compileStoreForChild(into: string): string {
   );
   symlinkSync(nodeModules, join(out, "node_modules"), "dir");
   writeFileSync(join(out, "package.json"), '{"type": "module"}');
-  for (const name of ["sqlite-store", "checkpointer"]) {
+  for (const name of ["sqlite-store", "checkpointer", "pair-map"]) {
     const source = fileURLToPath(new URL(`../../src/store/${name}.ts`, import.meta.url));
     const { outputText } = ts.transpileModule(ts.sys.readFile(source) ?? "", {
       compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
