@@ -47,7 +47,9 @@ const work: fc.Arbitrary<Op> = fc.oneof(
       kind: fc.constant("ack" as const),
       app: fc.nat(1),
       peer: fc.nat(PEERS.length - 1),
-      picks: fc.array(fc.nat(40), { maxLength: 3 }),
+      // How far back from the newest message each acked one is: an ack mostly names a
+      // message sent lately, which is one still pending more often than a random id is.
+      picks: fc.array(fc.nat(8), { maxLength: 3 }),
     }),
   },
   {
@@ -114,7 +116,8 @@ function apply(store: Store, o: Op, state: { n: number }): void {
       return;
     }
     case "ack": {
-      const ids = o.picks.map((k) => `m${String(k).padStart(3, "0")}`);
+      // Before the first message, an id that was never sent ("m0-1"), as a client may ack.
+      const ids = o.picks.map((k) => `m${String(state.n - 1 - k).padStart(3, "0")}`);
       store.removePending(APPS[o.app] as string, PEERS[o.peer] as string, ids);
       return;
     }
@@ -160,14 +163,17 @@ function historyOf(store: Store, app: string): Record<string, unknown> {
 /**
  * Everything a caller can observe of the offline store, participants and messages; with
  * `history`, the history pages too (a read writes the keys of unindexed messages in
- * SqliteStore, so reading them after every step would leave none for a block to roll back).
+ * SqliteStore, so reading them after every step would leave none for a block to roll back);
+ * with `pending`, each peer's pending messages. Reading those sets SqliteStore's mirrored
+ * count of each peer to the rows' count, which would heal a drift of that mirror at every
+ * step before a later eviction could show it: so some runs read them only at the end.
  */
-function observe(store: Store, upTo: number, history = false): unknown {
+function observe(store: Store, upTo: number, history = false, pending = true): unknown {
   return APPS.map((app) => ({
     ...(history && historyOf(store, app)),
     count: store.pendingCount(app),
     // pendingFor with notBefore 0 expires nothing (timestamps start at 0).
-    pending: PEERS.map((p) => store.pendingFor(app, p, 0).map((m) => m.id)),
+    ...(pending && { pending: PEERS.map((p) => store.pendingFor(app, p, 0).map((m) => m.id)) }),
     participants: [...SENDERS, ...PEERS].map((p) =>
       PEERS.map((q) => store.isParticipant(app, `c-${q}`, p)),
     ),
@@ -181,7 +187,7 @@ function observe(store: Store, upTo: number, history = false): unknown {
 describe("SqliteStore and MemoryStore agree on random histories", () => {
   it("[LIMIT-STORE-2] [OFFLINE-LIMIT-1] [ERROR-NOEFFECT-1] keeps counts, evictions, participants and messages exact through rollbacks and commits", () => {
     fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 30 }), (ops) => {
+      fc.property(fc.array(op, { minLength: 1, maxLength: 30 }), fc.boolean(), (ops, watch) => {
         const dir = mkdtempSync(join(tmpdir(), "confab-diff-"));
         dirs.push(dir);
         // A small history batch, so that commits write history keys too, and small
@@ -194,7 +200,7 @@ describe("SqliteStore and MemoryStore agree on random histories", () => {
           for (const o of ops) {
             apply(sqlite, o, a);
             apply(memory, o, b);
-            expect(observe(sqlite, a.n)).toEqual(observe(memory, b.n));
+            expect(observe(sqlite, a.n, false, watch)).toEqual(observe(memory, b.n, false, watch));
           }
           // What was committed is what a fresh open reads, also when the first store never
           // closed (as after a crash): the keys it held in memory come back from the rows.
@@ -211,7 +217,7 @@ describe("SqliteStore and MemoryStore agree on random histories", () => {
           rmSync(dir, { recursive: true, force: true });
         }
       }),
-      { numRuns: 150 },
+      { numRuns: 200 },
     );
   });
 });
