@@ -32,6 +32,7 @@ import {
   niceCeil,
   throughputSvg,
 } from "./lib/report.mjs";
+import { pairRatios } from "./lib/stats.mjs";
 import {
   PINNED_NODE_FLAGS,
   REFERENCE_CLI,
@@ -568,7 +569,8 @@ if (["W5", "BF"].some((w) => selected.has(w))) {
   // ABBA (W5, BF, BF, W5, …) so that a drift weighs on both alike, and each row reports the
   // median run; details keep every run.
   const kinds = /** @type {const} */ (["reference", "BF"]).filter((k) =>
-    selected.has(k === "reference" ? "W5" : "BF"),
+    // W5 brings BF, as --help says a workload brings the baselines its ratios need.
+    k === "reference" ? selected.has("W5") : true,
   );
   const { repeats, ...w5 } = P.w5;
   /** @type {Record<string, any[]>} */
@@ -580,17 +582,31 @@ if (["W5", "BF"].some((w) => selected.has(w))) {
       runs[kind]?.push(await measure(kind, { type: "fanout", drainMs: 5000, ...w5 }));
     }
   }
+  // The ratio of each interleaved pair (W5's run k over BF's run k): the median ratio alone
+  // hides how far apart two pairs of one run can be on a noisy machine.
+  const pairs = pairRatios(
+    runs.reference.map((r) => r.deliveriesPerCpuS),
+    runs.BF.map((r) => r.deliveriesPerCpuS),
+  );
   for (const kind of kinds) {
     const wl = kind === "reference" ? "W5" : "BF";
     const all = /** @type {any[]} */ (runs[kind]);
     const byRate = [...all].sort((a, b) => a.deliveriesPerCpuS - b.deliveriesPerCpuS);
     const r = byRate[Math.floor((byRate.length - 1) / 2)];
-    details[wl] = { ...slim(r), runs: all.map(slim) };
+    details[wl] = {
+      ...slim(r),
+      runs: all.map(slim),
+      ...(kind === "reference" && pairs.ratios.length > 0 && { pairRatios: pairs.ratios }),
+    };
     const metric = `deliveries per server CPU-second (${w5.members} members, ${r.offeredDeliveriesPerS} deliveries/s offered)`;
     const lo = Math.round(byRate[0].deliveriesPerCpuS).toLocaleString("en-US");
     const hi = Math.round(byRate.at(-1).deliveriesPerCpuS).toLocaleString("en-US");
     const spread = all.length > 1 ? `median of ${all.length} interleaved runs (${lo}–${hi})` : "";
-    const note = [spread, noteOf(r)].filter(Boolean).join("; ") || undefined;
+    const pairSpread =
+      kind === "reference" && pairs.ratios.length > 1
+        ? `ratios of the ${pairs.ratios.length} pairs ${pairs.min?.toFixed(2)}–${pairs.max?.toFixed(2)}×`
+        : "";
+    const note = [spread, pairSpread, noteOf(r)].filter(Boolean).join("; ") || undefined;
     add({
       workload: wl,
       metric,

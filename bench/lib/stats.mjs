@@ -1,5 +1,5 @@
 /**
- * Small statistics helpers of the stress script.
+ * Small statistics helpers of the stress script and the benchmarks.
  * @module
  */
 
@@ -30,4 +30,23 @@ export function tally(keys) {
   const out = {};
   for (const k of [...keys].sort()) out[k] = (out[k] ?? 0) + 1;
   return out;
+}
+
+/**
+ * The ratios of interleaved runs taken pair by pair (`a[k] / b[k]`), and their range: W5's
+ * row reports the median of each side, and these say how far one pair of runs can be from
+ * another on the same machine (issue 11: BF alone spread 16.9k–43.0k over one morning).
+ * Pairs with a non-positive or missing denominator are left out.
+ * @param {number[]} a
+ * @param {number[]} b
+ * @returns {{ ratios: number[], min: number | null, max: number | null }}
+ */
+export function pairRatios(a, b) {
+  const ratios = [];
+  for (let k = 0; k < Math.min(a.length, b.length); k++) {
+    const d = /** @type {number} */ (b[k]);
+    if (d > 0) ratios.push(/** @type {number} */ (a[k]) / d);
+  }
+  if (ratios.length === 0) return { ratios, min: null, max: null };
+  return { ratios, min: Math.min(...ratios), max: Math.max(...ratios) };
 }

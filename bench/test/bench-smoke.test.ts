@@ -119,6 +119,12 @@ describe("benchmarks (bench/run.mjs --smoke)", () => {
       expect(r.ratio).toBeCloseTo(r.value / (base[0] as Row).value, 9);
       expect(r.ratio).toBeGreaterThan(0);
     }
+    // W5's interleaved pairs, one per repeat (one in the smoke profile), each W5 over BF.
+    expect(results.details.W5.pairRatios).toHaveLength(1);
+    expect(results.details.W5.pairRatios[0]).toBeCloseTo(
+      results.details.W5.deliveriesPerCpuS / results.details.BF.deliveriesPerCpuS,
+      9,
+    );
     // Every workload with a baseline has its ratios.
     for (const [w, bases] of Object.entries(BASELINE_OF)) {
       for (const b of bases) {
