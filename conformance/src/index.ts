@@ -14,6 +14,7 @@ export { ALL_CASES } from "./cases/index.js";
 export * from "./connection.js";
 export * from "./context.js";
 export * from "./errors.js";
+export * from "./ports.js";
 export * from "./push-receiver.js";
 export * from "./report.js";
 export * from "./requirements.js";

@@ -14,7 +14,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ServerInfo, validate } from "@confab/protocol";
@@ -22,6 +21,7 @@ import type { WebSocket } from "ws";
 import { openSocket } from "./connection.js";
 import { HarnessError } from "./errors.js";
 import { findUp } from "./paths.js";
+import { listenerOwner, pickPort, portIsFree } from "./ports.js";
 import { PushReceiver } from "./push-receiver.js";
 
 /** The apps of a conformance run, by role (spec 10, Table 11). */
@@ -192,34 +192,21 @@ export function configFor(
   };
 }
 
-/** A free TCP port on 127.0.0.1 (bound, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Whether nothing listens on `port` of 127.0.0.1 now. */
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once("error", () => resolve(false));
-    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
-  });
-}
-
 /**
- * How many ports a server command gets: {@link freePort}'s port is free when it answers, not
+ * How many ports a server command gets: {@link pickPort}'s port is free when it answers, not
  * when the server binds it, and another process (tests starting servers in parallel) may
  * take it in between.
  */
 const PORT_ATTEMPTS = 3;
+
+/**
+ * How long a command must stay up, ms, while a process it did not start answers on its port,
+ * before the kit takes that process for the command's own server. A server behind a proxy
+ * (`docker run -p`, whose `docker-proxy` is not the command's child) answers that way; a
+ * server that lost its port to another process exits within its start-up, and is given
+ * another port (PORT_ATTEMPTS).
+ */
+const FOREIGN_SETTLE_MS = 5_000;
 
 /** Bytes of a started process's output kept for messages. */
 const MAX_OUTPUT = 20_000;
@@ -235,6 +222,7 @@ class ServerProcess implements ProcessControl {
     private readonly line: string,
     private readonly env: NodeJS.ProcessEnv,
     readonly httpUrl: string,
+    private readonly port: number,
     private readonly startTimeoutMs: number,
   ) {}
 
@@ -255,13 +243,19 @@ class ServerProcess implements ProcessControl {
     await this.ready();
   }
 
-  /** Waits until the router answers, or the process exits, or the bound passes. */
+  /**
+   * Waits until the router answers from the command's own process, or the process exits, or
+   * the bound passes. An answer from a process outside the command's tree is not the
+   * command's server (another server took the port first) unless the command stays up for
+   * {@link FOREIGN_SETTLE_MS} while it answers.
+   */
   private async ready(): Promise<void> {
     const deadline = Date.now() + this.startTimeoutMs;
     let exited: number | string | undefined;
     void this.exited?.then((s) => {
       exited = s;
     });
+    let foreignSince: number | undefined;
     while (Date.now() < deadline) {
       if (exited !== undefined) {
         this.exitedEarly = true;
@@ -269,19 +263,35 @@ class ServerProcess implements ProcessControl {
           `the server command exited with ${exited} before it served:\n${this.output()}`,
         );
       }
-      try {
-        const res = await fetch(`${this.httpUrl}/v1/route?appId=probe`, {
-          signal: AbortSignal.timeout(1_000),
-        });
-        await res.arrayBuffer();
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
+      if (await this.answers()) {
+        const pid = this.child?.pid;
+        const owner = pid === undefined ? "unknown" : listenerOwner(this.port, pid);
+        if (owner !== "foreign") return;
+        foreignSince ??= Date.now();
+        if (Date.now() - foreignSince >= FOREIGN_SETTLE_MS) return;
       }
+      await new Promise((r) => setTimeout(r, 50));
     }
+    const foreign =
+      foreignSince === undefined
+        ? ""
+        : " (a process the command did not start answers on that port)";
     throw new HarnessError(
-      `the server command did not serve ${this.httpUrl} within ${this.startTimeoutMs} ms:\n${this.output()}`,
+      `the server command did not serve ${this.httpUrl} within ${this.startTimeoutMs} ms${foreign}:\n${this.output()}`,
     );
+  }
+
+  /** Whether anything answers HTTP at the router's address now. */
+  private async answers(): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.httpUrl}/v1/route?appId=probe`, {
+        signal: AbortSignal.timeout(1_000),
+      });
+      await res.arrayBuffer();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async kill(): Promise<void> {
@@ -362,7 +372,7 @@ export async function startCommandTarget(options: CommandTargetOptions): Promise
     const pushUrl = push?.urlFor(`/${name}`);
     writeFileSync(config, JSON.stringify(configFor(apps, name, pushUrl), null, 2));
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const port = await pickPort();
       const line = options.command
         .replaceAll("{port}", String(port))
         .replaceAll("{db}", join(dir, `${name}.db`))
@@ -372,7 +382,7 @@ export async function startCommandTarget(options: CommandTargetOptions): Promise
         ...(options.portEnv !== undefined && { [options.portEnv]: String(port) }),
       };
       const httpUrl = `http://127.0.0.1:${port}`;
-      const proc = new ServerProcess(line, env, httpUrl, startTimeoutMs);
+      const proc = new ServerProcess(line, env, httpUrl, port, startTimeoutMs);
       started.push(proc);
       try {
         await proc.start();

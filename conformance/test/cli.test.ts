@@ -15,9 +15,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { validateXML } from "xmllint-wasm";
 import { CASE_NAME } from "../src/case.js";
 import { ALL_CASES } from "../src/cases/index.js";
+import { pickPort } from "../src/ports.js";
 import type { Report } from "../src/report.js";
 import { Requirements } from "../src/requirements.js";
-import { freePort } from "../src/target.js";
 import { CLI, type KitRun, kit, root } from "./support.js";
 
 const SERVER = join(root, "reference-server/dist/src/cli.js");
@@ -85,7 +85,7 @@ describe("confab-conformance against the reference server it starts", () => {
 
 describe("confab-conformance by URL", () => {
   it("tests a server started separately, as npm start runs it (--url alone: development mode serves any app id)", async () => {
-    const port = await freePort();
+    const port = await pickPort();
     const server = spawn(process.execPath, [SERVER, "--port", String(port), "--db", ":memory:"], {
       stdio: "ignore",
     });
@@ -121,7 +121,7 @@ describe("confab-conformance by URL", () => {
   }, 60_000);
 
   it("exits 2 with a clear message when nothing listens", async () => {
-    const port = await freePort();
+    const port = await pickPort();
     const res = await kit(["server", "--url", `ws://127.0.0.1:${port}/`, "--app-id", "x"]);
     expect(res.status).toBe(2);
     expect(res.stderr).toMatch(/cannot reach the server at ws:\/\/127\.0\.0\.1/);
