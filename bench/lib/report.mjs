@@ -3,6 +3,7 @@
  * hand (W3's latency percentiles, W2's throughput against the offered rate with the knee).
  * @module
  */
+import { verdictsMarkdown } from "./verdicts.mjs";
 
 /**
  * @typedef {{ workload: string, metric: string, value: number, unit: string,
@@ -53,8 +54,10 @@ export function fmt(v) {
 }
 
 /**
- * The Markdown report: the results table, then the machine and the run's settings.
- * @param {{ rows: Row[], machine: Record<string, unknown>, run: Record<string, any> }} results
+ * The Markdown report: the results table, the verdicts on the issue's targets, then the
+ * machine and the run's settings.
+ * @param {{ rows: Row[], machine: Record<string, unknown>, run: Record<string, any>,
+ *   targets?: import("./verdicts.mjs").Verdict[] }} results
  */
 export function markdown(results) {
   const { rows, machine, run } = results;
@@ -82,6 +85,7 @@ export function markdown(results) {
       `| ${r.workload} | ${r.metric} | ${fmt(r.value)} | ${r.unit} | ${baseName} | ${base ? fmt(base.value) : ""} | ${r.ratio === null ? "" : `${r.ratio.toFixed(2)}×`} | ${r.better ?? ""} | ${r.note ?? ""} |`,
     );
   }
+  if (results.targets?.length) lines.push("", verdictsMarkdown(results.targets).trimEnd());
   lines.push(
     "",
     "## Machine and run",

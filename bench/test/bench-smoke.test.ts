@@ -125,6 +125,15 @@ describe("benchmarks (bench/run.mjs --smoke)", () => {
       results.details.W5.deliveriesPerCpuS / results.details.BF.deliveriesPerCpuS,
       9,
     );
+    // W2 and B1 at the knee in interleaved pairs (two in the smoke profile), the first
+    // being the ladder's knee step and B1's run at the knee.
+    const kp = results.details.W2KneePairs;
+    expect(kp.ratios).toHaveLength(2);
+    for (let k = 0; k < 2; k++) {
+      expect(kp.reference[k].rate).toBe(results.run.knee);
+      expect(kp.ratios[k]).toBeCloseTo(kp.reference[k].msgsPerCpuS / kp.B1[k].msgsPerCpuS, 9);
+    }
+    expect(kp.B1[0].msgsPerCpuS).toBe(results.details.baselines.B1.atKnee.msgsPerCpuS);
     // Every workload with a baseline has its ratios.
     for (const [w, bases] of Object.entries(BASELINE_OF)) {
       for (const b of bases) {
@@ -137,8 +146,25 @@ describe("benchmarks (bench/run.mjs --smoke)", () => {
     // Baselines are never ratios of something else.
     for (const r of rows.filter((x) => x.workload.startsWith("B"))) expect(r.baseline).toBeNull();
 
+    // A verdict on each of the issue's targets, every workload having run.
+    const targets: { id: string; verdict: string; value: string }[] = results.targets;
+    expect(targets.map((t) => t.id)).toEqual([
+      "W1",
+      "W2/B1",
+      "W2/B0",
+      "W2/knee",
+      "W3/p99",
+      "W3/p99.9",
+      "W5",
+    ]);
+    for (const t of targets) {
+      expect(["met", "not met", "inconclusive"], `${t.id}: ${t.verdict}`).toContain(t.verdict);
+      expect(t.value, t.id).toMatch(/\d/);
+    }
+
     const md = readFileSync(join(dir, "latest.md"), "utf8");
     expect(md).toContain("| Workload | Metric | Value | Unit | Baseline |");
+    expect(md).toContain("## Against the issue's targets");
     for (const svg of ["w3-latency.svg", "w2-throughput.svg", "w2-efficiency.svg"]) {
       const path = join(dir, svg);
       expect(existsSync(path), svg).toBe(true);
