@@ -1,8 +1,8 @@
 /**
  * The issue's targets (issue 11), judged from one run's results: `met`, `not met`,
  * `inconclusive` when the run cannot tell (the figure's own spread straddles the target, a
- * measurement was disturbed, the generator was the limit, or the baseline that is the
- * machine's floor misses the target too), or `not run`. The README's targets table quotes
+ * measurement was disturbed, the generator was the limit, or B1, the machine's durable
+ * floor, misses the target too), or `not run`. The README's targets table quotes
  * these rather than a reading of the rows by hand.
  * @module
  */
@@ -154,19 +154,38 @@ export function verdicts({ rows, details }) {
     if (!kneeRow) notRun("W2/knee", target);
     else {
       const failing = w2Steps.find((s) => !s.sustained && s.rate > kneeRow.value);
-      const met = kneeRow.value >= TARGETS.w2MinKnee;
-      const lowerBound = !met && failing?.generatorLimited;
-      out.push({
-        id: "W2/knee",
-        target,
-        value: `${n(kneeRow.value)} msg/s`,
-        verdict: met ? "met" : lowerBound ? "inconclusive" : "not met",
-        why: lowerBound
-          ? `the generator was late at the failing step (${n(failing.rate)} msg/s): the knee is a lower bound`
-          : failing
-            ? `${n(failing.rate)} msg/s not sustained`
-            : "no higher step run",
-      });
+      const value = `${n(kneeRow.value)} msg/s`;
+      const base = { id: "W2/knee", target, value };
+      // B1 at the target's rate (bench/run.mjs), when the run measured it.
+      const floor =
+        details.B1AtKneeTarget?.rate === TARGETS.w2MinKnee ? details.B1AtKneeTarget : undefined;
+      const failed = failing ? `${n(failing.rate)} msg/s not sustained` : "no higher step run";
+      if (kneeRow.value >= TARGETS.w2MinKnee) out.push({ ...base, verdict: "met", why: "" });
+      else if (failing?.generatorLimited)
+        out.push({
+          ...base,
+          verdict: "inconclusive",
+          why: `the generator was late at the failing step (${n(failing.rate)} msg/s): the knee is a lower bound`,
+        });
+      else if (floor?.generatorLimited)
+        out.push({
+          ...base,
+          verdict: "inconclusive",
+          why: `the generator was late driving B1 at ${n(floor.rate)} msg/s: the machine's floor there is not known`,
+        });
+      else if (floor && !floor.sustained)
+        out.push({
+          ...base,
+          verdict: "inconclusive",
+          why: `B1, the bare durable relay, did not sustain ${n(floor.rate)} msg/s on this machine either (delivered ${n(floor.deliveredPerS)}/s)`,
+        });
+      else if (floor)
+        out.push({
+          ...base,
+          verdict: "not met",
+          why: `${failed}, where B1 sustained ${n(floor.rate)} msg/s`,
+        });
+      else out.push({ ...base, verdict: "not met", why: failed });
     }
   }
 

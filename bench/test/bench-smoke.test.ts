@@ -134,6 +134,11 @@ describe("benchmarks (bench/run.mjs --smoke)", () => {
       expect(kp.ratios[k]).toBeCloseTo(kp.reference[k].msgsPerCpuS / kp.B1[k].msgsPerCpuS, 9);
     }
     expect(kp.B1[0].msgsPerCpuS).toBe(results.details.baselines.B1.atKnee.msgsPerCpuS);
+    // B1 at the knee's target rate (the smoke profile's stand-in, 1200 msg/s).
+    expect(results.details.B1AtKneeTarget).toMatchObject({
+      rate: 1200,
+      sustained: expect.any(Boolean),
+    });
     // Every workload with a baseline has its ratios.
     for (const [w, bases] of Object.entries(BASELINE_OF)) {
       for (const b of bases) {

@@ -135,6 +135,24 @@ describe("verdicts on issue 11's targets", () => {
     expect(verdictOf(paired([0.66, 0.7, 0.8]), "W2/B0")).toBe("met");
   });
 
+  it("W2's knee: inconclusive when B1 does not sustain the target's rate here either", () => {
+    const withFloor = (floor: Record<string, unknown>) => {
+      const r = results({ knee: 11_000 });
+      return { ...r, details: { ...r.details, B1AtKneeTarget: floor } };
+    };
+    const rate = TARGETS.w2MinKnee;
+    const slow = verdicts(withFloor({ rate, sustained: false, deliveredPerS: 16_000 }));
+    expect(slow.find((v) => v.id === "W2/knee")?.verdict).toBe("inconclusive");
+    expect(slow.find((v) => v.id === "W2/knee")?.why).toMatch(/B1.*did not sustain 20,000/);
+    const fast = verdicts(withFloor({ rate, sustained: true, deliveredPerS: 20_000 }));
+    expect(fast.find((v) => v.id === "W2/knee")?.verdict).toBe("not met");
+    expect(fast.find((v) => v.id === "W2/knee")?.why).toMatch(/where B1 sustained/);
+    const late = withFloor({ rate, sustained: true, generatorLimited: true });
+    expect(verdictOf(late, "W2/knee")).toBe("inconclusive");
+    // A floor measured at another rate (the smoke profile's) says nothing of the target.
+    expect(verdictOf(withFloor({ rate: 1200, sustained: false }), "W2/knee")).toBe("not met");
+  });
+
   it("W2's knee: not met, or a lower bound when the generator was late at the next step", () => {
     expect(verdictOf(results({ knee: 8_000 }), "W2/knee")).toBe("not met");
     const late = verdicts(results({ knee: 8_000, nextLate: true })).find((v) => v.id === "W2/knee");
