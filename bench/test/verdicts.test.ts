@@ -1,16 +1,9 @@
 // The verdicts on issue 11's targets (bench/lib/verdicts.mjs): each rule must be able to say
 // met, not met and inconclusive, from the rows and details a run writes.
 import { describe, expect, it } from "vitest";
+import type { Row } from "../lib/report.mjs";
 import { TARGETS, verdicts, verdictsMarkdown } from "../lib/verdicts.mjs";
 
-interface Row {
-  workload: string;
-  metric: string;
-  value: number;
-  unit: string;
-  baseline: string | null;
-  ratio: number | null;
-}
 const row = (
   workload: string,
   metric: string,
