@@ -50,7 +50,7 @@ import { DIRECT_HANDLERS } from "./direct.js";
 import { CommandError } from "./errors.js";
 import { HISTORY_HANDLERS, HistoryBudgets, page } from "./history.js";
 import { MessageIds } from "./message-ids.js";
-import { Presence } from "./presence.js";
+import { type AppSnapshot, Presence } from "./presence.js";
 import { groupMembers, ROOM_HANDLERS, roomsPage } from "./room.js";
 import { SESSION_HANDLERS } from "./session.js";
 import type { ConnectionState } from "./state.js";
@@ -124,8 +124,8 @@ function silentOf(cmd: Inbound): boolean {
 export interface EngineSnapshot {
   /** Each connection's app, sessions (peer, watch set, super peer) and clocks, by id. */
   readonly connections: unknown[];
-  /** Per app: who is online with how many sessions, and which sessions watch whom. */
-  readonly apps: Record<string, { online: [string, number][]; watchers: [string, string[]][] }>;
+  /** Per app: who is online with how many sessions, which sessions watch whom, and its counts. */
+  readonly apps: Record<string, AppSnapshot>;
 }
 
 /** Whom the `error` frame before a close names, or `null` for no such frame. */
@@ -458,6 +458,16 @@ export class Engine implements ProtocolEngine {
           .sort((a, b) => (a.peerId < b.peerId ? -1 : 1)),
       }));
     return { connections, apps: this.presence.snapshot() };
+  }
+
+  /**
+   * Every disagreement between the counts and indexes the engine keeps for its bounds and
+   * presence, and a recount from its connections (see `Presence.audit`); empty when they
+   * agree. For tests, which check it after every step: a drifting count is otherwise seen
+   * only as a wrong refusal or admission much later [LIMIT-QUOTA-1, LIMIT-CONN-IP-1].
+   */
+  audit(): string[] {
+    return this.presence.audit(this.conns.values());
   }
 
   /** {@inheritDoc ProtocolEngine.drainLog} */

@@ -17,6 +17,29 @@ export interface PresenceHost {
   record(event: string, fields: Record<string, unknown>): void;
 }
 
+/** One app in {@link Presence.snapshot}. */
+export interface AppSnapshot {
+  /** Each online peer with how many sessions it has open, sorted by peer. */
+  online: [string, number][];
+  /** Each watched peer with the sessions (`conn:peer`) that watch it, sorted. */
+  watchers: [string, string[]][];
+  /** The app's open sessions, as counted for its bound [LIMIT-SESSIONS-APP-1]. */
+  sessions: number;
+  /** The app's watch entries, as counted for its bound [LIMIT-WATCH-APP-1]. */
+  watchEntries: number;
+  /** Connections bound to the app, as counted for its bound [LIMIT-CONN-APP-1]. */
+  connections: number;
+}
+
+/** What {@link Presence.audit} recounts for one app. */
+interface Recount {
+  connections: number;
+  sessions: number;
+  watchEntries: number;
+  online: Map<string, number>;
+  watchers: Map<string, number>;
+}
+
 /** The in-memory sessions of every app, and the presence events their changes cause. */
 export class Presence {
   readonly #apps = new Map<string, AppState>();
@@ -95,11 +118,14 @@ export class Presence {
   }
 
   /**
-   * A plain, deterministic description of every app's in-memory indexes: who is online
-   * with how many sessions, and which sessions watch whom. For tests and debugging.
+   * A plain, deterministic description of every app's in-memory indexes and the counts its
+   * bounds are checked against: who is online with how many sessions, which sessions watch
+   * whom, and the app's sessions, watch entries and bound connections [LIMIT-QUOTA-1]. For
+   * tests and debugging: a failed command must leave all of it as it was, the counts too,
+   * which nothing but a later refusal would otherwise show.
    */
-  snapshot(): Record<string, { online: [string, number][]; watchers: [string, string[]][] }> {
-    const out: Record<string, { online: [string, number][]; watchers: [string, string[]][] }> = {};
+  snapshot(): Record<string, AppSnapshot> {
+    const out: Record<string, AppSnapshot> = {};
     for (const [appId, app] of [...this.#apps].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const online = [...app.online.entries()]
         .map(([p, set]): [string, number] => [p, [...set].length])
@@ -110,9 +136,73 @@ export class Presence {
           [...set].map((w) => `${w.conn}:${w.peerId}`).sort(),
         ])
         .sort();
-      out[appId] = { online, watchers };
+      const { sessions, watchEntries, connections } = app;
+      out[appId] = { online, watchers, sessions, watchEntries, connections };
     }
     return out;
+  }
+
+  /**
+   * Recounts, from the connections themselves, everything this class keeps counted or
+   * indexed, and returns each disagreement (none when all agree): per address the open
+   * connections [LIMIT-CONN-IP-1]; per app the bound connections, the open sessions, the
+   * watch entries [LIMIT-QUOTA-1], who is online with how many sessions and who is watched
+   * by how many; and no state kept for an app with nothing in it. For tests: a count that
+   * drifts shows otherwise only as a wrong refusal, or a wrong admission, long after.
+   * @param conns every connection the engine holds, closing ones included.
+   */
+  audit(conns: Iterable<ConnectionState>): string[] {
+    const problems: string[] = [];
+    const addresses = new Map<string, number>();
+    const apps = new Map<string, Recount>();
+    for (const c of conns) {
+      if (c.address !== undefined) addresses.set(c.address, (addresses.get(c.address) ?? 0) + 1);
+      if (c.appId === undefined) continue;
+      let a = apps.get(c.appId);
+      if (!a) {
+        a = {
+          connections: 0,
+          sessions: 0,
+          watchEntries: 0,
+          online: new Map(),
+          watchers: new Map(),
+        };
+        apps.set(c.appId, a);
+      }
+      a.connections++;
+      for (const s of c.sessions.values()) {
+        a.sessions++;
+        a.watchEntries += s.watch.size;
+        a.online.set(s.peerId, (a.online.get(s.peerId) ?? 0) + 1);
+        for (const w of s.watch) a.watchers.set(w, (a.watchers.get(w) ?? 0) + 1);
+      }
+    }
+    const differ = (what: string, kept: Map<string, number>, want: Map<string, number>) => {
+      for (const key of new Set([...kept.keys(), ...want.keys()])) {
+        const k = kept.get(key) ?? 0;
+        const w = want.get(key) ?? 0;
+        if (k !== w) problems.push(`${what} ${key}: ${k} counted, ${w} recounted`);
+      }
+    };
+    differ("address", this.#addresses, addresses);
+    for (const appId of new Set([...this.#apps.keys(), ...apps.keys()])) {
+      const app = this.#apps.get(appId);
+      const want = apps.get(appId);
+      if (!app) {
+        problems.push(`app ${appId}: no state kept for its ${want?.connections} bound connections`);
+        continue;
+      }
+      if (app.empty) problems.push(`app ${appId}: state kept with nothing in it`);
+      for (const k of ["connections", "sessions", "watchEntries"] as const) {
+        const w = want?.[k] ?? 0;
+        if (app[k] !== w) problems.push(`app ${appId}: ${k} ${app[k]} counted, ${w} recounted`);
+      }
+      const count = (index: AppState["online"]) =>
+        new Map([...index.entries()].map(([key, set]) => [key, [...set].length]));
+      differ(`app ${appId}: online peer`, count(app.online), want?.online ?? new Map());
+      differ(`app ${appId}: watched peer`, count(app.watchers), want?.watchers ?? new Map());
+    }
+    return problems;
   }
 
   /** Opens a session; publishes presence `on` if it is the peer's first [PRESENCE-ON-2]. */

@@ -133,6 +133,8 @@ function take(m: Model, r: Real): Map<number, Frame[]> {
 
 /** Checks the invariants that hold whatever the command, on the frames of one step. */
 function checkInvariants(m: Model, r: Real, got: Map<number, Frame[]>): Map<number, Frame[]> {
+  // [LIMIT-QUOTA-1] the counts behind the bounds agree with a recount from the connections.
+  expect(r.h.engine.audit()).toEqual([]);
   for (const [slot, frames] of got) {
     const c = r.conns[slot] as FakeConn;
     for (const f of frames) {

@@ -119,7 +119,9 @@ describe("watch entries and sessions of one app (7.6)", () => {
     const c = h.connect();
     session(c, "carol", "open", ["x1", "x2"]);
     expectError(c, 4120, { i: 9, peerId: "carol" });
-    expect(h.engine.inspect().apps).toEqual(before.apps);
+    // Nothing changed but c's binding, which outlives its failed first command [SESSION-APP-1].
+    const app1 = before.apps.app1 as NonNullable<(typeof before.apps)["app1"]>;
+    expect(h.engine.inspect().apps).toEqual({ app1: { ...app1, connections: 3 } });
     expect(names(a)).toEqual([]); // carol never came online for anyone
     // The last entry fits; a session that ends gives its entries back to the app.
     session(b, "bob", "add", ["x3"]).expectOne("session/added");
@@ -209,6 +211,47 @@ describe("connections of one app and of one address (7.6)", () => {
     const again = connectWith(h, { remoteAddress: "10.0.0.1" });
     expect(again.open("alice")).toMatchObject({ op: "opened" });
     expect(DEFAULT_LIMITS.maxConnectionsPerAddress).toBe(1_000);
+  });
+});
+
+describe("the counts behind the bounds, after connections come and go (7.6)", () => {
+  it("[LIMIT-CONN-IP-1] frees an IPv4-mapped connection's place under its IPv4 address when it closes", () => {
+    const h = harness({ maxConnectionsPerAddress: 1 });
+    const mapped = connectWith(h, { remoteAddress: "::ffff:10.0.0.1" });
+    expect(h.engine.audit()).toEqual([]);
+    mapped.disconnect();
+    expect(h.engine.audit()).toEqual([]);
+    // Counted and released under one key: the address is free again, in either form.
+    const plain = connectWith(h, { remoteAddress: "10.0.0.1" });
+    expectAlive(plain);
+    plain.disconnect();
+    expectAlive(connectWith(h, { remoteAddress: "::ffff:10.0.0.1" }));
+    expect(h.engine.audit()).toEqual([]);
+  });
+
+  it("[LIMIT-CONN-APP-1] [LIMIT-QUOTA-1] keeps counting a bound connection whose sessions have all ended", () => {
+    const h = harness({ maxConnectionsPerApp: 2 });
+    // Bound, then idle: its only session ended, the connection stays bound to the app.
+    const idle = h.connect();
+    idle.open("alice");
+    session(idle, "alice", "close", []).expectOne("session/closed");
+    // Another connection binds, opens and closes its session, and goes.
+    const passing = h.connect();
+    passing.open("bob");
+    session(passing, "bob", "close", []).expectOne("session/closed");
+    passing.disconnect();
+    expect(h.engine.audit()).toEqual([]);
+    // The app holds one bound connection: one more place, and only one.
+    const third = h.connect();
+    expect(third.open("carol")).toMatchObject({ op: "opened" });
+    const fourth = h.connect();
+    fourth.cmd("dave", "session", "open", { i: 4 });
+    expect(fourth.drain()).toEqual([
+      expect.objectContaining({ cmd: "error", code: 4113, reason: "APP_QUOTA_EXCEEDED", i: 4 }),
+    ]);
+    expectClosed(fourth, 4113);
+    expect(h.engine.audit()).toEqual([]);
+    expect(h.engine.inspect().apps[h.appId]).toMatchObject({ connections: 2, sessions: 1 });
   });
 });
 
