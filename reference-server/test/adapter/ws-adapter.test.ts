@@ -308,6 +308,21 @@ describe("timers", () => {
     expect((await c.closed).code).toBe(4108);
   });
 
+  it("forgets a connection once it is closed, by the client or by the server [LIMIT-QUOTA-1]", async () => {
+    // The adapter's own map of sockets is what its timers walk and what a connection holds
+    // in memory after the engine forgot it: a leak there is seen by nothing else.
+    const s = await start({ readTimeoutMs: 300_000, loginTimeoutMs: 300, tickIntervalMs: 50 });
+    const byClient = await open(s.wsUrl);
+    const byServer = await open(s.wsUrl); // closed with 4108 when its login timeout passes
+    expect(s.adapter.connectionCount).toBe(2);
+    byClient.ws.close(1000);
+    expect((await byClient.closed).code).toBe(1000);
+    expect((await byServer.closed).code).toBe(4108);
+    for (let k = 0; k < 40 && s.adapter.connectionCount > 0; k++) await sleep(50);
+    expect(s.adapter.connectionCount).toBe(0);
+    expect((s.engine as Engine).stats().connections).toBe(0);
+  });
+
   it("uses a 300 s read timeout and a 60 s login timeout by default [TIMEOUT-READ-3] [TIMEOUT-LOGIN-2]", async () => {
     const s = await start();
     const { config } = s.engine as Engine;

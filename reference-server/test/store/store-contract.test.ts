@@ -653,6 +653,36 @@ function storeContract(name: string, open: () => Store): void {
         expect(store.members(APP, "r1")).toEqual(["alice", "bob"]);
       }));
 
+    it("[ERROR-NOEFFECT-1] takes back the membership changes of a failing block that read the members first inside it", () =>
+      withStore((store) => {
+        // Nothing read the members before the block: a store that keeps a copy of them
+        // makes its first one inside, from the block's own writes, and must not keep it.
+        store.createRoom(APP, "r1", 1000);
+        store.addMembers(APP, "r1", ["alice"]);
+        store.commit();
+        expect(() =>
+          store.atomically(() => {
+            store.addMembers(APP, "r1", ["bob"]);
+            expect(store.members(APP, "r1")).toEqual(["alice", "bob"]);
+            throw new Error("half-way");
+          }),
+        ).toThrow("half-way");
+        expect(store.members(APP, "r1")).toEqual(["alice"]);
+        store.commit();
+        // The same for a removal, on a group nobody read yet.
+        store.createRoom(APP, "r2", 1000);
+        store.addMembers(APP, "r2", ["alice", "bob"]);
+        store.commit();
+        expect(() =>
+          store.atomically(() => {
+            store.removeMembers(APP, "r2", ["alice"]);
+            expect(store.members(APP, "r2")).toEqual(["bob"]);
+            throw new Error("half-way");
+          }),
+        ).toThrow("half-way");
+        expect(store.members(APP, "r2")).toEqual(["alice", "bob"]);
+      }));
+
     it("keeps a group whose members all left", () =>
       withStore((store) => {
         store.createRoom(APP, "r1", 1000);
