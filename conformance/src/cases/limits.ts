@@ -2297,6 +2297,114 @@ export const CASES: readonly ServerCase[] = [
   }),
 
   defineCase({
+    name: "limit/connections/app-bound-counts-connections-without-sessions",
+    requirements: ["LIMIT-CONN-APP-1", "SESSION-APP-1", "LIMIT-QUOTA-1"],
+    // Fills a per-app bound that concurrent cases of the app would meet.
+    needs: ["alone"],
+    timeoutMs: 60_000,
+    async run(ctx) {
+      // A connection stays bound to its app when its sessions end [SESSION-APP-1], so it
+      // keeps its place under the app's bound until it closes [LIMIT-CONN-APP-1]. A server
+      // that counts sessions rather than connections, or forgets an app's count once its
+      // last session ends, admits more than its bound here and nowhere else.
+      const { role, limits } = await quotaApp(ctx, "connectionsPerApp");
+      const bound = boundOf(ctx, limits, "connectionsPerApp");
+      const perAddress = limits.connectionsPerAddress ?? Number.POSITIVE_INFINITY;
+      const spread = onLoopback(ctx);
+      if (!spread && perAddress < 2 * bound + 100)
+        throw new NotApplicable(
+          `${bound} connections of an app take too much of the ${perAddress} of one address, and the target is not on this machine's loopback`,
+        );
+      const conns: Connection[] = [];
+      let made = 0;
+      /** A new connection's session/open and its answer; then, when opened, its close. */
+      const bindIdle = async (c: Connection): Promise<boolean> => {
+        const peerId = ctx.peer(`idle${made++}`);
+        const i = c.nextSerial();
+        c.send({ cmd: "session", op: "open", appId: ctx.appId(role), peerId, i });
+        const answer = await ctx.waitFor(
+          "LIMIT-CONN-APP-1",
+          c,
+          (f) => f.i === i,
+          "the answer to a connection's first session/open",
+          10_000,
+        );
+        if (!isOpened(answer)) return false;
+        const j = c.nextSerial();
+        c.send({ cmd: "session", op: "close", appId: ctx.appId(role), peerId, i: j });
+        await ctx.waitFor(
+          "SESSION-CLOSE-1",
+          c,
+          (f) => f.i === j,
+          "the answer to session/close",
+          10_000,
+        );
+        return true;
+      };
+      try {
+        // Fill the app with connections whose one session opened and ended, up to the
+        // first refusal.
+        let full = false;
+        for (let k = 0; k <= bound + 1 && !full; k += 100) {
+          const local = spread ? freshLoopback() : undefined;
+          const batch = await connectMany(ctx, Math.min(100, bound + 2 - k), local);
+          conns.push(...batch);
+          for (const c of batch) if (!(await bindIdle(c))) full = true;
+        }
+        ctx.expect(
+          "LIMIT-CONN-APP-1",
+          full,
+          `the app bound ${made} connections whose sessions had ended, over its announced bound of ${bound}`,
+          { expected: "a close with 4113 by then", actual: "every connection bound" },
+        );
+        // One bound connection without a session leaves: its place, and only its place,
+        // is free. The server may take a moment to see the close: a refused attempt is
+        // tried again, a few times.
+        const leaving = conns.find((c) => c.isOpen) as Connection;
+        await leaving.close();
+        let admitted = false;
+        for (let attempt = 0; attempt < 6 && !admitted; attempt++) {
+          if (attempt > 0) await pause(500);
+          const c = await ctx.connect(spread ? { ws: { localAddress: freshLoopback() } } : {});
+          conns.push(c);
+          admitted = await bindIdle(c);
+        }
+        ctx.expect(
+          "LIMIT-CONN-APP-1",
+          admitted,
+          "a connection of the full app closed, and for 2.5 s no new connection could bind to the app in its place",
+          { expected: "one connection admitted", actual: "every attempt closed with 4113" },
+        );
+        const over = await ctx.connect(spread ? { ws: { localAddress: freshLoopback() } } : {});
+        conns.push(over);
+        const peerId = ctx.peer("over");
+        const i = over.nextSerial();
+        over.send({ cmd: "session", op: "open", appId: ctx.appId(role), peerId, i });
+        const answer = await ctx.waitFor(
+          "LIMIT-CONN-APP-1",
+          over,
+          (f) => f.i === i,
+          "the answer to the first session/open of a connection over the app's bound",
+          10_000,
+        );
+        ctx.expect(
+          "LIMIT-CONN-APP-1",
+          !isOpened(answer),
+          `the app bound a second connection in the place of the one that closed: its other ${bound - 1} connections, bound but without sessions, were not counted`,
+          { expected: "a close with 4113", actual: "session/opened" },
+        );
+        await expectErrorThenClose(ctx, over, ERRORS.APP_QUOTA_EXCEEDED.code, {
+          i,
+          peerId,
+          closeRequirement: "LIMIT-CONN-APP-1",
+        });
+      } finally {
+        await closeAll(conns);
+      }
+    },
+  }),
+
+  defineCase({
     name: "limit/connections/address-bound-closes-4113-at-the-handshake",
     requirements: ["LIMIT-CONN-IP-1", "ERROR-CLOSE-4", "ERROR-CODES-1"],
     timeoutMs: 60_000,

@@ -3,7 +3,8 @@
  * @module
  */
 import { MAX_IDS_PER_FRAME, MAX_MSG_BYTES } from "@confab/protocol";
-import { onCommand, passFailure } from "../lib/hooks.mjs";
+import { Presence } from "../../dist/src/core/presence.js";
+import { onCommand, passFailure, wrap } from "../lib/hooks.mjs";
 
 /** The id arrays whose item count LIMIT-ARRAY-1 bounds. */
 const ID_ARRAYS = ["sessionPeerIds", "toPeerIds", "roomPeerIds", "ids"];
@@ -60,6 +61,26 @@ export const BREAKS = {
    * `session/open` succeeds instead of failing with 4120. The app's own bound on sessions
    * (LIMIT-SESSIONS-APP-1) still holds.
    */
+  /**
+   * LIMIT-CONN-APP-1: when a connection of an app closes while the app has no session
+   * open, the app forgets how many connections are still bound to it, so connections whose
+   * sessions have ended stop counting against the bound. While any session is open the
+   * count is kept: the app fills and refuses as usual.
+   */
+  "idle-bound-connections-uncounted": () => {
+    wrap(
+      Presence.prototype,
+      "release",
+      (original) =>
+        function release(c) {
+          const appId = c.appId;
+          original.call(this, c);
+          const app = appId === undefined ? undefined : this.existing(appId);
+          if (app !== undefined && app.sessions === 0) app.connections = 0;
+        },
+    );
+  },
+
   "sessions-per-connection-unbounded": () => {
     passFailure(
       (_ctx, spec, detail) =>

@@ -693,6 +693,30 @@ const DEMOS: Record<string, (run: Run) => Promise<void>> = {
     expect(reply.cmd).toBe("ack");
   },
 
+  "idle-bound-connections-uncounted": async (run) => {
+    const config = run.file("config.json");
+    writeFileSync(config, JSON.stringify({ limits: { maxConnectionsPerApp: 2 } }));
+    const s = await run.start(["--config", config]);
+    const closeSession = (c: Conn, peerId: string) => c.ok({ cmd: "session", op: "close", peerId });
+    // One connection stays bound without a session; another binds, ends its session, goes.
+    const idle = await run.peer(s, "alice");
+    await closeSession(idle, "alice");
+    const passing = await run.peer(s, "bob");
+    await closeSession(passing, "bob");
+    await passing.client.disconnect();
+    await sleep(300); // the server sees the close
+    await run.peer(s, "carol"); // the place bob's connection left
+    const over = await run.conn(s);
+    const reply = await over.call({
+      cmd: "session",
+      op: "open",
+      peerId: "dave",
+      sessionPeerIds: [],
+    });
+    // With alice's idle connection and carol's the app is full; the break admits dave.
+    expect(reply).toMatchObject({ cmd: "session", op: "opened", peerId: "dave" });
+  },
+
   "sessions-per-connection-unbounded": async (run) => {
     const c = await run.conn(await run.start());
     const replies = await Promise.all(
