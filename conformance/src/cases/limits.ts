@@ -150,7 +150,12 @@ const isOpened = (f: Frame | undefined) => f?.cmd === "session" && f.op === "ope
 async function quotaApp(
   ctx: CaseContext,
   bound?: keyof typeof BUDGETS,
-): Promise<{ role: AppRole; limits: Readonly<Record<string, number>> }> {
+): Promise<{
+  role: AppRole;
+  limits: Readonly<Record<string, number>>;
+  /** Whether the case fills the small-bounds instance rather than the main one. */
+  bounds: boolean;
+}> {
   const role: AppRole = ctx.target.apps.origin !== undefined ? "origin" : "open";
   const probe = async () => {
     const { conn, opened } = await ctx.open(ctx.peer("quota-probe"), { app: role });
@@ -179,8 +184,9 @@ async function quotaApp(
     ctx.useInstance("bounds");
     ctx.note(`the main instance's ${bound} is ${value}: filling the small-bounds instance instead`);
     limits = await probe();
+    return { role, limits, bounds: true };
   }
-  return { role, limits };
+  return { role, limits, bounds: false };
 }
 
 /**
@@ -1853,6 +1859,91 @@ export const CASES: readonly ServerCase[] = [
         "the server announces no historyBytesPerSecond: it sends history at any rate",
         { expected: "historyBytesPerSecond", actual: "absent" },
       );
+    },
+  }),
+
+  defineCase({
+    name: "limit/store/accepts-up-to-the-app-bound-and-refuses-past-it",
+    requirements: ["LIMIT-STORE-2", "ERROR-NOEFFECT-1"],
+    features: ["offline"],
+    // Fills a per-app bound that concurrent cases of the app would meet.
+    needs: ["alone"],
+    timeoutMs: 60_000,
+    async run(ctx) {
+      // The exact boundary: a direct that brings the app's pending messages to its bound,
+      // not over it, is accepted [LIMIT-STORE-2]. A server off by one, refusing at the
+      // bound, passes refuses-a-direct-over-the-app-bound, which cannot know how many
+      // messages the app held before it. Here the app is known to hold none: the case
+      // fills the small-bounds instance of a server the kit started, which no other case
+      // leaves pending messages in (the cases that fill it drain what they stored).
+      const { role, limits, bounds } = await quotaApp(ctx, "pendingPerApp");
+      if (!bounds || ctx.target.kind === "url")
+        throw new NotApplicable(
+          "needs an app known to hold no pending message at the start: the small-bounds instance of a server the kit started (--url targets: refuses-a-direct-over-the-app-bound checks the bound without its exact edge)",
+        );
+      const bound = boundOf(ctx, limits, "pendingPerApp");
+      const perPeer = limits.offlineCount ?? MAX_OFFLINE_PER_PEER;
+      // k peers that never open get r directs each, k × r = bound, r within the offline
+      // store of a peer, so that nothing is evicted and the count is exact.
+      let k = Math.max(1, Math.ceil(bound / perPeer));
+      while (k <= MAX_IDS_PER_FRAME && bound % k !== 0) k++;
+      if (k > MAX_IDS_PER_FRAME)
+        throw new NotApplicable(
+          `the bound ${bound} has no divisor of at most ${MAX_IDS_PER_FRAME} recipients that keeps each under ${perPeer} pending`,
+        );
+      const rounds = bound / k;
+      const offline = peerIds(ctx, "e", k);
+      const over = ctx.peer("over");
+      const sender = ctx.peer("sender");
+      const s = await ctx.open(sender, { app: role });
+      ctx.note(`${rounds} directs to ${k} peers: ${bound} pending, the bound itself`);
+      try {
+        for (let r = 0; r < rounds; r++) {
+          const answer = await ctx.request(
+            "LIMIT-STORE-2",
+            s.conn,
+            peerCommand(ctx, sender, { cmd: "direct", msg: `edge ${r}`, toPeerIds: offline }, role),
+          );
+          ctx.expect(
+            "LIMIT-STORE-2",
+            !isError(answer),
+            `a direct that brings the app's pending messages to ${(r + 1) * k}, ${r + 1 === rounds ? "exactly its bound" : "under its bound"} of ${bound}, was refused: only a direct that takes them over the bound may be`,
+            { expected: "ack", actual: summary(answer) },
+          );
+        }
+        // One more pending message, for a peer with room in its own store: over the bound.
+        const answer = await ctx.request(
+          "LIMIT-STORE-2",
+          s.conn,
+          peerCommand(ctx, sender, { cmd: "direct", msg: "edge over", toPeerIds: [over] }, role),
+        );
+        ctx.expect(
+          "LIMIT-STORE-2",
+          isError(answer),
+          `the app accepted a pending message past its bound of ${bound}, all ${bound} of them this case's own`,
+          { expected: "error 4120", actual: summary(answer) },
+        );
+        expectCode(
+          ctx,
+          "LIMIT-STORE-2",
+          answer,
+          ERRORS.LIMIT_EXCEEDED.code,
+          "the direct one message over the app's pending bound",
+        );
+        // Stored nothing: its recipient, opening a session, is handed nothing of it.
+        const o = await ctx.open(over, { app: role });
+        const frames = await o.conn.settle(300, 3_000);
+        const leaked = frames.filter(isDelivery("edge over"));
+        ctx.expect(
+          "ERROR-NOEFFECT-1",
+          leaked.length === 0,
+          "the refused direct was stored: its recipient got it when it opened a session",
+          { expected: "no delivery", actual: leaked.map(summary).join(", ") },
+        );
+      } finally {
+        // Room again for the rest of the run: the recipients acknowledge what they hold.
+        await drainPending(ctx, role, offline);
+      }
     },
   }),
 

@@ -4,7 +4,7 @@
  */
 import { MAX_IDS_PER_FRAME, MAX_MSG_BYTES } from "@confab/protocol";
 import { Presence } from "../../dist/src/core/presence.js";
-import { onCommand, passFailure, wrap } from "../lib/hooks.mjs";
+import { onCommand, passFailure, wrap, wrapStores } from "../lib/hooks.mjs";
 
 /** The id arrays whose item count LIMIT-ARRAY-1 bounds. */
 const ID_ARRAYS = ["sessionPeerIds", "toPeerIds", "roomPeerIds", "ids"];
@@ -61,6 +61,33 @@ export const BREAKS = {
    * `session/open` succeeds instead of failing with 4120. The app's own bound on sessions
    * (LIMIT-SESSIONS-APP-1) still holds.
    */
+  /**
+   * LIMIT-STORE-2: the app's pending bound is checked off by one: a persistent `direct`
+   * that brings the app's pending messages exactly to the bound is refused with 4120, as
+   * if it took them over. Below the bound, and past it, directs are answered as usual.
+   * (The store's count reads one more while a `direct` is handled, which is the only
+   * command whose check reads it.)
+   */
+  "pending-bound-refused-at-the-bound": () => {
+    let inDirect = false;
+    onCommand({
+      before({ cmd }) {
+        inDirect = cmd.name === "direct";
+      },
+      after() {
+        inDirect = false;
+      },
+    });
+    wrapStores(
+      "pendingCount",
+      (original) =>
+        function pendingCount(appId) {
+          const n = original.call(this, appId);
+          return inDirect ? n + 1 : n;
+        },
+    );
+  },
+
   /**
    * LIMIT-CONN-APP-1: when a connection of an app closes while the app has no session
    * open, the app forgets how many connections are still bound to it, so connections whose

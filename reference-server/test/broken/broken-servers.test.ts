@@ -693,6 +693,15 @@ const DEMOS: Record<string, (run: Run) => Promise<void>> = {
     expect(reply.cmd).toBe("ack");
   },
 
+  "pending-bound-refused-at-the-bound": async (run) => {
+    const config = run.file("config.json");
+    writeFileSync(config, JSON.stringify({ limits: { maxPendingPerApp: 4 } }));
+    const alice = await run.peer(await run.start(["--config", config]), "alice");
+    // Four peers with no session: four pending messages, the app's bound exactly.
+    const reply = await alice.call(direct("alice", ["p1", "p2", "p3", "p4"], "to the bound"));
+    expect(reply).toMatchObject({ cmd: "error", code: ERRORS.LIMIT_EXCEEDED.code });
+  },
+
   "idle-bound-connections-uncounted": async (run) => {
     const config = run.file("config.json");
     writeFileSync(config, JSON.stringify({ limits: { maxConnectionsPerApp: 2 } }));
