@@ -109,6 +109,8 @@ function check(m: Model, r: Real, e: Expect): void {
     const got = (r.conns[k] as FakeConn).drain().map(normalize);
     expect(got, `frames of slot ${k} (${SLOT_PEER[k]})`).toEqual(e.frames[k]?.map(normalize));
   }
+  // [LIMIT-QUOTA-1] the engine's counts agree with a recount from its connections.
+  expect(r.h.engine.audit(), "the counts behind the bounds").toEqual([]);
   // Membership lives in the store and survives re-opens and restarts.
   for (const room of m.rooms) {
     expect([...r.h.store.members(r.h.appId, room.id)].sort(), `members of ${room.id}`).toEqual(

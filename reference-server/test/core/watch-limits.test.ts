@@ -229,6 +229,26 @@ describe("the counts behind the bounds, after connections come and go (7.6)", ()
     expect(h.engine.audit()).toEqual([]);
   });
 
+  it("[LIMIT-WATCH-APP-1] [SESSION-END-1] drops the watches of a connection that closes from the app's index and count", () => {
+    const h = harness({ maxWatchPerApp: 4 });
+    const closing = h.connect();
+    closing.open("alice", ["bob", "carol"]);
+    const other = h.connect();
+    other.open("dave", ["bob"]);
+    closing.disconnect();
+    // Nothing of alice's watches is left: not in the count, not in the index of who
+    // watches bob (whose presence would still be published to her).
+    expect(h.engine.audit()).toEqual([]);
+    expect(h.engine.inspect().apps[h.appId]).toMatchObject({
+      watchEntries: 1,
+      watchers: [["bob", [`${other.id}:dave`]]],
+    });
+    // The room they left is there to take: three more entries fit, a fourth does not.
+    session(other, "dave", "add", ["x1", "x2", "x3"]).expectOne("session/added");
+    session(other, "dave", "add", ["x4"]);
+    expectError(other, 4120, { i: 9, peerId: "dave" });
+  });
+
   it("[LIMIT-CONN-APP-1] [LIMIT-QUOTA-1] keeps counting a bound connection whose sessions have all ended", () => {
     const h = harness({ maxConnectionsPerApp: 2 });
     // Bound, then idle: its only session ended, the connection stays bound to the app.
