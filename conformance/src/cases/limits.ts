@@ -217,6 +217,26 @@ function boundOf(
   return value;
 }
 
+/**
+ * The app whose bound of connections a case fills, that bound, and whether the case spreads
+ * its connections over loopback addresses of their own: on the loopback, batches of 100
+ * from fresh addresses, so that the other cases' connections from 127.0.0.1 meet no bound
+ * of an address; elsewhere, only when the address's bound leaves room for the other cases.
+ */
+async function connectionsOfAnApp(
+  ctx: CaseContext,
+): Promise<{ role: AppRole; bound: number; spread: boolean }> {
+  const { role, limits } = await quotaApp(ctx, "connectionsPerApp");
+  const bound = boundOf(ctx, limits, "connectionsPerApp");
+  const perAddress = limits.connectionsPerAddress ?? Number.POSITIVE_INFINITY;
+  const spread = onLoopback(ctx);
+  if (!spread && perAddress < 2 * bound + 100)
+    throw new NotApplicable(
+      `${bound} connections of an app take too much of the ${perAddress} of one address, and the target is not on this machine's loopback`,
+    );
+  return { role, bound, spread };
+}
+
 /** Whether the target is on this machine's loopback, so that the kit may pick its source address. */
 function onLoopback(ctx: CaseContext): boolean {
   const host = new URL(ctx.target.wsUrl).hostname;
@@ -2300,17 +2320,7 @@ export const CASES: readonly ServerCase[] = [
     needs: ["alone"],
     timeoutMs: 60_000,
     async run(ctx) {
-      const { role, limits } = await quotaApp(ctx, "connectionsPerApp");
-      const bound = boundOf(ctx, limits, "connectionsPerApp");
-      const perAddress = limits.connectionsPerAddress ?? Number.POSITIVE_INFINITY;
-      // On the loopback, batches of 100 from addresses of their own, so that the other
-      // cases' connections from 127.0.0.1 meet no bound of an address; elsewhere, only
-      // when the address's bound leaves room for the other cases.
-      const spread = onLoopback(ctx);
-      if (!spread && perAddress < 2 * bound + 100)
-        throw new NotApplicable(
-          `${bound} connections of an app take too much of the ${perAddress} of one address, and the target is not on this machine's loopback`,
-        );
+      const { role, bound, spread } = await connectionsOfAnApp(ctx);
       const watcher = ctx.peer("watcher");
       const w = await ctx.open(watcher, { app: role });
       const conns: Connection[] = [];
@@ -2398,14 +2408,7 @@ export const CASES: readonly ServerCase[] = [
       // keeps its place under the app's bound until it closes [LIMIT-CONN-APP-1]. A server
       // that counts sessions rather than connections, or forgets an app's count once its
       // last session ends, admits more than its bound here and nowhere else.
-      const { role, limits } = await quotaApp(ctx, "connectionsPerApp");
-      const bound = boundOf(ctx, limits, "connectionsPerApp");
-      const perAddress = limits.connectionsPerAddress ?? Number.POSITIVE_INFINITY;
-      const spread = onLoopback(ctx);
-      if (!spread && perAddress < 2 * bound + 100)
-        throw new NotApplicable(
-          `${bound} connections of an app take too much of the ${perAddress} of one address, and the target is not on this machine's loopback`,
-        );
+      const { role, bound, spread } = await connectionsOfAnApp(ctx);
       const conns: Connection[] = [];
       let made = 0;
       /** A new connection's session/open and its answer; then, when opened, its close. */
