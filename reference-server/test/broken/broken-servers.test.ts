@@ -840,6 +840,18 @@ describe("the manifest of broken servers", () => {
     expect(table).toEqual(manifest.map((e) => `${e.name} ${e.requirement}`));
   });
 
+  test("is counted right where the READMEs count it", () => {
+    // Counts written by hand go stale when a server is added (51 stood for 53 once).
+    const stateful = manifest.filter((e) => e.stateful).length;
+    const own = readFileSync(join(root, "reference-server/broken/README.md"), "utf8");
+    expect(own).toContain(`(${manifest.length} servers, ${stateful} of them stateful)`);
+    const top = readFileSync(join(root, "README.md"), "utf8");
+    const counts = [...top.matchAll(/(\d+) (?:deliberately )?broken servers/g)].map((m) => m[1]);
+    expect(counts.length).toBeGreaterThanOrEqual(3);
+    for (const n of counts) expect(n).toBe(String(manifest.length));
+    expect(top).toContain(`${stateful} of them in what it keeps`);
+  });
+
   test("has at least 30 entries, 12 of them stateful, across chapters 1 to 9", () => {
     expect(manifest.length).toBeGreaterThanOrEqual(30);
     expect(manifest.filter((e) => e.stateful).length).toBeGreaterThanOrEqual(12);
