@@ -3,11 +3,14 @@
  * kit or listed in `src/untested.ts` with its reason, never both; every case names real
  * server requirements; names are unique and well formed.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CASE_NAME } from "../src/case.js";
 import { ALL_CASES } from "../src/cases/index.js";
 import { Requirements } from "../src/requirements.js";
 import { UNTESTED } from "../src/untested.js";
+import { root } from "./support.js";
 
 const requirements = Requirements.load();
 const named = new Set(ALL_CASES.flatMap((c) => c.requirements));
@@ -50,5 +53,25 @@ describe("the kit's coverage of the spec", () => {
       "SESSION-DISABLE-1",
       "SIG-ALG-3",
     ]);
+  });
+});
+
+describe("the README's counts", () => {
+  // Counts written by hand go stale when a case or a requirement is added (380 cases and
+  // 335 server requirements stood for 382 and 336 once).
+  const readme = readFileSync(join(root, "README.md"), "utf8").replace(/\s+/g, " ");
+  const server = requirements.server;
+  const durability = ALL_CASES.filter((c) => c.name.startsWith("durability/")).length;
+
+  it("are the kit's cases and the spec's requirements", () => {
+    const covered = server.filter((r) => named.has(r.id)).length;
+    const claims = [
+      `There are ${ALL_CASES.length} of them (${ALL_CASES.length - durability} in the quick and thorough profiles, ${durability} in the durability profile)`,
+      `name ${covered} of the ${server.length} server requirements`,
+      `Each of the other ${server.length - covered} is listed`,
+      `(${server.length} of the ${requirements.all.length} in spec v1.1)`,
+    ];
+    // One claim at a time, so that a failure names the claim rather than the README.
+    for (const claim of claims) expect(readme.includes(claim), claim).toBe(true);
   });
 });

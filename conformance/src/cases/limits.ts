@@ -2399,12 +2399,12 @@ export const CASES: readonly ServerCase[] = [
 
   defineCase({
     name: "limit/connections/app-bound-counts-connections-without-sessions",
-    requirements: ["LIMIT-CONN-APP-1", "SESSION-APP-1", "LIMIT-QUOTA-1"],
+    requirements: ["LIMIT-CONN-APP-1", "SESSION-APP-8", "SESSION-APP-1", "LIMIT-QUOTA-1"],
     // Fills a per-app bound that concurrent cases of the app would meet.
     needs: ["alone"],
     timeoutMs: 60_000,
     async run(ctx) {
-      // A connection stays bound to its app when its sessions end [SESSION-APP-1], so it
+      // A connection stays bound to its app when its sessions end [SESSION-APP-8], so it
       // keeps its place under the app's bound until it closes [LIMIT-CONN-APP-1]. A server
       // that counts sessions rather than connections, or forgets an app's count once its
       // last session ends, admits more than its bound here and nowhere else.

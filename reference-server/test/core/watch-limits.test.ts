@@ -249,7 +249,7 @@ describe("the counts behind the bounds, after connections come and go (7.6)", ()
     expectError(other, 4120, { i: 9, peerId: "dave" });
   });
 
-  it("[LIMIT-CONN-APP-1] [LIMIT-QUOTA-1] keeps counting a bound connection whose sessions have all ended", () => {
+  it("[LIMIT-CONN-APP-1] [SESSION-APP-8] [LIMIT-QUOTA-1] keeps counting a bound connection whose sessions have all ended", () => {
     const h = harness({ maxConnectionsPerApp: 2 });
     // Bound, then idle: its only session ended, the connection stays bound to the app.
     const idle = h.connect();
