@@ -35,7 +35,7 @@ const LOWEST_PICK = 15_000;
 const PICK_TRIES = 20;
 
 /**
- * The ports {@link pickPort} chooses from: from {@link LOWEST_PICK} up to just below the
+ * The ports {@link pickPort} chooses from: from 15000 (`LOWEST_PICK`) up to just below the
  * ephemeral range that `/proc/sys/net/ipv4/ip_local_port_range` gives, or up to 32767 (below
  * Linux's default 32768 and the 49152 of macOS, the BSDs and Windows) where it cannot be read.
  * `undefined` when the ephemeral range starts too low to leave room.
@@ -60,7 +60,7 @@ export function pickRange(rangeFile = "/proc/sys/net/ipv4/ip_local_port_range"):
 /**
  * A port that is free on 127.0.0.1 now, for a server command to listen on. It is picked at
  * random outside the ephemeral range ({@link pickRange}) and checked by binding it; after
- * {@link PICK_TRIES} taken ones, or where there is no such range, the kernel picks one.
+ * 20 (`PICK_TRIES`) taken ones, or where there is no such range, the kernel picks one.
  */
 export async function pickPort(range = pickRange()): Promise<number> {
   if (range !== undefined) {

@@ -60,6 +60,7 @@ export {
 } from "./core/config.js";
 /** The protocol engine: frames and time in, outputs out; no I/O of its own. */
 export { Engine, type EngineOptions, type EngineSnapshot } from "./core/engine.js";
+export type { AppSnapshot } from "./core/presence.js";
 /** The vocabulary between the engine and its adapter. */
 export type {
   ConnectionInfo,

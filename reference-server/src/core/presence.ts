@@ -17,7 +17,7 @@ export interface PresenceHost {
   record(event: string, fields: Record<string, unknown>): void;
 }
 
-/** One app in {@link Presence.snapshot}. */
+/** One app in an engine snapshot (`EngineSnapshot.apps`, from `Engine.snapshot()`): its presence state and counters. */
 export interface AppSnapshot {
   /** Each online peer with how many sessions it has open, sorted by peer. */
   online: [string, number][];
