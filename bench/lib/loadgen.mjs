@@ -21,6 +21,7 @@ import { performance } from "node:perf_hooks";
 import hdr from "hdr-histogram-js";
 import WebSocket from "ws";
 import { cpuSeconds, machineBusySeconds, rssKb } from "./proc.mjs";
+import { schedule } from "./schedule.mjs";
 
 const APP = "bench";
 /** Serials of setup requests; the hot paths use lower ones. */
@@ -237,20 +238,20 @@ function windowOf(a, b) {
 }
 
 /**
- * Sends on a plan: event k at T0 + k × 1000 / rate ms, for warmupMs + measureMs. A
- * setImmediate loop (the generator has its core to itself) sends every event that is due;
- * the lateness of each send is recorded too, to tell a slow generator from a slow server.
- * `clock.inWindow` is true during the measured part, whose ends are sampled.
- * @param {{ rate: number, warmupMs: number, measureMs: number, serverPid: number,
- *   send: (k: number) => void, total?: number }} plan
+ * Sends on a plan ({@link schedule}: event k at T0 + k × 1000 / rate ms, after an optional
+ * ramp), for warmupMs + measureMs. A setImmediate loop (the generator has its core to
+ * itself) sends every event that is due; the lateness of each send is recorded too, to tell
+ * a slow generator from a slow server. `clock.inWindow` is true during the measured part,
+ * whose ends are sampled.
+ * @param {{ rate: number, warmupMs: number, measureMs: number, rampMs?: number,
+ *   serverPid: number, send: (k: number) => void, total?: number }} plan
  */
 async function openLoop(plan) {
-  const interval = 1000 / plan.rate;
+  const { interval, at, kFirst, total: planned } = schedule(plan);
   const T0 = now() + 20;
   const tW = T0 + plan.warmupMs;
   const tE = tW + plan.measureMs;
-  const total = plan.total ?? Math.ceil((plan.warmupMs + plan.measureMs) / interval);
-  const kFirst = Math.ceil(plan.warmupMs / interval);
+  const total = plan.total ?? planned;
   const lag = histogram();
   const clock = {
     T0,
@@ -264,7 +265,7 @@ async function openLoop(plan) {
     b: undefined,
     lag,
     /** @param {number} k */
-    planned: (k) => T0 + k * interval,
+    planned: (k) => T0 + at(k),
     /** @type {Promise<void>} */
     done: Promise.resolve(),
   };
@@ -277,8 +278,8 @@ async function openLoop(plan) {
         clock.inWindow = true;
         process.send?.({ id: runningJob, window: "start" });
       }
-      while (k < total && T0 + k * interval <= t) {
-        if (k >= kFirst) record(lag, t - (T0 + k * interval));
+      while (k < total && T0 + at(k) <= t) {
+        if (k >= kFirst) record(lag, t - (T0 + at(k)));
         plan.send(k++);
       }
       if (!clock.b && t >= tE) {
@@ -502,7 +503,7 @@ async function directStep(job, step, senders, receivers) {
     (_, p) =>
       `{"cmd":"direct","appId":"${APP}","peerId":"s${p}","toPeerIds":["r${p}"],"msg":"${tag}.`,
   );
-  const total = Math.ceil(((step.warmupMs + step.measureMs) * step.rate) / 1000);
+  const { total } = schedule(step);
   seen = new Uint8Array(total);
   clock = await openLoop({
     ...step,
@@ -554,6 +555,12 @@ async function directStep(job, step, senders, receivers) {
     stray: c.stray,
     errors,
     sustained,
+    // The worst delivery of the warm-up (never recorded in the histograms): how a freshly
+    // started server met its first load, ramped or not.
+    warmupWorstMs: Math.max(
+      0,
+      ...timeline.slice(0, Math.ceil(step.warmupMs / 100)).map((v) => v ?? 0),
+    ),
     timeline: timeline.map((v) => Math.round(v * 10) / 10),
   };
 }

@@ -133,10 +133,11 @@ describe("verdicts on issue 11's targets", () => {
       const r = results({ knee: 11_000 });
       return { ...r, details: { ...r.details, B1AtKneeTarget: floor } };
     };
-    const rate = TARGETS.w2MinKnee;
+    // The quick ladder's first step at or above the target's 20,000 msg/s.
+    const rate = 21_836;
     const slow = verdicts(withFloor({ rate, sustained: false, deliveredPerS: 16_000 }));
     expect(slow.find((v) => v.id === "W2/knee")?.verdict).toBe("inconclusive");
-    expect(slow.find((v) => v.id === "W2/knee")?.why).toMatch(/B1.*did not sustain 20,000/);
+    expect(slow.find((v) => v.id === "W2/knee")?.why).toMatch(/B1.*did not sustain 21,836/);
     const fast = verdicts(withFloor({ rate, sustained: true, deliveredPerS: 20_000 }));
     expect(fast.find((v) => v.id === "W2/knee")?.verdict).toBe("not met");
     expect(fast.find((v) => v.id === "W2/knee")?.why).toMatch(/where B1 sustained/);
