@@ -154,6 +154,28 @@ describe("verdicts on issue 11's targets", () => {
     expect(late?.why).toMatch(/lower bound/);
   });
 
+  it("W2's knee: the generator late behind an overloaded server is no lower bound when it drove B1 there on time", () => {
+    const run = (floor: Record<string, unknown>) => {
+      const r = results({ knee: 16_000, nextLate: true });
+      return { ...r, details: { ...r.details, B1AtKneeTarget: floor } };
+    };
+    // The failing step is 16,000 × 1.25; B1 ran at 21,836 msg/s, above it, on time.
+    const onTime = verdicts(run({ rate: 21_836, sustained: true, generatorLimited: false }));
+    expect(onTime.find((v) => v.id === "W2/knee")?.verdict).toBe("not met");
+    expect(onTime.find((v) => v.id === "W2/knee")?.why).toMatch(/drove B1 there on time/);
+    // Late on B1 too: the generator may be the limit.
+    expect(
+      verdictOf(run({ rate: 21_836, sustained: true, generatorLimited: true }), "W2/knee"),
+    ).toBe("inconclusive");
+    // B1 on time at a lower rate than the failing step proves nothing of the generator there.
+    const r = results({ knee: 30_000 * 0.8, nextLate: true });
+    const lower = {
+      ...r,
+      details: { ...r.details, B1AtKneeTarget: { rate: 21_836, sustained: true } },
+    };
+    expect(verdictOf(lower, "W2/knee")).toBe("met");
+  });
+
   it("W3: not met when B1 meets the bound, inconclusive when B1 misses it too", () => {
     expect(verdictOf(results({ w3: [8, 10], b1: [4, 6] }), "W3/p99")).toBe("not met");
     const floor = verdicts(results({ w3: [8, 30], b1: [5.5, 25] }));
