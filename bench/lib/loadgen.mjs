@@ -557,9 +557,10 @@ async function directStep(job, step, senders, receivers) {
     sustained,
     // The worst delivery of the warm-up (never recorded in the histograms): how a freshly
     // started server met its first load, ramped or not.
+    // (Array.from, not map: a 100 ms with no delivery is a hole in the timeline.)
     warmupWorstMs: Math.max(
       0,
-      ...timeline.slice(0, Math.ceil(step.warmupMs / 100)).map((v) => v ?? 0),
+      ...Array.from(timeline.slice(0, Math.ceil(step.warmupMs / 100)), (v) => v ?? 0),
     ),
     timeline: timeline.map((v) => Math.round(v * 10) / 10),
   };

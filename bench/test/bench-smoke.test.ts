@@ -139,6 +139,17 @@ describe("benchmarks (bench/run.mjs --smoke)", () => {
       rate: 1200,
       sustained: expect.any(Boolean),
     });
+    // The cold start: the worst delivery of the knee step's warm-up, W2's and B1's, each a
+    // real latency (a hole in the timeline once made it NaN), W2's against B1's.
+    const cold = rows.filter((r) => r.metric.startsWith("worst send→deliver in the warm-up"));
+    expect(cold.map((r) => r.workload).sort()).toEqual(["B0", "B1", "W2"]);
+    for (const r of cold) {
+      expect(Number.isFinite(r.value) && r.value > 0, `${r.workload} ${r.value}`).toBe(true);
+    }
+    const coldW2 = cold.find((r) => r.workload === "W2");
+    const kneeStep = results.details.W2.find((s: { rate: number }) => s.rate === results.run.knee);
+    expect(coldW2?.value).toBe(kneeStep.warmupWorstMs);
+    expect(coldW2?.baseline).toBe("B1");
     // Every workload with a baseline has its ratios.
     for (const [w, bases] of Object.entries(BASELINE_OF)) {
       for (const b of bases) {
