@@ -76,8 +76,12 @@ if (failures.length > 0) {
 /** The first non-empty line of a failure message, cut to 300 characters. */
 function firstLine(message) {
   if (typeof message !== "string") return "(no message)";
-  const line = message.split("\n").find((part) => part.trim() !== "") ?? "(no message)";
-  return line.length > 300 ? `${line.slice(0, 300)}...` : line.trim();
+  const line =
+    message
+      .split("\n")
+      .find((part) => part.trim() !== "")
+      ?.trim() ?? "(no message)";
+  return line.length > 300 ? `${line.slice(0, 300)}...` : line;
 }
 
 // A test file that fails to load (syntax error, failing import, failing hook) fails no test, so

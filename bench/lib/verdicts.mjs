@@ -160,7 +160,7 @@ export function verdicts({ rows, details }) {
       // measured it; a floor under the target (the smoke profile's) says nothing of it.
       const floor =
         details.B1AtKneeTarget?.rate >= TARGETS.w2MinKnee ? details.B1AtKneeTarget : undefined;
-      const failed = failing ? `${n(failing.rate)} msg/s not sustained` : "no higher step run";
+      const failed = `${n(failing?.rate ?? 0)} msg/s not sustained`;
       // The generator late at the failing step makes the knee a lower bound, unless this
       // run saw it drive the same rate or more on time (B1's step at the target): then its
       // lateness followed the server's backlog (an overloaded server answers in bursts,
@@ -169,6 +169,13 @@ export function verdicts({ rows, details }) {
       // send lag p99 14-27 ms, where it drove B1 at 21,836 msg/s with 2-6.5 ms.
       const drove = floor && !floor.generatorLimited && failing && floor.rate >= failing.rate;
       if (kneeRow.value >= TARGETS.w2MinKnee) out.push({ ...base, verdict: "met", why: "" });
+      else if (!failing)
+        // Every step run was sustained: the ladder ended (its step count), not the server.
+        out.push({
+          ...base,
+          verdict: "inconclusive",
+          why: "no higher step was run: the knee is a lower bound",
+        });
       else if (failing?.generatorLimited && !drove)
         out.push({
           ...base,

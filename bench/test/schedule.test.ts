@@ -42,3 +42,28 @@ describe("the open-loop schedule (lib/schedule.mjs)", () => {
     expect(s.total - s.kFirst).toBe(700);
   });
 });
+
+describe("the open-loop schedule: uneven plans and bad ramps", () => {
+  it("a ramp whose event count is not whole (17,469 msg/s over 500 ms: 4,367.25 events)", () => {
+    const s = planOf({ rate: 17_469, warmupMs: 1500, measureMs: 2000, rampMs: 500 });
+    // Events strictly inside the ramp: k < floor(4367.25); the next one starts the full rate.
+    expect(s.at(4366)).toBeLessThan(500);
+    expect(s.at(4367)).toBe(500);
+    expect(s.at(4368) - s.at(4367)).toBeCloseTo(s.interval, 9);
+    expect(s.at(s.kFirst - 1)).toBeLessThan(1500);
+    expect(s.at(s.kFirst)).toBeGreaterThanOrEqual(1500);
+    expect(s.kFirst).toBe(4367 + Math.ceil(1000 / s.interval));
+  });
+  it("a warm-up that is not a whole number of intervals", () => {
+    const s = planOf({ rate: 1000, warmupMs: 1000.5, measureMs: 2000 });
+    expect(s.kFirst).toBe(1001);
+    expect(s.at(s.kFirst - 1)).toBeLessThan(1000.5);
+  });
+  it("ignores a negative ramp", () => {
+    expect(planOf({ rate: 1000, warmupMs: 1000, measureMs: 1000, rampMs: -200 })).toMatchObject({
+      kFirst: 1000,
+      total: 2000,
+    });
+    expect(planOf({ rate: 1000, warmupMs: 1000, measureMs: 1000, rampMs: -200 }).at(0)).toBe(0);
+  });
+});

@@ -167,13 +167,7 @@ describe("verdicts on issue 11's targets", () => {
     expect(
       verdictOf(run({ rate: 21_836, sustained: true, generatorLimited: true }), "W2/knee"),
     ).toBe("inconclusive");
-    // B1 on time at a lower rate than the failing step proves nothing of the generator there.
-    const r = results({ knee: 30_000 * 0.8, nextLate: true });
-    const lower = {
-      ...r,
-      details: { ...r.details, B1AtKneeTarget: { rate: 21_836, sustained: true } },
-    };
-    expect(verdictOf(lower, "W2/knee")).toBe("met");
+    // B1 on time below the failing step's rate: see the edge cases below.
   });
 
   it("W3: not met when B1 meets the bound, inconclusive when B1 misses it too", () => {
@@ -197,5 +191,119 @@ describe("verdicts on issue 11's targets", () => {
     expect(list).toHaveLength(7);
     const md = verdictsMarkdown(verdicts(results()));
     expect(md.split("\n").filter((l) => l.startsWith("| W"))).toHaveLength(7);
+  });
+});
+
+// W2/knee rows and details only; the other rules say "not run".
+function knee(kneeRate: number, steps: Record<string, unknown>[], floor?: Record<string, unknown>) {
+  return {
+    rows: [
+      {
+        workload: "W2",
+        metric: "knee: highest sustained offered rate",
+        value: kneeRate,
+        unit: "",
+        baseline: null,
+        ratio: null,
+      },
+    ],
+    details: {
+      W2: [{ rate: kneeRate, sustained: true }, ...steps],
+      ...(floor && { B1AtKneeTarget: floor }),
+    },
+  };
+}
+const k = (r: ReturnType<typeof knee>) => verdicts(r as never).find((v) => v.id === "W2/knee");
+
+describe("verdicts on the W2 knee: edge cases", () => {
+  it("meets the target exactly at 20,000 msg/s", () => {
+    expect(k(knee(20_000, [{ rate: 25_000, sustained: false }]))?.verdict).toBe("met");
+  });
+  it("B1 on time below the failing step proves nothing: still a lower bound", () => {
+    const v = k(
+      knee(18_000, [{ rate: 22_500, sustained: false, generatorLimited: true }], {
+        rate: 21_836,
+        sustained: true,
+      }),
+    );
+    expect(v?.verdict).toBe("inconclusive");
+    expect(v?.why).toMatch(/lower bound/);
+  });
+  it("B1 on time at exactly the failing step's rate counts as driven", () => {
+    const v = k(
+      knee(17_469, [{ rate: 21_836, sustained: false, generatorLimited: true }], {
+        rate: 21_836,
+        sustained: true,
+      }),
+    );
+    expect(v?.verdict).toBe("not met");
+    expect(v?.why).toBe(
+      "21,836 msg/s not sustained, where B1 sustained 21,836 msg/s (the generator, late at the failing step behind the server's backlog, drove B1 there on time)",
+    );
+  });
+  it("a floor exactly at the target counts", () => {
+    const v = k(
+      knee(16_000, [{ rate: 20_000, sustained: false }], {
+        rate: 20_000,
+        sustained: false,
+        deliveredPerS: 15_000,
+      }),
+    );
+    expect(v?.verdict).toBe("inconclusive");
+    expect(v?.why).toBe(
+      "B1, the bare durable relay, did not sustain 20,000 msg/s on this machine either (delivered 15,000/s)",
+    );
+  });
+  it("late on B1 too: says the failing step makes the knee a lower bound", () => {
+    const v = k(
+      knee(16_000, [{ rate: 20_000, sustained: false, generatorLimited: true }], {
+        rate: 21_836,
+        sustained: true,
+        generatorLimited: true,
+      }),
+    );
+    expect(v?.why).toMatch(/late at the failing step \(20,000 msg\/s\): the knee is a lower bound/);
+  });
+  it("late driving B1, on time at the failing step: names B1's rate", () => {
+    const v = k(
+      knee(16_000, [{ rate: 20_000, sustained: false }], {
+        rate: 21_836,
+        sustained: true,
+        generatorLimited: true,
+      }),
+    );
+    expect(v).toMatchObject({
+      verdict: "inconclusive",
+      why: "the generator was late driving B1 at 21,836 msg/s: the machine's floor there is not known",
+    });
+  });
+  it("generator on time at the failing step: no 'drove B1' note; names the failing rate", () => {
+    expect(
+      k(knee(16_000, [{ rate: 20_000, sustained: false }], { rate: 21_836, sustained: true }))?.why,
+    ).toBe("20,000 msg/s not sustained, where B1 sustained 21,836 msg/s");
+  });
+  it("no failing step under the target: the ladder ended, the knee is a lower bound", () => {
+    const v = k(knee(16_000, [{ rate: 12_000, sustained: true }]));
+    expect(v?.verdict).toBe("inconclusive");
+    expect(v?.why).toMatch(/no higher step was run: the knee is a lower bound/);
+  });
+  it("the failing step is the unsustained one above the knee (full ladder, a dip below it)", () => {
+    const v = k(
+      knee(16_000, [
+        { rate: 12_000, sustained: false, generatorLimited: true },
+        { rate: 20_000, sustained: false },
+      ]),
+    );
+    expect(v).toMatchObject({ verdict: "not met", why: "20,000 msg/s not sustained" });
+  });
+  it("B1 on time at the rate but not sustained: B1's shortfall, not a lower bound", () => {
+    const v = k(
+      knee(16_000, [{ rate: 20_000, sustained: false, generatorLimited: true }], {
+        rate: 21_836,
+        sustained: false,
+        deliveredPerS: 18_000,
+      }),
+    );
+    expect(v?.why).toMatch(/B1.*did not sustain 21,836/);
   });
 });
