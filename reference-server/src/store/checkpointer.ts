@@ -64,6 +64,13 @@ interface CheckpointResult {
   readonly busy?: number;
   readonly log?: number;
   readonly checkpointed?: number;
+  /**
+   * The log's generation (its header's checkpoint sequence and first salt, which change each
+   * time the log starts over), read before and after the checkpoint; undefined when the
+   * header could not be read.
+   */
+  readonly before?: string;
+  readonly after?: string;
   readonly error?: string;
 }
 
@@ -91,6 +98,23 @@ const Database = require(workerData.driver);
 if (process.platform === "linux") require("node:os").setPriority(19);
 const db = new Database(workerData.path, { fileMustExist: true });
 const closed = new Int32Array(workerData.closed);
+const fs = require("node:fs");
+const header = Buffer.alloc(20);
+// The log's generation: SQLite rewrites the WAL header's checkpoint sequence (bytes 12-15)
+// and salt-1 (16-19) each time the log starts over, which a later write does by itself once
+// a checkpoint copied every frame. undefined if the file cannot be read (it is only a hint).
+function generation() {
+  let fd;
+  try {
+    fd = fs.openSync(workerData.path + "-wal", "r");
+    if (fs.readSync(fd, header, 0, 20, 0) < 20) return undefined;
+    return header.readUInt32BE(12) + ":" + header.readUInt32BE(16);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
 parentPort.on("message", (request) => {
   if (request === "close") {
     try {
@@ -104,8 +128,10 @@ parentPort.on("message", (request) => {
   }
   let result;
   try {
+    const before = generation();
     const row = db.pragma("wal_checkpoint(PASSIVE)")[0];
-    result = { busy: row.busy, log: row.log, checkpointed: row.checkpointed };
+    const after = generation();
+    result = { busy: row.busy, log: row.log, checkpointed: row.checkpointed, before, after };
   } catch (err) {
     result = { error: String(err && err.message ? err.message : err) };
   }
@@ -130,6 +156,8 @@ export class Checkpointer {
   #lastRequestAt = Number.NEGATIVE_INFINITY;
   /** Frames in the log at the worker's last checkpoint. */
   #logFrames = 0;
+  /** The log's generation at the worker's last checkpoint (see {@link CheckpointResult}). */
+  #generation: string | undefined;
   /** The current shortest time between two of the worker's checkpoints, ms. */
   #periodMs: number;
   #background = 0;
@@ -215,9 +243,18 @@ export class Checkpointer {
     const log = result.log ?? -1;
     // -1: the checkpoint could not run (another process held SQLite's checkpoint lock).
     if (log < 0) return;
-    // Frames since the last checkpoint; fewer in the log than then means it started over.
-    const fresh = log >= this.#logFrames ? log - this.#logFrames : log;
+    // Frames since the last checkpoint. Every frame is new when the log started over since
+    // then: its generation changed, or it holds fewer frames. (The count alone missed a log
+    // that started over and grew back to as many frames: the period then doubled where it
+    // should have halved, and alternated.) A generation that changed during the checkpoint
+    // leaves the count ambiguous; it is taken as all new.
+    const restarted =
+      (result.before !== undefined && result.before !== this.#generation) ||
+      result.before !== result.after ||
+      log < this.#logFrames;
+    const fresh = restarted ? log : log - this.#logFrames;
     this.#logFrames = log;
+    this.#generation = result.after;
     const { periodMs, maxPeriodMs, targetFrames } = this.#options;
     if (fresh < targetFrames / 2) {
       this.#periodMs = Math.min(Math.max(2 * this.#periodMs, 1), maxPeriodMs);

@@ -116,13 +116,19 @@ describe("SqliteStore with background checkpoints", () => {
     });
     const stats = () => store.checkpointerStats() ?? { background: 0, periodMs: -1 };
     let n = 0;
-    /** Commits `messages` messages of `bytes` each, one commit each, then waits for an answer. */
+    /**
+     * Commits `messages` messages of `bytes` each in one commit, then waits for the worker's
+     * answer. One commit asks for one checkpoint, which then finds the whole burst: with a
+     * commit per message, a burst that outlasted the period (a loaded machine: a CI run
+     * failed this test at 4 ms, expected 1) asked for a second checkpoint in its middle,
+     * which found few frames and doubled the period back.
+     */
     const burst = async (messages: number, bytes: number) => {
       const answered = stats().background;
       for (let k = 0; k < messages; k++, n++) {
         store.insertMessage(message({ id: `m${n}`, msg: "x".repeat(bytes), timestamp: n }));
-        store.commit();
       }
+      store.commit();
       await until(() => stats().background > answered, 2000);
     };
     // A few frames per checkpoint: the period doubles up to its bound.
@@ -134,7 +140,7 @@ describe("SqliteStore with background checkpoints", () => {
     // Hundreds of frames per checkpoint: it halves back down to its floor.
     for (let k = 0; k < 12 && stats().periodMs > 1; k++) {
       await new Promise((r) => setTimeout(r, stats().periodMs + 1));
-      await burst(150, 3000);
+      await burst(600, 3000); // about 450 frames in one commit: over targetFrames
     }
     expect(stats().periodMs).toBe(1);
     store.close();
