@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,10 +10,11 @@ const script = new URL("../../scripts/test-summary.mjs", import.meta.url).pathna
 const dir = mkdtempSync(join(tmpdir(), "confab-summary-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The script's stdout lines for `report`, which must exit 0. */
 function summarize(report: unknown): string[] {
-  const path = join(dir, `report-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(path, JSON.stringify(report));
-  return execFileSync(process.execPath, [script, path], { encoding: "utf8" }).trimEnd().split("\n");
+  const r = run(report);
+  expect(r.status, r.err).toBe(0);
+  return r.out;
 }
 
 const passing = { fullName: "ok", status: "passed", failureMessages: [] };
