@@ -146,6 +146,28 @@ describe("SqliteStore with background checkpoints", () => {
     store.close();
   });
 
+  it("bounds the log when the worker never answers: SQLite's own checkpoint is the backstop", () => {
+    // A saturated server leaves the lowest-priority worker no CPU: here the store commits in
+    // one synchronous loop, so no answer of the worker is ever read and the reset, which
+    // counts the frames the worker reports, never comes. Without the backstop the log grew
+    // to about 12 MB (3000 commits of 2 KB rows and their index pages).
+    const store = SqliteStore.open(dbPath, {
+      checkpoints: "background",
+      checkpointer: { periodMs: 0, maxPeriodMs: 0, targetFrames: 0, resetFrames: 64 },
+    });
+    const text = "y".repeat(2000);
+    let maxWal = 0;
+    for (let n = 0; n < 3000; n++) {
+      store.insertMessage(message({ id: `s${n}`, msg: text, timestamp: n }));
+      store.commit();
+      maxWal = Math.max(maxWal, walBytes());
+    }
+    expect(store.checkpointerStats()?.background).toBe(0);
+    // Twice 64 frames of 4 KB and their headers, and what one commit adds past the bound.
+    expect(maxWal).toBeLessThan(1_000_000);
+    store.close();
+  });
+
   it("leaves the checkpoints to SQLite for an in-memory database", () => {
     const store = SqliteStore.open(":memory:", { checkpoints: "background" });
     expect(store.settings().checkpoints).toBe("inline");
@@ -160,7 +182,10 @@ describe("SqliteStore with background checkpoints", () => {
       ...CHECKPOINTER_DEFAULTS,
       periodMs: 0,
     });
-    expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(0);
+    // While the worker runs, SQLite's own checkpoint is only the backstop at twice the bound.
+    expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(
+      2 * CHECKPOINTER_DEFAULTS.resetFrames,
+    );
     await until(() => !checkpointer.stats().running);
     expect(checkpointer.stats().running).toBe(false);
     expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(1000);
