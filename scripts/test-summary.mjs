@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Prints a one-line summary of a vitest JSON report:
+// Prints the summary of a vitest JSON report:
 //
 //   node scripts/test-summary.mjs [report]   (default: test-results/vitest.json)
 //
-// Failed tests (and test files that failed outside any test) are listed first, at most 10, each
-// with the first line of its failure. The last line printed is exactly `N passed, N failed`,
-// followed by `, N skipped` when any test was skipped or marked todo. Exits 1 (saying why) when the report is missing or unparsable;
-// otherwise exits 0 whatever the tests did: the caller owns the exit status of the test run.
+// Failed tests (and test files that failed outside any test) are listed first, at most 10,
+// each with the first line of its failure. The last line printed is exactly
+// `N passed, N failed`, followed by `, N skipped` when any test was skipped or marked todo.
+// Exits 1 (saying why) when the report is missing or unparsable; otherwise exits 0 whatever
+// the tests did: the caller owns the exit status of the test run.
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 
