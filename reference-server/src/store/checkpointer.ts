@@ -24,13 +24,22 @@
  * to one core, W3's p99 was 5.2 and 9.3 ms in two runs at the default priority, 4.9 and 5.2
  * at the lowest.
  *
+ * That priority has a cost on a saturated core: the worker then gets almost no CPU, and in the
+ * middle of a checkpoint it holds SQLite's checkpoint lock, so neither the reset nor the
+ * backstop can run. A store-only loop pinned to one core took the log to 222-449 MB in 4 s
+ * (its bound about 34 MB), the worker finishing 3-4 checkpoints. So once the log reaches the
+ * backstop's length while the worker is inside a checkpoint, the store's connection waits for
+ * it (the event loop gives it the core), then lets the log start over itself.
+ *
  * Durability is SQLite's: a checkpoint only copies committed frames, at any time, and a crash
  * in the middle of one loses nothing. If the worker fails, the connection checkpoints by
  * itself again (the default 1000 pages).
  * @module
  */
 
+import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
+import { endianness } from "node:os";
 import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
 
@@ -81,15 +90,24 @@ export interface CheckpointerStats {
   readonly background: number;
   /** Passive checkpoints the store's own connection ran to let the log start over. */
   readonly resets: number;
+  /**
+   * Times the store's connection waited for a starved worker to finish its checkpoint, the
+   * log being as long as the backstop's (each is followed by a reset, counted in `resets`).
+   */
+  readonly waits: number;
   /** False once the worker failed and the connection checkpoints by itself again. */
   readonly running: boolean;
   /** The current shortest time between two of the worker's checkpoints, ms. */
   readonly periodMs: number;
 }
 
+// The shared flags' slots: the worker's connection closed; the worker is inside a checkpoint.
+const CLOSED = 0;
+const BUSY = 1;
+
 // The worker's code. A string (eval), not a module file: the same code then runs from the
 // compiled server and from the TypeScript sources under test. `driver` is better-sqlite3's
-// entry, resolved by the main thread; `closed` a shared flag set once the connection closed.
+// entry, resolved by the main thread; `flags` the shared flags (CLOSED, BUSY).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
@@ -98,7 +116,7 @@ const Database = require(workerData.driver);
 // elsewhere it would lower the whole process.
 if (process.platform === "linux") require("node:os").setPriority(19);
 const db = new Database(workerData.path, { fileMustExist: true });
-const closed = new Int32Array(workerData.closed);
+const flags = new Int32Array(workerData.flags);
 const fs = require("node:fs");
 const header = Buffer.alloc(20);
 // The log's generation: SQLite rewrites the WAL header's checkpoint sequence (bytes 12-15)
@@ -121,13 +139,16 @@ parentPort.on("message", (request) => {
     try {
       db.close();
     } finally {
-      Atomics.store(closed, 0, 1);
-      Atomics.notify(closed, 0);
+      Atomics.store(flags, ${CLOSED}, 1);
+      Atomics.notify(flags, ${CLOSED});
       parentPort.close();
     }
     return;
   }
   let result;
+  // Set while this thread may hold SQLite's checkpoint lock: the store's connection waits on
+  // it when the log is too long (a starved worker).
+  Atomics.store(flags, ${BUSY}, 1);
   try {
     const before = generation();
     const row = db.pragma("wal_checkpoint(PASSIVE)")[0];
@@ -135,6 +156,9 @@ parentPort.on("message", (request) => {
     result = { busy: row.busy, log: row.log, checkpointed: row.checkpointed, before, after };
   } catch (err) {
     result = { error: String(err && err.message ? err.message : err) };
+  } finally {
+    Atomics.store(flags, ${BUSY}, 0);
+    Atomics.notify(flags, ${BUSY});
   }
   parentPort.postMessage(result);
 });
@@ -144,6 +168,18 @@ parentPort.on("message", (request) => {
 const CLOSE_WAIT_MS = 10_000;
 
 /**
+ * How long the store's connection waits for a worker in the middle of a checkpoint once the
+ * log is too long, ms: the worker only has to finish copying (at most twice
+ * {@link CheckpointerOptions.resetFrames} frames, tens of ms); a worker that is stuck (a disk
+ * that does not answer) must not stall the event loop for longer than SQLite's own inline
+ * checkpoint would.
+ */
+const STARVED_WAIT_MS = 1000;
+
+/** The -shm file's fields are in the machine's byte order. */
+const LITTLE_ENDIAN = endianness() === "LE";
+
+/**
  * Runs the WAL checkpoints of `db` (a file database in WAL mode, opened at `path`) on a
  * worker thread; the store calls {@link Checkpointer.afterCommit} after each COMMIT that
  * wrote, and {@link Checkpointer.close} before it closes `db`.
@@ -151,7 +187,12 @@ const CLOSE_WAIT_MS = 10_000;
 export class Checkpointer {
   readonly #db: Database.Database;
   readonly #options: CheckpointerOptions;
-  readonly #closed = new Int32Array(new SharedArrayBuffer(4));
+  readonly #path: string;
+  /** Shared with the worker: {@link CLOSED} and {@link BUSY}. */
+  readonly #flags = new Int32Array(new SharedArrayBuffer(8));
+  /** The -shm file, opened at the first look at the log's length. */
+  #shm: number | undefined;
+  readonly #shmHeader = Buffer.alloc(20);
   #worker: Worker | undefined;
   #inFlight = false;
   #lastRequestAt = Number.NEGATIVE_INFINITY;
@@ -163,16 +204,24 @@ export class Checkpointer {
   #periodMs: number;
   #background = 0;
   #resets = 0;
+  #waits = 0;
+  /** Whether the store's connection already waited for the checkpoint now in flight. */
+  #waited = false;
 
   /** Starts the worker; `db`'s own checkpoints stop until it fails. */
   constructor(db: Database.Database, path: string, options: CheckpointerOptions) {
     this.#db = db;
+    this.#path = path;
     this.#options = options;
     this.#periodMs = options.periodMs;
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { path, driver, closed: this.#closed.buffer },
+      // None of the process's node flags: the worker's code is CommonJS and self-contained,
+      // and inherited ones broke it (`--input-type=module` made the worker fail at once, and
+      // its checkpoints went back to SQLite) or ran in it too (an `--import` preload).
+      execArgv: [],
+      workerData: { path, driver, flags: this.#flags.buffer },
     });
     // Never what keeps a process alive: close() ends it, and at exit a checkpoint cut short
     // loses nothing.
@@ -195,6 +244,7 @@ export class Checkpointer {
     return {
       background: this.#background,
       resets: this.#resets,
+      waits: this.#waits,
       running: this.#worker !== undefined,
       periodMs: this.#periodMs,
     };
@@ -205,18 +255,15 @@ export class Checkpointer {
    * for a checkpoint if none is running and the last one is the current period old.
    */
   afterCommit(): void {
-    if (this.#worker === undefined || this.#inFlight) return;
+    if (this.#worker === undefined) return;
+    if (this.#inFlight) {
+      this.#unlessStarved();
+      return;
+    }
     if (this.#logFrames >= this.#options.resetFrames) {
       // No transaction is open and the worker is idle: this copies the frames since the
-      // worker's checkpoint, and the next write restarts the log. The commit is done either
-      // way; a checkpoint that fails (I/O) is tried again after the worker's next one.
-      this.#logFrames = 0;
-      try {
-        this.#db.pragma("wal_checkpoint(PASSIVE)");
-        this.#resets++;
-      } catch {
-        // Nothing is lost: the frames stay in the log.
-      }
+      // worker's checkpoint, and the next write restarts the log.
+      this.#reset();
       return;
     }
     const now = performance.now();
@@ -227,6 +274,60 @@ export class Checkpointer {
   }
 
   /**
+   * While the worker's checkpoint is in flight: if the worker is inside it (holding SQLite's
+   * checkpoint lock, so that SQLite's own backstop cannot run) and the log has reached the
+   * backstop's length, the worker is starved. Then the event loop waits for it, which on a
+   * saturated core is what gives it the CPU, and lets the log start over itself. Once per
+   * checkpoint: a worker that the wait did not bring to an end is left to SQLite's backstop.
+   */
+  #unlessStarved(): void {
+    if (this.#waited || Atomics.load(this.#flags, BUSY) === 0) return;
+    const frames = this.#walFrames();
+    if (frames === undefined || frames < 2 * this.#options.resetFrames) return;
+    this.#waited = true;
+    this.#waits++;
+    Atomics.wait(this.#flags, BUSY, 1, STARVED_WAIT_MS);
+    this.#reset();
+  }
+
+  /**
+   * A passive checkpoint on the store's connection, between two transactions: it copies what
+   * the worker's did not, and the next write restarts the log. The commit is done either way;
+   * a checkpoint that fails (I/O, or the worker still inside its own) is tried again later.
+   */
+  #reset(): void {
+    this.#logFrames = 0;
+    try {
+      this.#db.pragma("wal_checkpoint(PASSIVE)");
+      this.#resets++;
+    } catch {
+      // Nothing is lost: the frames stay in the log.
+    }
+  }
+
+  /**
+   * The frames in the log now: `mxFrame` of the wal-index header, 4 bytes at offset 16 of
+   * the -shm file in the machine's byte order (https://www.sqlite.org/walformat.html). The
+   * worker's answers say it too, but a starved worker does not answer. undefined when the
+   * file cannot be read (it is only a hint).
+   */
+  #walFrames(): number | undefined {
+    try {
+      this.#shm ??= openSync(`${this.#path}-shm`, "r");
+      if (readSync(this.#shm, this.#shmHeader, 0, 20, 0) < 20) return undefined;
+      return LITTLE_ENDIAN ? this.#shmHeader.readUInt32LE(16) : this.#shmHeader.readUInt32BE(16);
+    } catch {
+      return undefined;
+    }
+  }
+
+  #closeShm(): void {
+    if (this.#shm === undefined) return;
+    closeSync(this.#shm);
+    this.#shm = undefined;
+  }
+
+  /**
    * Closes the worker's connection and waits for it (bounded), so that the store's connection,
    * the last one, checkpoints the whole log and removes it as it closes.
    */
@@ -234,14 +335,17 @@ export class Checkpointer {
     const worker = this.#worker;
     if (worker === undefined) return;
     this.#worker = undefined;
+    this.#closeShm();
     worker.removeAllListeners();
     worker.on("error", () => {}); // closing anyway: nothing left to fall back to
     worker.postMessage("close");
-    Atomics.wait(this.#closed, 0, 0, CLOSE_WAIT_MS);
+    Atomics.wait(this.#flags, CLOSED, 0, CLOSE_WAIT_MS);
   }
 
   #done(result: CheckpointResult): void {
     this.#inFlight = false;
+    const waited = this.#waited;
+    this.#waited = false;
     if (result.error !== undefined) {
       this.#fail();
       return;
@@ -260,8 +364,9 @@ export class Checkpointer {
       result.before !== result.after ||
       log < this.#logFrames;
     const fresh = restarted ? log : log - this.#logFrames;
-    this.#logFrames = log;
-    this.#generation = result.after;
+    // After a reset while it was in flight, the answer's log is one that has started over.
+    this.#logFrames = waited ? 0 : log;
+    this.#generation = waited ? undefined : result.after;
     const { periodMs, maxPeriodMs, targetFrames } = this.#options;
     if (fresh < targetFrames / 2) {
       this.#periodMs = Math.min(Math.max(2 * this.#periodMs, 1), maxPeriodMs);
@@ -276,6 +381,7 @@ export class Checkpointer {
     if (worker === undefined) return;
     this.#worker = undefined;
     this.#inFlight = false;
+    this.#closeShm();
     worker.removeAllListeners();
     worker.on("error", () => {});
     void worker.terminate();
