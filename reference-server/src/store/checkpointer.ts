@@ -17,8 +17,9 @@
  * A passive checkpoint never lets the log start over while the writer keeps appending: SQLite
  * restarts the log at a write only when every frame in it was copied. So once the log holds
  * {@link CheckpointerOptions.resetFrames} frames, the store's own connection runs one passive
- * checkpoint right after a commit. It only has to copy what came since the worker's, and the
- * next write then restarts the log: the log file stays bounded.
+ * checkpoint right after a commit, on the event loop. It only has to copy what came since the
+ * worker's, which it asks for right before (a lead-in), and the next write then restarts the
+ * log: the log file stays bounded.
  *
  * The worker runs at the lowest priority (Linux, where it is per thread): on a server pinned
  * to one core, W3's p99 was 5.2 and 9.3 ms in two runs at the default priority, 4.9 and 5.2
