@@ -57,6 +57,13 @@ export interface CheckpointerOptions {
   readonly targetFrames: number;
   /** How many frames the log may hold before the store's connection lets it start over. */
   readonly resetFrames: number;
+  /**
+   * For tests only (0 by default): how long the worker stays inside each checkpoint after it
+   * ran it, ms, its busy flag set, as a worker starved of CPU would. This makes the store's
+   * wait for a starved worker happen at a known time, where a real starvation depends on the
+   * machine's load (a test that relied on it proved nothing at a raised niceness).
+   */
+  readonly holdMs?: number;
 }
 
 /**
@@ -89,15 +96,23 @@ interface CheckpointResult {
 export interface CheckpointerStats {
   /** Checkpoints the worker ran. */
   readonly background: number;
-  /** Passive checkpoints the store's own connection ran to let the log start over. */
+  /**
+   * Passive checkpoints the store's own connection ran to let the log start over (not those
+   * that SQLite answered `busy`: the worker was inside its own).
+   */
   readonly resets: number;
   /**
    * Times the store's connection waited for a starved worker to finish its checkpoint, the
-   * log being as long as the backstop's (each is followed by a reset, counted in `resets`).
+   * log being as long as the backstop's (each is followed by a reset, counted in `resets`
+   * unless the wait timed out and the worker still held SQLite's checkpoint lock).
    */
   readonly waits: number;
   /** False once the worker failed and the connection checkpoints by itself again. */
   readonly running: boolean;
+  /** Whether a checkpoint was asked of the worker and not answered yet. */
+  readonly pending: boolean;
+  /** Whether the worker is inside a checkpoint now (its busy flag). */
+  readonly inCheckpoint: boolean;
   /** The current shortest time between two of the worker's checkpoints, ms. */
   readonly periodMs: number;
 }
@@ -120,6 +135,8 @@ const db = new Database(workerData.path, { fileMustExist: true });
 const flags = new Int32Array(workerData.flags);
 const fs = require("node:fs");
 const header = Buffer.alloc(20);
+// For tests: the hold after each checkpoint (CheckpointerOptions.holdMs), on a private cell.
+const hold = new Int32Array(new SharedArrayBuffer(4));
 // The log's generation: SQLite rewrites the WAL header's checkpoint sequence (bytes 12-15)
 // and salt-1 (16-19) each time the log starts over, which a later write does by itself once
 // a checkpoint copied every frame. undefined if the file cannot be read (it is only a hint).
@@ -155,6 +172,7 @@ parentPort.on("message", (request) => {
     const row = db.pragma("wal_checkpoint(PASSIVE)")[0];
     const after = generation();
     result = { busy: row.busy, log: row.log, checkpointed: row.checkpointed, before, after };
+    if (workerData.holdMs > 0) Atomics.wait(hold, 0, 0, workerData.holdMs);
   } catch (err) {
     result = { error: String(err && err.message ? err.message : err) };
   } finally {
@@ -226,7 +244,7 @@ export class Checkpointer {
       // and inherited ones broke it (`--input-type=module` made the worker fail at once, and
       // its checkpoints went back to SQLite) or ran in it too (an `--import` preload).
       execArgv: [],
-      workerData: { path, driver, flags: this.#flags.buffer },
+      workerData: { path, driver, flags: this.#flags.buffer, holdMs: options.holdMs ?? 0 },
     });
     // Never what keeps a process alive: close() ends it, and at exit a checkpoint cut short
     // loses nothing.
@@ -251,6 +269,8 @@ export class Checkpointer {
       resets: this.#resets,
       waits: this.#waits,
       running: this.#worker !== undefined,
+      pending: this.#inFlight,
+      inCheckpoint: Atomics.load(this.#flags, BUSY) === 1,
       periodMs: this.#periodMs,
     };
   }
@@ -311,14 +331,15 @@ export class Checkpointer {
   /**
    * A passive checkpoint on the store's connection, between two transactions: it copies what
    * the worker's did not, and the next write restarts the log. The commit is done either way;
-   * a checkpoint that fails (I/O, or the worker still inside its own) is tried again later.
+   * a checkpoint that fails (I/O, or the worker still inside its own, which SQLite answers
+   * with `busy`, after a wait that timed out) is tried again later, and is not counted.
    */
   #reset(): void {
     this.#logFrames = 0;
     this.#leadInDone = false;
     try {
-      this.#db.pragma("wal_checkpoint(PASSIVE)");
-      this.#resets++;
+      const row = this.#db.pragma("wal_checkpoint(PASSIVE)") as CheckpointResult[];
+      if (row[0]?.busy === 0) this.#resets++;
     } catch {
       // Nothing is lost: the frames stay in the log.
     }
