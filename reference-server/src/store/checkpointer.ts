@@ -58,10 +58,11 @@ export interface CheckpointerOptions {
   /** How many frames the log may hold before the store's connection lets it start over. */
   readonly resetFrames: number;
   /**
-   * For tests only (0 by default): how long the worker stays inside each checkpoint after it
-   * ran it, ms, its busy flag set, as a worker starved of CPU would. This makes the store's
-   * wait for a starved worker happen at a known time, where a real starvation depends on the
-   * machine's load (a test that relied on it proved nothing at a raised niceness).
+   * For tests only (0 by default): how long the worker stays inside each checkpoint before
+   * it runs the PRAGMA, ms, its busy flag set and the log's generation read, as a worker
+   * starved of CPU would. This makes the store's wait for a starved worker, and a log that
+   * starts over during a checkpoint, happen at known times, where a real starvation depends
+   * on the machine's load (a test that relied on it proved nothing at a raised niceness).
    */
   readonly holdMs?: number;
 }
@@ -135,7 +136,7 @@ const db = new Database(workerData.path, { fileMustExist: true });
 const flags = new Int32Array(workerData.flags);
 const fs = require("node:fs");
 const header = Buffer.alloc(20);
-// For tests: the hold after each checkpoint (CheckpointerOptions.holdMs), on a private cell.
+// For tests: the hold inside each checkpoint (CheckpointerOptions.holdMs), on a private cell.
 const hold = new Int32Array(new SharedArrayBuffer(4));
 // The log's generation: SQLite rewrites the WAL header's checkpoint sequence (bytes 12-15)
 // and salt-1 (16-19) each time the log starts over, which a later write does by itself once
@@ -169,10 +170,10 @@ parentPort.on("message", (request) => {
   Atomics.store(flags, ${BUSY}, 1);
   try {
     const before = generation();
+    if (workerData.holdMs > 0) Atomics.wait(hold, 0, 0, workerData.holdMs);
     const row = db.pragma("wal_checkpoint(PASSIVE)")[0];
     const after = generation();
     result = { busy: row.busy, log: row.log, checkpointed: row.checkpointed, before, after };
-    if (workerData.holdMs > 0) Atomics.wait(hold, 0, 0, workerData.holdMs);
   } catch (err) {
     result = { error: String(err && err.message ? err.message : err) };
   } finally {

@@ -339,7 +339,7 @@ describe("SqliteStore with background checkpoints", () => {
   );
 
   // The store's wait for a starved worker, made deterministic: the worker stays inside each
-  // checkpoint for holdMs after running it (its busy flag set), as a starved one would.
+  // checkpoint for holdMs before its PRAGMA (its busy flag set), as a starved one would.
   it("waits for a worker inside its checkpoint only once the log reaches the backstop's length, until the worker is out", async () => {
     const resetFrames = 64;
     const { store, stats, write } = openStore({
@@ -413,6 +413,57 @@ describe("SqliteStore with background checkpoints", () => {
     reader.close();
     store.close();
   }, 20_000);
+
+  it("counts every frame as new when the log started over during the worker's checkpoint", async () => {
+    const targetFrames = 200;
+    const { store, stats, write } = openStore({
+      periodMs: 1,
+      maxPeriodMs: 64,
+      targetFrames,
+      resetFrames: 10_000, // no reset: only the worker's checkpoints
+      holdMs: 300,
+    });
+    // A reader's snapshot keeps the log from starting over between two checkpoints.
+    const snapshot = () => {
+      const reader = new Database(dbPath, { readonly: true });
+      reader.exec("BEGIN");
+      reader.prepare("SELECT count(*) FROM messages").get();
+      return reader;
+    };
+    let reader = snapshot();
+    write(40);
+    await until(() => !stats().pending, 20_000);
+    const first = logFrames(); // what the first answer counted: under half of targetFrames
+    expect(first).toBeLessThan(targetFrames / 2);
+    const period = stats().periodMs;
+    // The next checkpoint reads the log's generation, then is held: meanwhile another
+    // connection copies the whole log, and the store's next write starts it over.
+    await new Promise((r) => setTimeout(r, period + 1));
+    write(1, 10);
+    await until(() => stats().inCheckpoint, 20_000);
+    reader.exec("COMMIT");
+    reader.close();
+    const other = new Database(dbPath);
+    other.pragma("wal_checkpoint(PASSIVE)");
+    other.close();
+    write(150); // a log of about 150 frames, from its start
+    reader = snapshot(); // not restarted again before the checkpoint ends
+    // New frames: between half of targetFrames and targetFrames. Counted from the first
+    // answer's count: under half. And no fewer than that count, which would also tell.
+    const now = logFrames();
+    expect(now).toBeGreaterThanOrEqual(targetFrames / 2);
+    expect(now).toBeLessThanOrEqual(targetFrames);
+    expect(now - first).toBeLessThan(targetFrames / 2);
+    expect(now).toBeGreaterThanOrEqual(first);
+    expect(stats().pending).toBe(true);
+    await until(() => !stats().pending, 20_000);
+    // Every frame is new: the period stays. Counted from the first answer's count, as if
+    // the log had not started over, the checkpoint found too few and the period doubled.
+    expect(stats().periodMs).toBe(period);
+    reader.exec("COMMIT");
+    reader.close();
+    store.close();
+  });
 
   it("asks the worker for the lead-in at once, whatever the period", async () => {
     const { store, stats, write } = openStore({
