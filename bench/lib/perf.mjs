@@ -21,7 +21,8 @@
  * @typedef {{ periodNs: number, frames: PerfFrame[] }} PerfSample the leaf frame first
  * @typedef {{ name: string, us: number, share: number }} PerfRow µs per unit, share of the samples
  * @typedef {{ samples: number, sampledS: number, byKind: PerfRow[], byArea: PerfRow[],
- *   topSelf: PerfRow[], topInclusive: PerfRow[], usPerUnit: number }} PerfSummary
+ *   topSelf: PerfRow[], topNearest: PerfRow[], topInclusive: PerfRow[], usPerUnit: number
+ * }} PerfSummary
  */
 
 /**
@@ -101,7 +102,13 @@ export function summarizePerf(samples, options) {
   const top = options.top ?? 25;
   let totalNs = 0;
   /** @type {Map<string, number>[]} */
-  const [kinds, areas, self, incl] = [new Map(), new Map(), new Map(), new Map()];
+  const [kinds, areas, self, nearest, incl] = [
+    new Map(),
+    new Map(),
+    new Map(),
+    new Map(),
+    new Map(),
+  ];
   const add = (
     /** @type {Map<string, number>} */ m,
     /** @type {string} */ k,
@@ -115,17 +122,20 @@ export function summarizePerf(samples, options) {
     add(kinds, kindOf(leaf), ns);
     add(self, `${leaf.sym}  [${kindOf(leaf)}]`, ns);
     let area = "outside JavaScript (event loop, kernel)";
-    if (s.frames.some((f) => GC_FRAME.test(f.sym))) area = "GC";
+    let near = "(no JavaScript frame: event loop, kernel)";
+    if (s.frames.some((f) => GC_FRAME.test(f.sym))) area = near = "GC";
     else {
       for (const f of s.frames) {
         const url = scriptOf(f.sym);
         if (url !== undefined) {
           area = options.areaOf(url);
+          near = f.sym;
           break;
         }
       }
     }
     add(areas, area, ns);
+    add(nearest, near, ns);
     const seen = new Set();
     for (const f of s.frames) {
       if (!f.sym.startsWith("JS:") || seen.has(f.sym)) continue;
@@ -152,6 +162,7 @@ export function summarizePerf(samples, options) {
     byKind: rows(kinds),
     byArea: rows(areas),
     topSelf: rows(self, top),
+    topNearest: rows(nearest, top),
     topInclusive: rows(incl, top),
   };
 }
@@ -175,6 +186,11 @@ export function formatPerf(s, unit) {
     "",
     "leaf symbols with the most time:",
     ...s.topSelf.map(line),
+    "",
+    // The areas' split, function by function: where a store's or a handler's time goes,
+    // its SQLite and system calls included (a worker thread's JS frames are named too).
+    "JavaScript functions with the most time, with the native and kernel code they called (the nearest JavaScript frame; GC apart):",
+    ...s.topNearest.map(line),
     "",
     "JavaScript functions with the most time, inclusive (what they called included):",
     ...s.topInclusive.map(line),

@@ -104,6 +104,22 @@ describe("summarizePerf", () => {
     expect(byArea.ws).toBeUndefined();
   });
 
+  it("charges native and kernel frames to the nearest JS function too, GC apart", () => {
+    const byNearest = Object.fromEntries(summary.topNearest.map((r) => [r.name, r.share]));
+    // handleCommand's own sample and its builtin's; startLoop is never the nearest.
+    expect(
+      byNearest[
+        "JS:*handleCommand file:///work/main/reference-server/dist/src/core/engine.js:385:18"
+      ],
+    ).toBeCloseTo((2 * 500250) / 2000250, 6);
+    expect(byNearest["JS:*writeOrBuffer node:internal/streams/writable:548:23"]).toBeCloseTo(
+      499500 / 2000250,
+      6,
+    );
+    expect(byNearest.GC).toBeCloseTo(500250 / 2000250, 6);
+    expect(Object.keys(byNearest)).toHaveLength(3);
+  });
+
   it("counts a JS function once per sample in its inclusive time", () => {
     const handle = summary.topInclusive.find((r) => r.name.includes("handleCommand"));
     const loop = summary.topInclusive.find((r) => r.name.includes("startLoop"));
@@ -117,5 +133,6 @@ describe("summarizePerf", () => {
     const text = formatPerf(s, "delivery");
     expect(text).toContain("µs of server CPU per delivery");
     expect(text).toContain("by area");
+    expect(text).toContain("the nearest JavaScript frame");
   });
 });
