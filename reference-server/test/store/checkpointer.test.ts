@@ -97,6 +97,24 @@ function openStore(tuning: Partial<CheckpointerOptions>) {
   };
 }
 
+/**
+ * A store whose worker stays inside each checkpoint for `holdMs` (a starved worker), asked
+ * for one at every commit, its log reset past 64 frames.
+ */
+const heldStore = (holdMs: number) =>
+  openStore({ periodMs: 1, maxPeriodMs: 1, targetFrames: 0, resetFrames: 64, holdMs });
+
+/**
+ * A reader's snapshot, until its COMMIT: no checkpoint copies the frames after it, and the
+ * log cannot start over.
+ */
+function readerSnapshot(table = "messages"): Database.Database {
+  const reader = new Database(dbPath, { readonly: true });
+  reader.exec("BEGIN");
+  reader.prepare(`SELECT count(*) FROM ${table}`).get();
+  return reader;
+}
+
 /** The frames in the log now (`mxFrame`, as the checkpointer reads it). */
 function logFrames(): number {
   const shm = readFileSync(`${dbPath}-shm`);
@@ -175,9 +193,7 @@ describe("SqliteStore with background checkpoints", () => {
     // A reader's snapshot: no checkpoint can copy the frames after it, so the log cannot
     // start over by itself (here, with no commit during the worker's checkpoints, each
     // copied every frame, and the next write restarted the log).
-    const reader = new Database(dbPath, { readonly: true });
-    reader.exec("BEGIN");
-    reader.prepare("SELECT count(*) FROM messages").get();
+    const reader = readerSnapshot();
     await new Promise((r) => setTimeout(r, 5));
     // 70 frames or more (a page a row): the worker's answer says the log is over resetFrames.
     expect(await commit(70, 3000)).toBe(true);
@@ -342,13 +358,7 @@ describe("SqliteStore with background checkpoints", () => {
   // checkpoint for holdMs before its PRAGMA (its busy flag set), as a starved one would.
   it("waits for a worker inside its checkpoint only once the log reaches the backstop's length, until the worker is out", async () => {
     const resetFrames = 64;
-    const { store, stats, write } = openStore({
-      periodMs: 1,
-      maxPeriodMs: 1,
-      targetFrames: 0,
-      resetFrames,
-      holdMs: 600,
-    });
+    const { store, stats, write } = heldStore(600);
     // Two rounds: the second shows the first left nothing behind (the log started over, the
     // wait's guard cleared).
     for (let round = 1; round <= 2; round++) {
@@ -379,21 +389,13 @@ describe("SqliteStore with background checkpoints", () => {
   it("waits for a worker inside its checkpoint at most 1 s, and once per checkpoint", async () => {
     const resetFrames = 64;
     const holdMs = 2500;
-    const { store, stats, write } = openStore({
-      periodMs: 1,
-      maxPeriodMs: 1,
-      targetFrames: 0,
-      resetFrames,
-      holdMs,
-    });
+    const { store, stats, write } = heldStore(holdMs);
     write(1, 10);
     await until(() => stats().inCheckpoint, 20_000);
     const heldSince = performance.now();
     // A reader's snapshot keeps the log from starting over after the reset, so that it stays
     // at the backstop's length for the next commit.
-    const reader = new Database(dbPath, { readonly: true });
-    reader.exec("BEGIN");
-    reader.prepare("SELECT count(*) FROM messages").get();
+    const reader = readerSnapshot();
     const start = performance.now();
     write(160);
     const waited = performance.now() - start;
@@ -424,13 +426,7 @@ describe("SqliteStore with background checkpoints", () => {
       holdMs: 300,
     });
     // A reader's snapshot keeps the log from starting over between two checkpoints.
-    const snapshot = () => {
-      const reader = new Database(dbPath, { readonly: true });
-      reader.exec("BEGIN");
-      reader.prepare("SELECT count(*) FROM messages").get();
-      return reader;
-    };
-    let reader = snapshot();
+    let reader = readerSnapshot();
     write(40);
     await until(() => !stats().pending, 20_000);
     const first = logFrames(); // what the first answer counted: under half of targetFrames
@@ -447,7 +443,7 @@ describe("SqliteStore with background checkpoints", () => {
     other.pragma("wal_checkpoint(PASSIVE)");
     other.close();
     write(150); // a log of about 150 frames, from its start
-    reader = snapshot(); // not restarted again before the checkpoint ends
+    reader = readerSnapshot(); // not restarted again before the checkpoint ends
     // New frames: between half of targetFrames and targetFrames. Counted from the first
     // answer's count: under half. And no fewer than that count, which would also tell.
     const now = logFrames();
@@ -474,9 +470,7 @@ describe("SqliteStore with background checkpoints", () => {
     });
     // A reader's snapshot of the schema the store wrote keeps the log from starting over (as
     // in the test above), whoever checkpoints it.
-    const reader = new Database(dbPath, { readonly: true });
-    reader.exec("BEGIN");
-    reader.prepare("SELECT count(*) FROM messages").get();
+    const reader = readerSnapshot();
     // The first commit asks at once (no checkpoint yet); its answer: a log over resetFrames.
     write(80);
     expect(stats().pending).toBe(true);
@@ -500,9 +494,7 @@ describe("SqliteStore with background checkpoints", () => {
     db.pragma("journal_mode = WAL");
     db.exec("CREATE TABLE t (x TEXT)");
     // The log must not start over by itself (as above).
-    const reader = new Database(dbPath, { readonly: true });
-    reader.exec("BEGIN");
-    reader.prepare("SELECT count(*) FROM t").get();
+    const reader = readerSnapshot("t");
     // SQLite answers a passive checkpoint `busy` while another connection is inside one
     // (https://www.sqlite.org/pragma.html#pragma_wal_checkpoint): a worker that a timed-out
     // wait left there. The store's connection answers so here when `busy` is set.
