@@ -1235,3 +1235,80 @@ describe("SqliteStore against MemoryStore", () => {
     );
   });
 });
+
+describe("SqliteStore history keys", () => {
+  /** What another connection sees: the keys in each key table, and history_mark. */
+  const keys = () => {
+    const db = new Database(dbPath, { readonly: true });
+    const count = (table: string) =>
+      (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    const seen = {
+      cid: count("history_by_cid"),
+      from: count("history_by_from"),
+      app: count("history_by_app"),
+      mark: (db.prepare("SELECT upto FROM history_mark").get() as { upto: number }).upto,
+    };
+    db.close();
+    return seen;
+  };
+  let n = 0;
+  const send = (store: SqliteStore, count: number) => {
+    for (let k = 0; k < count; k++, n++) {
+      store.insertMessage(message({ id: `h${n}`, timestamp: 100 + n }));
+    }
+    store.commit();
+  };
+  const all = (store: SqliteStore) =>
+    store
+      .history({ appId: APP, limit: 100 })
+      .map((m) => m.id)
+      .sort();
+  const ids = (count: number) => Array.from({ length: count }, (_, k) => `h${k}`).sort();
+
+  it("[LOGS-ORDER-1] writes a due batch one key table per commit, and moves the mark with the last", () => {
+    n = 0;
+    const store = SqliteStore.open(dbPath, { historyBatch: 4 });
+    send(store, 3);
+    expect(keys()).toEqual({ cid: 0, from: 0, app: 0, mark: 0 });
+    // The batch is due: its first table in this commit, the others in the next two (the
+    // messages stored meanwhile wait for the next batch).
+    send(store, 1);
+    expect(keys()).toEqual({ cid: 4, from: 0, app: 0, mark: 0 });
+    send(store, 1);
+    expect(keys()).toEqual({ cid: 4, from: 4, app: 0, mark: 0 });
+    send(store, 1);
+    expect(keys()).toEqual({ cid: 4, from: 4, app: 4, mark: 4 });
+    // Two messages above the mark: no batch yet.
+    send(store, 1);
+    expect(keys()).toEqual({ cid: 4, from: 4, app: 4, mark: 4 });
+    // A history read writes every key first, whatever the batch's step.
+    send(store, 2); // 9 messages: the second batch's first table
+    expect(keys()).toEqual({ cid: 9, from: 4, app: 4, mark: 4 });
+    expect(all(store)).toEqual(ids(9));
+    expect(keys()).toEqual({ cid: 9, from: 9, app: 9, mark: 9 });
+    // And the next batch starts from there.
+    send(store, 4);
+    expect(keys()).toEqual({ cid: 13, from: 9, app: 9, mark: 9 });
+    store.close();
+    expect(keys()).toEqual({ cid: 13, from: 13, app: 13, mark: 13 });
+  });
+
+  it("[ACK-DURABLE-1] finds every key after a crash in the middle of a batch", () => {
+    n = 0;
+    const store = SqliteStore.open(dbPath, { historyBatch: 4 });
+    send(store, 4);
+    send(store, 1);
+    expect(keys()).toEqual({ cid: 4, from: 4, app: 0, mark: 0 });
+    // A crash: the store's connection goes without its last indexing.
+    (store as unknown as { db: Database.Database }).db.close();
+    const again = SqliteStore.open(dbPath, { historyBatch: 4 });
+    // The messages above the mark are a batch again (their keys written twice: OR IGNORE).
+    send(again, 1);
+    expect(keys()).toEqual({ cid: 6, from: 4, app: 0, mark: 0 });
+    send(again, 1);
+    send(again, 1);
+    expect(keys()).toEqual({ cid: 6, from: 6, app: 6, mark: 6 });
+    expect(all(again)).toEqual(ids(8));
+    again.close();
+  });
+});
