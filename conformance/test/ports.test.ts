@@ -99,12 +99,13 @@ describe.runIf(linux)("listenerOwner, on this machine's /proc", () => {
   });
 
   it("finds a listener held by a grandchild, as a command that starts its server does", async () => {
+    // The grandchild ends when its stdin, a pipe from the child, closes: when the child dies
+    // however it dies. (A SIGTERM handler that killed it lost the race with the SIGKILL
+    // that child()'s cleanup sends right after, and each test run left one listening.)
     const code = `
       const { spawn } = require("node:child_process");
-      const g = spawn(process.execPath, ["-e", 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => console.log(s.address().port))'], { stdio: ["ignore", "inherit", "inherit"] });
-      process.on("SIGTERM", () => { g.kill("SIGKILL"); process.exit(0); });`;
+      spawn(process.execPath, ["-e", 'process.stdin.on("close", () => process.exit(0)); process.stdin.resume(); const s = require("node:net").createServer().listen(0, "127.0.0.1", () => console.log(s.address().port))'], { stdio: ["pipe", "inherit", "inherit"] });`;
     const { proc, line } = await child(code);
-    cleanup.unshift(() => proc.kill("SIGTERM"));
     const port = Number(line);
     expect(port).toBeGreaterThan(0);
     expect(listenerOwner(port, proc.pid as number)).toBe("ours");
