@@ -112,6 +112,12 @@ describe.runIf(linux)("listenerOwner, on this machine's /proc", () => {
     expect(listenerOwner(port, process.pid)).toBe("ours"); // the test process is an ancestor
     const { proc: stranger } = await child('console.log("up"); setInterval(() => {}, 1000)');
     expect(listenerOwner(port, stranger.pid as number)).toBe("foreign");
+    // Killed as the cleanup kills it, the child leaves no listener behind.
+    proc.kill("SIGKILL");
+    for (let k = 0; k < 100 && listenerOwner(port, process.pid) !== "unknown"; k++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(listenerOwner(port, process.pid)).toBe("unknown");
   });
 
   it("is unknown where /proc has no network tables", () => {
