@@ -72,6 +72,14 @@ export class PairMap<V> {
     for (const ids of this.#apps.values()) yield* ids.values();
   }
 
+  /**
+   * Each app's map, in the order the apps first got a value: for a caller that walks one
+   * app's entries from its oldest and stops early, which {@link PairMap.values} cannot do.
+   */
+  inners(): IterableIterator<Map<string, V>> {
+    return this.#apps.values();
+  }
+
   /** Every (app, id, value), as {@link PairMap.values} orders them. */
   *entries(): IterableIterator<[string, string, V]> {
     for (const [app, ids] of this.#apps) for (const [id, v] of ids) yield [app, id, v];

@@ -471,6 +471,14 @@ export interface SqliteStoreOptions {
   readonly checkpoints?: "inline" | "background";
   /** The background checkpointer's tuning ({@link CHECKPOINTER_DEFAULTS} by default). */
   readonly checkpointer?: Partial<CheckpointerOptions>;
+  /**
+   * The most pending sets ({@link MAX_SETS} by default) and set entries
+   * ({@link MAX_SET_ENTRIES}) the store holds in memory before a commit moves the oldest sets'
+   * entries to rows of pending. Small values make tests cross the bounds.
+   */
+  readonly maxSets?: number;
+  /** See {@link SqliteStoreOptions.maxSets}. */
+  readonly maxSetEntries?: number;
 }
 
 /** What {@link SqliteStore.settings} reports. */
@@ -528,8 +536,26 @@ export class SqliteStore implements Store {
    * and {@link MAX_SET_ENTRIES}: past them a set's entries move to pending.
    */
   private sets = new PairMap<PendingSet>();
-  /** Whether a set changed since the last commit (flushSets has something to write). */
-  private setsChanged = false;
+  /**
+   * The sets that changed since the last commit, each once (its `dirty` flag): what
+   * flushSets writes. A commit's work is what changed, not every set held: a scan of every
+   * set at every commit (three of them) was what bounded the sets to 1024, and under a
+   * backlog of a few hundred milliseconds at 17,000 msg/s the sets passed that bound, so that
+   * every message's entry went to a row and its ack deleted that row: the overloaded server
+   * got slower per message and never caught up (issue 11). A set whose creation was undone
+   * is left here and skipped.
+   */
+  private dirtySets: PendingSet[] = [];
+  /** How many entries the sets hold ({@link SqliteStoreOptions.maxSetEntries} bounds it). */
+  private setEntries = 0;
+  /** How many sets hold one entry or more ({@link SqliteStoreOptions.maxSets} bounds it). */
+  private liveSets = 0;
+  /**
+   * For each (app, peer) with entries in sets, how many: a peer's count, its eviction and its
+   * session open look through the sets only for a peer that has some there, where they looked
+   * through every set for every peer (issue 11).
+   */
+  private readonly setHolders = new PairMap<number>();
   /**
    * Messages stored since the last commit with no pending entry yet, by (app, id): only such
    * a message gets a set, since no entry of it can be a row of pending.
@@ -545,7 +571,9 @@ export class SqliteStore implements Store {
    * How to undo each mirror change made inside atomically, in order: flat triples (target,
    * key, old value), no closure per change (issue 11: allocation per message is GC time).
    * A Map target gets `old` back (deleted when it is {@link ABSENT}); a Set target loses
-   * `key`; the store itself as target gets `old` as its unindexed state.
+   * `key`; the store itself as target gets `old` as its unindexed state; a
+   * {@link PendingSet} as target gets peer `key` back ({@link PRESENT}), or is removed
+   * ({@link ABSENT}), its counts with it.
    */
   private readonly undo: unknown[] = [];
   /** The open atomically calls, outermost first; a savepoint is opened at its first write. */
@@ -571,6 +599,8 @@ export class SqliteStore implements Store {
     db: Database.Database,
     private readonly historyBatch: number,
     private readonly recentMessages: number,
+    private readonly maxSets: number,
+    private readonly maxSetEntries: number,
   ) {
     this.db = db;
     const stmts: Partial<Record<StatementName, Database.Statement>> = {};
@@ -681,6 +711,8 @@ export class SqliteStore implements Store {
         db,
         options.historyBatch ?? HISTORY_BATCH,
         Math.max(1, options.recentMessages ?? RECENT_MESSAGES),
+        options.maxSets ?? MAX_SETS,
+        options.maxSetEntries ?? MAX_SET_ENTRIES,
       );
       if (options.checkpoints === "background" && !db.memory) {
         store.checkpointer = new Checkpointer(db, path, {
@@ -831,8 +863,17 @@ export class SqliteStore implements Store {
       } else if (target instanceof Set) {
         if (old === PRESENT) target.add(key);
         else target.delete(key);
-      } else {
+      } else if (target === this) {
         this.unindexed = old as Unindexed;
+      } else if (old === PRESENT) {
+        // A peer dropped from a set (dropFromSet) comes back.
+        this.holdInSet(target as PendingSet, key as string);
+      } else {
+        // A set made in the block (addSet) goes, with the entries it holds by now.
+        const set = target as PendingSet;
+        for (const peer of set.peers) this.countSetEntry(set.app, peer, -1);
+        if (set.peers.size > 0) this.liveSets--;
+        this.sets.inner(set.app).delete(set.msgId);
       }
     }
   }
@@ -1021,16 +1062,14 @@ export class SqliteStore implements Store {
       }
     }
     if (bulk.length > 0 && fresh) {
-      const set: PendingSet = {
+      this.addSet({
         app: appId,
         msgId: messageId,
         timestamp,
         peers: taken,
         rowId: 0,
-        dirty: true,
-      };
-      this.mirror(this.sets.inner(appId), messageId, set);
-      this.setsChanged = true;
+        dirty: false,
+      });
       // bulk is not empty, so the app has counts.
       const inner = peerCounts as Map<string, number>;
       for (let k = 0; k < bulk.length; k++) {
@@ -1072,17 +1111,53 @@ export class SqliteStore implements Store {
     return true;
   }
 
+  /** Holds a new set (its peers are its entries); undone as a whole. */
+  private addSet(set: PendingSet): void {
+    this.sets.inner(set.app).set(set.msgId, set);
+    for (const peer of set.peers) this.countSetEntry(set.app, peer, 1);
+    if (set.peers.size > 0) this.liveSets++;
+    this.markDirty(set);
+    // The set itself as the target, no old value: unwind removes it.
+    if (this.scopes.length > 0) this.undo.push(set, undefined, ABSENT);
+  }
+
   /** Removes `peer` from a pending set, as a row's DELETE would. */
   private dropFromSet(set: PendingSet, peer: string): void {
-    set.peers.delete(peer);
-    if (this.scopes.length > 0) this.undo.push(set.peers, peer, PRESENT);
+    if (!set.peers.delete(peer)) return;
+    this.countSetEntry(set.app, peer, -1);
+    if (set.peers.size === 0) this.liveSets--;
+    this.markDirty(set);
+    if (this.scopes.length > 0) this.undo.push(set, peer, PRESENT);
+  }
+
+  /** Puts `peer` back into a set (the undo of {@link SqliteStore.dropFromSet}). */
+  private holdInSet(set: PendingSet, peer: string): void {
+    if (set.peers.has(peer)) return;
+    if (set.peers.size === 0) this.liveSets++;
+    set.peers.add(peer);
+    this.countSetEntry(set.app, peer, 1);
+    this.markDirty(set);
+  }
+
+  /** Adds `delta` to the set entries of (`app`, `peer`) and to the total. */
+  private countSetEntry(app: string, peer: string, delta: number): void {
+    this.setEntries += delta;
+    const inner = this.setHolders.inner(app);
+    const n = (inner.get(peer) ?? 0) + delta;
+    if (n > 0) inner.set(peer, n);
+    else inner.delete(peer);
+  }
+
+  /** Lists a set for the next commit's flushSets, once. */
+  private markDirty(set: PendingSet): void {
+    if (set.dirty) return;
     set.dirty = true;
-    this.setsChanged = true;
+    this.dirtySets.push(set);
   }
 
   /** Moves the entries of `peerId` that are in pending sets to rows of pending. */
   private spillPeer(appId: string, peerId: string): void {
-    if (this.sets.empty) return;
+    if (this.setEntriesOf(appId, peerId) === 0) return;
     for (const set of this.sets.values()) {
       if (set.app !== appId || !set.peers.has(peerId)) continue;
       this.write();
@@ -1106,16 +1181,16 @@ export class SqliteStore implements Store {
 
   /** How many entries of `peerId` the pending sets hold. */
   private setEntriesOf(appId: string, peerId: string): number {
-    let n = 0;
-    if (this.sets.empty) return n;
-    for (const set of this.sets.values()) if (set.app === appId && set.peers.has(peerId)) n++;
-    return n;
+    return this.setHolders.get(appId, peerId) ?? 0;
   }
 
   /** Reads every pending set from pending_sets and adds its entries to the app counts. */
   private loadSets(): void {
     this.sets = new PairMap();
-    this.setsChanged = false;
+    this.dirtySets = [];
+    this.setEntries = 0;
+    this.liveSets = 0;
+    this.setHolders.clear();
     const rows = this.stmts.pendingSets.all() as {
       id: number;
       app: string;
@@ -1133,6 +1208,8 @@ export class SqliteStore implements Store {
         rowId: row.id,
         dirty: false,
       });
+      for (const peer of peers) this.countSetEntry(row.app, peer, 1);
+      if (peers.size > 0) this.liveSets++;
       this.appCounts.set(row.app, this.pendingCount(row.app) + peers.size);
     }
   }
@@ -1143,51 +1220,45 @@ export class SqliteStore implements Store {
    * the rows of the empty ones.
    */
   private flushSets(): void {
-    if (this.sets.empty) return;
-    let entries = 0;
-    let live = 0;
-    for (const set of this.sets.values()) {
-      entries += set.peers.size;
-      if (set.peers.size > 0) live++;
-    }
-    const overflow = () => entries > MAX_SET_ENTRIES || live > MAX_SETS;
-    if (!this.setsChanged && !overflow() && this.latest === this.flushedLatest) return;
+    const overflow = () => this.setEntries > this.maxSetEntries || this.liveSets > this.maxSets;
+    if (this.dirtySets.length === 0 && !overflow() && this.latest === this.flushedLatest) return;
     this.flushedLatest = this.latest;
-    // App by app, each app's in insertion order, oldest first: near enough for a bound.
-    for (const set of this.sets.values()) {
-      if (set.peers.size === 0) continue;
-      if (set.timestamp < this.latest - SET_AGE_MS || overflow()) {
-        entries -= set.peers.size;
-        live--;
+    // App by app, each app's from its oldest (sets are made in message order, and an undo
+    // only removes one), up to the first that is young enough with the bounds kept: the
+    // sets past SET_AGE_MS and, while the bounds are passed, the oldest of the others.
+    const cutoff = this.latest - SET_AGE_MS;
+    for (const inner of this.sets.inners()) {
+      for (const set of inner.values()) {
+        if (set.peers.size === 0) continue; // deleted below
+        if (set.timestamp >= cutoff && !overflow()) break;
         this.spillSet(set);
       }
     }
-    for (const [app, msgId, set] of this.sets.entries()) {
-      if (!set.dirty && set.peers.size > 0) continue;
+    const dirty = this.dirtySets;
+    this.dirtySets = [];
+    for (const set of dirty) {
+      set.dirty = false;
+      // A set whose creation an undo took back, or that an earlier commit deleted.
+      if (this.sets.get(set.app, set.msgId) !== set) continue;
+      this.write();
       if (set.peers.size === 0) {
-        if (set.rowId !== 0) {
-          this.write();
-          this.stmts.deleteSet.run(set.rowId);
-        }
-        this.sets.delete(app, msgId);
+        if (set.rowId !== 0) this.stmts.deleteSet.run(set.rowId);
+        this.sets.delete(set.app, set.msgId);
+        continue;
+      }
+      const peers = JSON.stringify([...set.peers]);
+      if (set.rowId !== 0) {
+        this.stmts.updateSet.run(peers, set.rowId);
       } else {
-        this.write();
-        const peers = JSON.stringify([...set.peers]);
-        if (set.rowId !== 0) {
-          this.stmts.updateSet.run(peers, set.rowId);
-        } else {
-          const { lastInsertRowid } = this.stmts.insertSet.run(
-            set.app,
-            set.msgId,
-            set.timestamp,
-            peers,
-          );
-          set.rowId = Number(lastInsertRowid);
-        }
-        set.dirty = false;
+        const { lastInsertRowid } = this.stmts.insertSet.run(
+          set.app,
+          set.msgId,
+          set.timestamp,
+          peers,
+        );
+        set.rowId = Number(lastInsertRowid);
       }
     }
-    this.setsChanged = false;
     // An undo can leave an app's map empty.
     this.sets.prune();
   }
@@ -1235,7 +1306,7 @@ export class SqliteStore implements Store {
     // The peer's entries in pending sets, read where they are (moving them to rows would
     // cost a row per entry, and this runs at every session open).
     const inSets: PendingSet[] = [];
-    if (!this.sets.empty) {
+    if (this.setEntriesOf(appId, peerId) > 0) {
       for (const set of this.sets.values()) {
         if (set.app !== appId || !set.peers.has(peerId)) continue;
         if (set.timestamp < notBefore) {
@@ -1481,7 +1552,7 @@ export class SqliteStore implements Store {
       this.written = false;
       throw lost;
     }
-    if (!this.db.inTransaction && !this.setsChanged && this.sets.empty) return;
+    if (!this.db.inTransaction && this.dirtySets.length === 0 && this.sets.empty) return;
     try {
       this.flushSets();
     } catch (err) {
@@ -1634,7 +1705,14 @@ interface PendingSet {
  * entries of peers that are not coming soon.
  */
 export const SET_AGE_MS = 2000;
-/** How many pending sets a store holds at most; past it, a commit moves the oldest to pending. */
-export const MAX_SETS = 1024;
+/**
+ * How many pending sets a store holds at most; past it, a commit moves the oldest to pending.
+ * Room for the messages of a backlog: W2 at 17,469 msg/s held 6,000 to 14,000 sets while it
+ * caught up with the first second's (the JIT's), and at 1024 every message past the bound
+ * became a row and its ack a DELETE, which kept the server from catching up (issue 11). A
+ * set of one peer holds about 350 bytes of heap (16,000 of them, measured on Node 20): 5.6
+ * MiB at the bound.
+ */
+export const MAX_SETS = 16384;
 /** How many entries all the pending sets hold at most, for the same. */
 export const MAX_SET_ENTRIES = 65536;

@@ -36,6 +36,23 @@ describe("PairMap", () => {
     expect(m.innerIfAny("b")).toBeUndefined();
   });
 
+  it("hands out each app's map, apps in the order they first got a value, entries in theirs", () => {
+    const m = new PairMap<number>();
+    m.set("b", "y", 1);
+    m.set("a", "x", 2);
+    m.set("b", "w", 3);
+    expect([...m.inners()].map((inner) => [...inner.entries()])).toEqual([
+      [
+        ["y", 1],
+        ["w", 3],
+      ],
+      [["x", 2]],
+    ]);
+    // The maps themselves, so that a walk may stop early and change them.
+    m.inner("a").delete("x");
+    expect([...m.inners()].map((inner) => inner.size)).toEqual([2, 0]);
+  });
+
   it("agrees with a Map keyed by the pair over random operations", () => {
     const id = fc.constantFrom("", "a", "b", "ab", "\u0000", "__proto__", "1:a");
     const op = fc.oneof(
