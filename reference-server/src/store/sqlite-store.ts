@@ -1718,7 +1718,7 @@ interface PendingSet {
 export const SET_AGE_MS = 2000;
 /**
  * How many pending sets a store holds at most; past it, a commit moves the oldest to pending.
- * Room for the messages of a backlog: W2 at 17,469 msg/s held 6,000 to 14,000 sets while it
+ * Room for the messages of a backlog: W2 at 17,469 msg/s held 4,500 to 14,000 sets while it
  * caught up with the first second's (the JIT's), and at 1024 every message past the bound
  * became a row and its ack a DELETE, which kept the server from catching up (issue 11). A
  * set of one peer holds about 350 bytes of heap (16,000 of them, measured on Node 20): 5.6
