@@ -147,6 +147,26 @@ describe("verdicts on issue 11's targets", () => {
     expect(verdictOf(withFloor({ rate: 1200, sustained: false }), "W2/knee")).toBe("not met");
   });
 
+  it("W2's knee: says when the failing step delivered more than offered (a backlog from its warm-up)", () => {
+    const failingAt = (deliveredPerS: number) => {
+      const r = results({ knee: 11_000 });
+      const steps = [r.details.W2[0], { rate: 13_750, sustained: false, deliveredPerS }];
+      const floor = { rate: 21_836, sustained: true, deliveredPerS: 21_836 };
+      return verdicts({ ...r, details: { ...r.details, W2: steps, B1AtKneeTarget: floor } }).find(
+        (v) => v.id === "W2/knee",
+      );
+    };
+    const catching = failingAt(15_862);
+    expect(catching?.verdict).toBe("not met");
+    expect(catching?.why).toMatch(
+      /13,750 msg\/s not sustained \(it delivered 15,862 msg\/s, more than offered/,
+    );
+    expect(catching?.why).toMatch(/where B1 sustained 21,836/);
+    // At or under the rate: no such note.
+    expect(failingAt(13_750)?.why).not.toMatch(/more than offered/);
+    expect(failingAt(12_000)?.why).not.toMatch(/more than offered/);
+  });
+
   it("W2's knee: not met, or a lower bound when the generator was late at the next step", () => {
     expect(verdictOf(results({ knee: 8_000 }), "W2/knee")).toBe("not met");
     const late = verdicts(results({ knee: 8_000, nextLate: true })).find((v) => v.id === "W2/knee");
