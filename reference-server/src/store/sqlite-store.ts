@@ -1067,8 +1067,6 @@ export class SqliteStore implements Store {
         msgId: messageId,
         timestamp,
         peers: taken,
-        // Stored in this block (fresh), so the mirror holds it.
-        message: this.recentMessage(appId, messageId),
         rowId: 0,
         dirty: false,
       });
@@ -1207,7 +1205,6 @@ export class SqliteStore implements Store {
         msgId: row.msgId,
         timestamp: row.timestamp,
         peers,
-        message: undefined,
         rowId: row.id,
         dirty: false,
       });
@@ -1419,7 +1416,7 @@ export class SqliteStore implements Store {
   getMessage(appId: string, messageId: string): StoredMessage | undefined {
     // Messages never change once stored, so a recent one is read from memory.
     // Frozen, so that a caller cannot change the stored message through it.
-    const known = this.recentMessage(appId, messageId) ?? this.sets.get(appId, messageId)?.message;
+    const known = this.recentMessage(appId, messageId);
     if (known !== undefined) return known;
     const row = this.stmts.getMessage.get({ app: appId, id: messageId }) as MessageRow | undefined;
     return row === undefined ? undefined : toMessage(row);
@@ -1696,14 +1693,6 @@ interface PendingSet {
   readonly msgId: string;
   readonly timestamp: number;
   readonly peers: Set<string>;
-  /**
-   * The message, when the set was made in this process (undefined for a set read at open):
-   * the ack of an entry reads it for its receipt check, and an ack that comes after the
-   * recent-message mirror moved past it (256 to 512 messages, 13 to 27 ms at 19,000 msg/s)
-   * found it with a SELECT. Under load acks come that late (issue 11). A set holds it only
-   * while an entry is pending.
-   */
-  readonly message: StoredMessage | undefined;
   /** The id of its row in pending_sets, once a commit wrote it; 0 before. */
   rowId: number;
   /** Whether `peers` changed since its row was written. */

@@ -853,29 +853,6 @@ describe("SqliteStore pending sets (schema 6)", () => {
     store.close();
   });
 
-  it("[ACK-REMOVE-1] reads a message with an entry in a set from the set, once the recent messages moved past it", () => {
-    // An ack reads its message (the receipt check of handleClientAck); under load it comes
-    // after the recent-message mirror moved past the message, and found it with a SELECT.
-    const store = SqliteStore.open(dbPath, { recentMessages: 1 });
-    store.pendingFor(APP, "bob", 0);
-    groupSend(store, "g1", ["bob"], 10);
-    const first = store.getMessage(APP, "g1");
-    for (const t of [11, 12, 13]) store.insertMessage(message({ id: `m${t}`, timestamp: t }));
-    store.commit();
-    // The same object: not a row read again (a row makes a new one each time).
-    expect(store.getMessage(APP, "g1")).toBe(first);
-    expect(store.atomically(() => store.removePending(APP, "bob", ["g1"]))).toEqual(["g1"]);
-    expect(store.getMessage(APP, "g1")).toBe(first);
-    // Once the empty set is gone, from its row.
-    store.commit();
-    const row = store.getMessage(APP, "g1");
-    expect(row).not.toBe(first);
-    expect(row).toStrictEqual(first);
-    // A message with no set, past the mirror, is read from its row every time.
-    expect(store.getMessage(APP, "m11")).not.toBe(store.getMessage(APP, "m11"));
-    store.close();
-  });
-
   it("[OFFLINE-PENDING-1] keeps a backlog's entries in sets: 5000 messages not acked yet make no row", () => {
     // Under a backlog the acks come late, and the sets of the messages in between pile up:
     // with 1024 sets at most, W2 at 17,469 msg/s moved every further message's entry to a
